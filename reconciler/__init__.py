@@ -1,0 +1,3 @@
+"""reconciler: phone numbers as code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""Injected time, so polling, async application and backoff never wait for real in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class Clock:
+    """Wall clock: ``now()`` in seconds, ``sleep()`` really waits."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock(Clock):
+    """A clock that only moves when someone sleeps on it (or calls ``advance``)."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self._now = start
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)

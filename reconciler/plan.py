@@ -1,0 +1,189 @@
+"""The Plan: a serialisable value. ``plan`` renders it, ``apply`` executes exactly it.
+
+Plain frozen dataclasses with slots rather than pydantic models: a plan of a million numbers holds
+hundreds of thousands of ``NumberChange`` objects and these cost a fraction of a validated model.
+Validation happens once, at the edges (``from_dict`` for saved plans, the loader for YAML).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class NumberChange:
+    """One number that differs from its desired state: the changed managed fields only."""
+
+    account: str
+    id: str
+    e164: str
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkCall:
+    """One carrier call: the same flat ``patch`` for every id in ``ids`` (≤ the carrier's limit)."""
+
+    account: str
+    carrier: str
+    patch: dict[str, Any]
+    ids: tuple[str, ...]
+    e164s: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    account: str
+    carrier: str
+    total: int
+    in_sync: int
+    changed: int
+    unmanaged: int
+    calls: int
+    calls_exact: int
+    lower_bound: int
+    max_batch: int
+    grouping: str
+    missing: tuple[str, ...] = ()
+    """Exact numbers the YAML declares that the account does not have (an error)."""
+    not_patchable: tuple[tuple[str, str], ...] = ()
+    """(e164, status) of selected numbers the carrier will not let us patch (reported only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    accounts: tuple[AccountSummary, ...]
+    changes: tuple[NumberChange, ...]
+    calls: tuple[BulkCall, ...]
+    format: int = PLAN_FORMAT
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---- derived figures
+    @property
+    def changed(self) -> int:
+        return len(self.changes)
+
+    @property
+    def in_sync(self) -> int:
+        return sum(a.in_sync for a in self.accounts)
+
+    @property
+    def unmanaged(self) -> int:
+        return sum(a.unmanaged for a in self.accounts)
+
+    @property
+    def lower_bound(self) -> int:
+        return sum(a.lower_bound for a in self.accounts)
+
+    @property
+    def missing(self) -> list[tuple[str, str]]:
+        return [(a.account, e) for a in self.accounts for e in a.missing]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.calls)
+
+    # ---- (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "meta": self.meta,
+            "accounts": [
+                {
+                    **{k: getattr(a, k) for k in _SUMMARY_SCALARS},
+                    "missing": list(a.missing),
+                    "not_patchable": [list(p) for p in a.not_patchable],
+                }
+                for a in self.accounts
+            ],
+            "changes": [
+                {
+                    "account": c.account,
+                    "id": c.id,
+                    "e164": c.e164,
+                    "changes": [
+                        {"field": f.field, "old": f.old, "new": f.new} for f in c.changes
+                    ],
+                }
+                for c in self.changes
+            ],
+            "calls": [
+                {
+                    "account": b.account,
+                    "carrier": b.carrier,
+                    "patch": b.patch,
+                    "ids": list(b.ids),
+                    "e164s": list(b.e164s),
+                }
+                for b in self.calls
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            format=data["format"],
+            meta=dict(data.get("meta", {})),
+            accounts=tuple(
+                AccountSummary(
+                    **{k: a[k] for k in _SUMMARY_SCALARS},
+                    missing=tuple(a.get("missing", ())),
+                    not_patchable=tuple(tuple(p) for p in a.get("not_patchable", ())),  # type: ignore[misc]
+                )
+                for a in data["accounts"]
+            ),
+            changes=tuple(
+                NumberChange(
+                    account=c["account"],
+                    id=c["id"],
+                    e164=c["e164"],
+                    changes=tuple(FieldChange(**f) for f in c["changes"]),
+                )
+                for c in data["changes"]
+            ),
+            calls=tuple(
+                BulkCall(
+                    account=b["account"],
+                    carrier=b["carrier"],
+                    patch=dict(b["patch"]),
+                    ids=tuple(b["ids"]),
+                    e164s=tuple(b.get("e164s", ())),
+                )
+                for b in data["calls"]
+            ),
+        )
+
+    def checksum(self) -> str:
+        body = json.dumps(
+            {"changes": self.to_dict()["changes"], "calls": self.to_dict()["calls"]},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+_SUMMARY_SCALARS = (
+    "account",
+    "carrier",
+    "total",
+    "in_sync",
+    "changed",
+    "unmanaged",
+    "calls",
+    "calls_exact",
+    "lower_bound",
+    "max_batch",
+    "grouping",
+)

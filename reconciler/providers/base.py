@@ -1,0 +1,77 @@
+"""The provider seam: everything carrier-specific lives behind these few methods.
+
+A provider reads an account's numbers into canonical ``LiveNumber`` values and applies one
+``BulkCall`` (the same flat patch to ≤ ``max_batch`` ids). The core (planner, applier, render)
+never sees HTTP. Carrier errors are translated here into the ``ProviderError`` family
+(``reconciler.errors``), with the account, method and path in the message and never the key.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import httpx
+
+from ..clock import Clock
+from ..config import DEFAULT_MAX_IDS, ProviderConfig
+from ..models import LiveNumber, field_paths
+from ..plan import BulkCall
+
+
+@dataclass
+class CallResult:
+    """What one bulk call did. ``failed`` maps id → carrier error text for numbers that failed;
+    every id of the call not in ``failed`` succeeded. ``error`` is set when the whole call failed
+    (nothing applied, or unknown outcome — see ``outcome_unknown``)."""
+
+    call: BulkCall
+    status: str  # "ok" | "partial" | "failed"
+    failed: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    job_id: str | None = None
+    outcome_unknown: bool = False
+    requests: int = 1
+
+
+class Provider(ABC):
+    carrier: ClassVar[str]
+    job_based: ClassVar[bool] = False
+    max_concurrent_calls: ClassVar[int] = 4
+
+    def __init__(
+        self,
+        account: str,
+        config: ProviderConfig,
+        *,
+        base_url: str,
+        api_key: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.account = account
+        self.config = config
+        self.clock = clock or Clock()
+        self.max_batch = config.max_ids_per_call or DEFAULT_MAX_IDS[self.carrier]
+        self.settable_fields = frozenset(field_paths(self.carrier))
+        self._base_url = base_url
+        self._api_key = api_key
+        self._transport = transport
+        self.requests_sent = 0
+
+    @abstractmethod
+    async def fetch_all(self) -> list[LiveNumber]:
+        """Every number of the account, canonical, in a deterministic order."""
+
+    @abstractmethod
+    async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
+        """The given numbers, re-read from the carrier (used to verify an apply)."""
+
+    @abstractmethod
+    async def apply(self, call: BulkCall) -> CallResult:
+        """Run one bulk call to the end (for job carriers: create the job and poll it)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release the HTTP client."""

@@ -1,0 +1,74 @@
+"""The sandbox: stateful simulators of the carriers' APIs over one SQLite store.
+
+Used in-process by default (``httpx.ASGITransport``, no socket) and servable on loopback
+(``reconciler sandbox serve``) with Wavix under ``/wavix`` and Telnyx under ``/telnyx/v2``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..clock import Clock
+from . import telnyx, wavix
+from .store import SandboxStore, default_db_path
+
+SIMULATORS: dict[str, ModuleType] = {"wavix": wavix, "telnyx": telnyx}
+"""carrier → simulator module. Each has ``MOUNT``, ``SCHEMA``, ``TABLES``, ``seed(store)``,
+``make_app(store)`` and ``DEFAULT_KEY`` (the documented full-access sandbox key)."""
+
+SEED_VERSION = "1"
+
+
+class LatencyMiddleware:
+    """Knob ``latency_ms``: every HTTP request waits that long (on the store's clock) before it
+    is handled, so fetch/apply wall time can be measured as if the carrier were far away."""
+
+    def __init__(self, app: ASGIApp, store: SandboxStore) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            latency = self.store.knob("latency_ms", 0)
+            if latency:
+                await self.store.clock.sleep(latency / 1000)
+        await self.app(scope, receive, send)
+
+
+class Sandbox:
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+        for sim in SIMULATORS.values():
+            store.conn.executescript(sim.SCHEMA)
+        if store.get_meta("seeded") != SEED_VERSION:
+            self.reset()
+        self.app = LatencyMiddleware(
+            Starlette(
+                routes=[Mount(sim.MOUNT, app=sim.make_app(store)) for sim in SIMULATORS.values()]
+            ),
+            store,
+        )
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, clock: Clock | None = None) -> Sandbox:
+        return cls(SandboxStore(path if path is not None else default_db_path(), clock=clock))
+
+    def reset(self) -> None:
+        """Drop every simulated account and re-seed the documented deterministic state."""
+        with self.store.transaction() as conn:
+            for sim in SIMULATORS.values():
+                for table in sim.TABLES:
+                    conn.execute(f"DELETE FROM {table}")
+        for sim in SIMULATORS.values():
+            sim.seed(self.store)
+        self.store.set_meta("seeded", SEED_VERSION)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["Sandbox", "SandboxStore", "SIMULATORS", "default_db_path"]

@@ -1,0 +1,95 @@
+"""The sandbox's SQLite store: one database holds every simulated carrier account.
+
+Each carrier simulator owns its tables (created by its ``SCHEMA`` and filled by its ``seed``);
+this module owns the connection, the injected clock and the *knobs*: named settings persisted in
+the database (latency, async delays, job timings, fault injection) so a knob set from the CLI or a
+test applies to the embedded and the served sandbox alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock
+
+DEFAULT_DB = Path(".reconciler") / "sandbox.sqlite3"
+"""Relative to the current directory; override with ``RECONCILER_SANDBOX_DB``."""
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("RECONCILER_SANDBOX_DB") or DEFAULT_DB)
+
+
+class SandboxStore:
+    """SQLite connection + clock + knobs. ``path=":memory:"`` for tests."""
+
+    def __init__(self, path: str | Path = ":memory:", *, clock: Clock | None = None) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the in-process app and a served app's event loop thread.
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS knobs (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.clock = clock or Clock()
+        self.lock = threading.RLock()
+        self._knob_cache: dict[str, Any] | None = None
+
+    # ---- knobs
+    def knob(self, name: str, default: Any = None) -> Any:
+        if self._knob_cache is None:
+            rows = self.conn.execute("SELECT name, value FROM knobs").fetchall()
+            self._knob_cache = {n: json.loads(v) for n, v in rows}
+        return self._knob_cache.get(name, default)
+
+    def set_knob(self, name: str, value: Any) -> None:
+        with self.lock:
+            if value is None:
+                self.conn.execute("DELETE FROM knobs WHERE name = ?", (name,))
+            else:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO knobs (name, value) VALUES (?, ?)",
+                    (name, json.dumps(value)),
+                )
+            self._knob_cache = None
+
+    def knobs(self) -> dict[str, Any]:
+        self.knob("_")
+        return dict(self._knob_cache or {})
+
+    # ---- meta (e.g. "seeded")
+    def get_meta(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def transaction(self) -> _Tx:
+        return _Tx(self)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Tx:
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store.lock.acquire()
+        self.store.conn.execute("BEGIN")
+        return self.store.conn
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            self.store.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store.lock.release()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.clock import FakeClock
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox.store import SandboxStore
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "desired-state"
+SPECS = REPO.parent / "shared" / "specs"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[Sandbox]:
+    """A freshly seeded in-memory sandbox on the fake clock."""
+    sb = Sandbox(SandboxStore(":memory:", clock=clock))
+    yield sb
+    sb.close()
+
+
+def spec_path(name: str) -> Path:
+    """A carrier spec from ../shared/specs; fails (not skips) when it is missing."""
+    path = SPECS / name
+    if not path.is_file():
+        pytest.fail(f"carrier spec {path} is missing: clone the repo with ../shared beside it")
+    return path
