@@ -1,0 +1,168 @@
+"""Run a Plan through the providers, record every call, then verify by re-reading.
+
+The applier is a loop over the plan's bulk calls; it never re-derives the plan. Each call is
+recorded through ``record(event, data)`` as it starts and ends (the hook a journal plugs into).
+Calls of one account run with at most ``provider.max_concurrent_calls`` in flight (Telnyx: the
+account's cap of 20 pending jobs). A fatal error (bad key, missing scope, no connection) stops
+the apply: calls not yet started are not sent. After the calls, the touched numbers are re-read
+until every changed field shows its new value or ``verify_timeout_s`` runs out (Wavix applies
+destinations and the SMS URL asynchronously).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Clock
+from .errors import AuthError, PermissionError_, ProviderError, TransportError
+from .plan import BulkCall, Plan
+from .providers.base import CallResult, Provider
+
+log = logging.getLogger(__name__)
+
+Recorder = Callable[[str, dict[str, Any]], None]
+
+FATAL = (AuthError, PermissionError_, TransportError)
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 4
+
+
+@dataclass
+class ApplyReport:
+    results: list[CallResult] = field(default_factory=list)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(account, e164) → why the number is not in its desired state after the apply."""
+    verified: int = 0
+    not_attempted: list[BulkCall] = field(default_factory=list)
+    stopped: str | None = None
+    """The error that stopped the apply, if one did."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped:
+            return EXIT_ERROR
+        return EXIT_PARTIAL if self.failed or self.not_attempted else EXIT_OK
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.results)
+
+
+async def apply_plan(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    *,
+    clock: Clock | None = None,
+    record: Recorder | None = None,
+    on_call_done: Callable[[CallResult], None] | None = None,
+    verify: bool = True,
+) -> ApplyReport:
+    clock = clock or Clock()
+    report = ApplyReport()
+    stop = asyncio.Event()
+    emit = record or (lambda event, data: None)
+
+    async def run(index: int, call: BulkCall, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            if stop.is_set():
+                report.not_attempted.append(call)
+                return
+            provider = providers[call.account]
+            emit("call_started", {"index": index, "account": call.account, "ids": len(call.ids)})
+            try:
+                result = await provider.apply(call)
+            except FATAL as exc:
+                stop.set()
+                report.stopped = str(exc)
+                result = CallResult(call, "failed", error=str(exc))
+            except ProviderError as exc:
+                result = CallResult(call, "failed", error=str(exc))
+            report.results.append(result)
+            emit(
+                "call_finished",
+                {
+                    "index": index,
+                    "account": call.account,
+                    "status": result.status,
+                    "job_id": result.job_id,
+                    "failed": len(result.failed),
+                    "error": result.error,
+                    "outcome_unknown": result.outcome_unknown,
+                },
+            )
+            if on_call_done:
+                on_call_done(result)
+
+    gates = {name: asyncio.Semaphore(p.max_concurrent_calls) for name, p in providers.items()}
+    await asyncio.gather(
+        *(run(i, call, gates[call.account]) for i, call in enumerate(plan.calls))
+    )
+
+    e164_of = {(c.account, c.id): c.e164 for c in plan.changes}
+    for result in report.results:
+        call = result.call
+        for id_ in call.ids:
+            reason = result.failed.get(id_) if result.status != "failed" else (
+                result.failed.get(id_) or result.error or "call failed"
+            )
+            if reason:
+                report.failed[(call.account, e164_of.get((call.account, id_), id_))] = reason
+    for call in report.not_attempted:
+        for e164 in call.e164s:
+            report.failed[(call.account, e164)] = "not sent: the apply stopped before this call"
+
+    if verify and not report.stopped:
+        await _verify(plan, providers, report, clock)
+    return report
+
+
+async def _verify(
+    plan: Plan, providers: Mapping[str, Provider], report: ApplyReport, clock: Clock
+) -> None:
+    """Re-read the numbers the calls touched until their changed fields show the new values."""
+    expected: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+    for change in plan.changes:
+        if (change.account, change.e164) in report.failed:
+            continue
+        expected.setdefault(change.account, {})[change.id] = (
+            change.e164,
+            {f.field: f.new for f in change.changes},
+        )
+
+    async def one_account(account: str, want: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        provider = providers[account]
+        deadline = clock.now() + provider.config.verify_timeout_s
+        pending = dict(want)
+        last: dict[str, str] = {}
+        while pending:
+            try:
+                live = await provider.fetch(sorted(pending))
+            except ProviderError as exc:
+                for e164, _ in pending.values():
+                    report.failed[(account, e164)] = f"could not verify: {exc}"
+                return
+            by_id = {n.id: n for n in live}
+            for id_ in list(pending):
+                e164, fields = pending[id_]
+                number = by_id.get(id_)
+                if number is None:
+                    last[id_] = "not found when re-read"
+                    continue
+                off = [k for k, v in fields.items() if number.settings.get(k) != v]
+                if off:
+                    last[id_] = "still differs after apply: " + ", ".join(off)
+                else:
+                    del pending[id_]
+                    report.verified += 1
+            if not pending or clock.now() >= deadline:
+                break
+            await clock.sleep(min(provider.config.poll_interval_s, max(0.0, deadline - clock.now())))
+        for id_, (e164, _) in pending.items():
+            timeout = provider.config.verify_timeout_s
+            report.failed[(account, e164)] = f"{last.get(id_, 'not verified')} (waited {timeout:g}s)"
+
+    await asyncio.gather(*(one_account(a, w) for a, w in expected.items()))

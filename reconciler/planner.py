@@ -1,0 +1,290 @@
+"""Desired + current → Plan. Pure functions: no I/O, no clock, deterministic output.
+
+Per number n: D(n) = the desired managed settings (flat), C(n) = the current ones, and the required
+patch R(n) = the fields of D(n) whose current value differs. Any patch P with R(n) ⊆ P ⊆ D(n)
+(field by field, same values) brings n to its desired state, so numbers that drifted in different
+ways can share one bulk call. Two groupings:
+
+* ``exact``: one call per distinct R(n), chunked by the carrier's limit L. Each number's
+  carrier-side audit shows only the fields that changed for it.
+* ``cover`` (default): pack numbers into calls so that for every call the union U of its members'
+  R(n) is consistent with the intersection I of their D(n) (U ⊆ I); the call sends P = U. See
+  ``cover_calls`` for the algorithm. The result is never worse than ``exact``: both are computed
+  and the smaller is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import DEFAULT_MAX_IDS
+from .loader import DesiredState
+from .models import LiveNumber, Settings, field_paths
+from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class Changed:
+    """A number that needs a patch: its id, e164, required patch R and desired settings D."""
+
+    id: str
+    e164: str
+    required: dict[str, Any]
+    desired: Settings
+    current: Settings | None = None
+
+
+def freeze(value: Any) -> Any:
+    """A hashable stand-in for a canonical JSON-compatible value."""
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+    return value
+
+
+def diff_number(desired: Settings, current: Settings) -> dict[str, Any] | None:
+    """R(n): the desired fields whose current value differs, or None when in sync.
+
+    The fast path is one comparison per managed field on plain Python values; nothing is
+    allocated for an in-sync number.
+    """
+    get = current.get
+    for key, value in desired.items():
+        if get(key, _MISSING) != value:
+            break
+    else:
+        return None
+    return {k: v for k, v in desired.items() if get(k, _MISSING) != v}
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping
+
+
+def exact_calls(changed: Sequence[Changed], limit: int) -> list[tuple[dict[str, Any], list[Changed]]]:
+    """One group per distinct required patch, chunked by ``limit``."""
+    groups: dict[Any, tuple[dict[str, Any], list[Changed]]] = {}
+    for n in changed:
+        key = freeze(n.required)
+        if key not in groups:
+            groups[key] = (n.required, [])
+        groups[key][1].append(n)
+    out = []
+    for patch, members in groups.values():
+        for i in range(0, len(members), limit):
+            out.append((patch, members[i : i + limit]))
+    return out
+
+
+class _Open:
+    """A call being filled: U = union of members' R, I = intersection of members' D."""
+
+    __slots__ = ("union", "inter", "members")
+
+    def __init__(self, n: Changed) -> None:
+        self.union: dict[str, Any] = dict(n.required)
+        self.inter: dict[str, Any] = dict(n.desired)
+        self.members: list[Changed] = [n]
+
+    def accepts(self, n: Changed) -> bool:
+        # New U must stay inside new I: every field anyone needs must be desired, with the same
+        # value, by every member.
+        inter, desired = self.inter, n.desired
+        for k, v in n.required.items():
+            if inter.get(k, _MISSING) != v:
+                return False
+        for k, v in self.union.items():
+            if desired.get(k, _MISSING) != v:
+                return False
+        return True
+
+    def add(self, n: Changed) -> None:
+        self.members.append(n)
+        self.union.update(n.required)
+        desired = n.desired
+        if desired is not self.inter:
+            for k in [k for k, v in self.inter.items() if desired.get(k, _MISSING) != v]:
+                del self.inter[k]
+
+
+SCAN = 64
+"""How many open calls a leftover number is tried against (bounds the first-fit scan)."""
+
+
+def cover_calls(changed: Sequence[Changed], limit: int) -> list[tuple[dict[str, Any], list[Changed]]]:
+    """Pack changed numbers into few valid calls.
+
+    1. Group by D (numbers resolved by the same rules share one D object). Within a group any
+       subset is compatible (P = union of their R ⊆ D), so the group fills ⌊|g|/L⌋ full calls.
+       The numbers with the largest R go into the full calls; the most flexible ones (smallest R)
+       are left over.
+    2. Leftovers of all groups are placed first-fit, largest group first, into open calls with
+       room whose U/I constraint still holds after adding them (checking the last ``SCAN`` open
+       calls), else they open a new call.
+
+    Full chunks are optimal for their members; the first-fit step is where merging across
+    profiles happens. On the exhaustive small-instance comparison (tests/test_cover.py) this
+    reaches the optimum on the large majority of instances and is never worse than exact grouping.
+    """
+    by_desired: dict[int, list[Changed]] = {}
+    for n in changed:
+        by_desired.setdefault(id(n.desired), []).append(n)
+    groups = sorted(by_desired.values(), key=len, reverse=True)
+
+    calls: list[tuple[dict[str, Any], list[Changed]]] = []
+    leftovers: list[Changed] = []
+    for group in groups:
+        full = len(group) // limit * limit
+        if full:
+            group = sorted(group, key=lambda n: len(n.required), reverse=True)
+            for i in range(0, full, limit):
+                chunk = group[i : i + limit]
+                union: dict[str, Any] = {}
+                for n in chunk:
+                    union.update(n.required)
+                calls.append((union, chunk))
+        leftovers.extend(group[full:])
+
+    open_calls: list[_Open] = []
+    for n in leftovers:
+        for c in reversed(open_calls[-SCAN:]):
+            if len(c.members) < limit and c.accepts(n):
+                c.add(n)
+                break
+        else:
+            open_calls.append(_Open(n))
+    calls.extend((c.union, c.members) for c in open_calls)
+    return calls
+
+
+def choose_calls(
+    changed: Sequence[Changed],
+    limit: int,
+    grouping: str = "cover",
+    *,
+    exact: list[tuple[dict[str, Any], list[Changed]]] | None = None,
+) -> list[tuple[dict[str, Any], list[Changed]]]:
+    """The calls for ``grouping``; ``cover`` never returns more calls than ``exact``."""
+    exact = exact if exact is not None else exact_calls(changed, limit)
+    if grouping == "exact":
+        return exact
+    cover = cover_calls(changed, limit)
+    return cover if len(cover) <= len(exact) else exact
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+
+
+def plan_account(
+    account: str,
+    carrier: str,
+    desired: DesiredState,
+    live: Iterable[LiveNumber],
+    *,
+    limit: int | None = None,
+    grouping: str = "cover",
+) -> tuple[AccountSummary, list[NumberChange], list[BulkCall]]:
+    limit = limit or DEFAULT_MAX_IDS[carrier]
+    resolver = desired.resolver(account)
+    order = {p: i for i, p in enumerate(field_paths(carrier))}
+
+    total = in_sync = unmanaged = 0
+    seen_e164: set[str] = set()
+    not_patchable: list[tuple[str, str]] = []
+    changed: list[Changed] = []
+    for number in live:
+        total += 1
+        seen_e164.add(number.e164)
+        want = resolver.desired(number.e164)
+        if want is None:
+            unmanaged += 1
+            continue
+        required = diff_number(want, number.settings)
+        if required is None:
+            in_sync += 1
+            continue
+        if not number.patchable:
+            not_patchable.append((number.e164, number.status))
+            continue
+        changed.append(Changed(number.id, number.e164, required, want, number.settings))
+
+    missing = tuple(sorted(e for e in resolver.exact if e not in seen_e164))
+    changed.sort(key=lambda n: n.e164)
+
+    exact = exact_calls(changed, limit)
+    chosen = choose_calls(changed, limit, grouping, exact=exact)
+
+    calls = [
+        BulkCall(
+            account=account,
+            carrier=carrier,
+            patch={k: patch[k] for k in sorted(patch, key=lambda k: order.get(k, 1 << 30))},
+            ids=tuple(n.id for n in members),
+            e164s=tuple(n.e164 for n in members),
+        )
+        for patch, members in (
+            (patch, sorted(members, key=lambda n: n.e164)) for patch, members in chosen
+        )
+    ]
+    calls.sort(key=lambda c: (c.e164s[0], len(c.ids)))
+
+    changes = [
+        NumberChange(
+            account=account,
+            id=n.id,
+            e164=n.e164,
+            changes=tuple(
+                FieldChange(k, (n.current or {}).get(k), v)
+                for k, v in sorted(n.required.items(), key=lambda kv: order.get(kv[0], 1 << 30))
+            ),
+        )
+        for n in changed
+    ]
+    summary = AccountSummary(
+        account=account,
+        carrier=carrier,
+        total=total,
+        in_sync=in_sync,
+        changed=len(changed),
+        unmanaged=unmanaged,
+        calls=len(calls),
+        calls_exact=len(exact),
+        lower_bound=math.ceil(len(changed) / limit),
+        max_batch=limit,
+        grouping=grouping,
+        missing=missing,
+        not_patchable=tuple(sorted(not_patchable)),
+    )
+    return summary, changes, calls
+
+
+def make_plan(
+    desired: DesiredState,
+    current: Mapping[str, Sequence[LiveNumber]],
+    *,
+    limits: Mapping[str, int] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Plan:
+    """The whole plan: every account of ``desired`` that ``current`` has live numbers for."""
+    summaries, changes, calls = [], [], []
+    for name in sorted(current):
+        account = desired.accounts[name]
+        summary, ch, ca = plan_account(
+            name,
+            account.config.type,
+            desired,
+            current[name],
+            limit=(limits or {}).get(name) or account.config.max_ids_per_call,
+            grouping=account.config.grouping,
+        )
+        summaries.append(summary)
+        changes.extend(ch)
+        calls.extend(ca)
+    return Plan(accounts=tuple(summaries), changes=tuple(changes), calls=tuple(calls), meta=meta or {})

@@ -1,0 +1,194 @@
+"""Plans and apply reports as text (terraform-style) and JSON. Only this module and the CLI print.
+
+Text goes through rich: colour only on a TTY, ``NO_COLOR`` respected (rich does both). Secret
+fields (Telnyx ``external_pin``) are masked in every form.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from deepdiff import DeepDiff
+from rich.console import Console
+from rich.text import Text
+
+from .applier import ApplyReport
+from .models import SECRET_FIELDS, WAVIX_TRANSPORTS, mask
+from .plan import BulkCall, FieldChange, Plan
+
+_TRANSPORT_NAMES = {v: k for k, v in WAVIX_TRANSPORTS.items()}
+CALL_NAMES = {
+    "wavix": "PATCH /v1/numbers",
+    "telnyx": "POST /phone_numbers/jobs/update_phone_numbers",
+}
+
+
+def fmt(value: Any) -> str:
+    """A canonical value, short and unambiguous."""
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "transport" in value[0]:
+        return "[" + ", ".join(_destination(d) for d in value) + "]"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
+
+
+def _destination(d: dict[str, Any]) -> str:
+    transport = _TRANSPORT_NAMES.get(d["transport"], str(d["transport"]))
+    trunk = f", trunk {d['trunk_id']}" if d.get("trunk_id") is not None else ""
+    return f"{d['destination']} ({transport}{trunk}, p{d['priority']})"
+
+
+def list_delta(old: Any, new: Any) -> str:
+    """For list fields: what was added and removed (deepdiff, order ignored)."""
+    if not isinstance(new, list) or not isinstance(old, list | None):
+        return ""
+    diff = DeepDiff(old or [], new, ignore_order=True, view="tree")
+    added = [fmt([i.t2]) [1:-1] for i in diff.get("iterable_item_added", [])]
+    removed = [fmt([i.t1])[1:-1] for i in diff.get("iterable_item_removed", [])]
+    changed = [fmt([i.up.t2])[1:-1] for i in diff.get("values_changed", []) if i.up is not None and i.up.t2 in new]
+    parts = [f"+{a}" for a in added] + [f"-{r}" for r in removed]
+    if not parts and changed:
+        parts = [f"~{c}" for c in dict.fromkeys(changed)]
+    return "  (" + " ".join(parts) + ")" if parts else ""
+
+
+def field_line(carrier: str, change: FieldChange) -> Text:
+    old = mask(carrier, change.field, change.old)
+    new = mask(carrier, change.field, change.new)
+    line = Text("      ")
+    line.append(change.field, style="bold")
+    line.append(": ")
+    line.append(fmt(old) if old != "(sensitive)" else old, style="red")
+    line.append(" → ")
+    line.append(fmt(new) if new != "(sensitive)" else new, style="green")
+    if change.field not in SECRET_FIELDS.get(carrier, ()):
+        line.append(list_delta(change.old, change.new), style="dim")
+    return line
+
+
+def patch_text(carrier: str, patch: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={fmt(mask(carrier, k, v)) if k not in SECRET_FIELDS.get(carrier, ()) else mask(carrier, k, v)}" for k, v in patch.items())
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        head = "No changes. The carrier accounts match the configuration."
+    else:
+        calls = len(plan.calls)
+        head = (
+            f"Plan: {plan.changed} numbers to change in {calls} bulk call{'s' if calls != 1 else ''} "
+            f"(lower bound {plan.lower_bound}; per-number {plan.changed})"
+        )
+    tail = f"{plan.in_sync} in sync, {plan.unmanaged} unmanaged"
+    skipped = sum(len(a.not_patchable) for a in plan.accounts)
+    if skipped:
+        tail += f", {skipped} not patchable"
+    if plan.missing:
+        tail += f", {len(plan.missing)} missing"
+    return f"{head}, {tail}." if plan.has_changes else f"{head} {tail[0].upper()}{tail[1:]}."
+
+
+def render_plan(plan: Plan, console: Console, *, drift: bool = False) -> None:
+    carrier_of = {a.account: a.carrier for a in plan.accounts}
+    by_account: dict[str, list[Any]] = {}
+    for change in plan.changes:
+        by_account.setdefault(change.account, []).append(change)
+    for summary in plan.accounts:
+        head = Text()
+        head.append(f"{summary.account}", style="bold")
+        head.append(
+            f" ({summary.carrier}): {summary.total} numbers, {summary.changed} to change, "
+            f"{summary.in_sync} in sync, {summary.unmanaged} unmanaged"
+        )
+        console.print(head)
+        for change in by_account.get(summary.account, []):
+            line = Text("  ~ ", style="yellow")
+            line.append(change.e164, style="bold")
+            line.append(f"  (id {change.id})", style="dim")
+            console.print(line)
+            for f in change.changes:
+                console.print(field_line(summary.carrier, f))
+        for e164, status in summary.not_patchable:
+            console.print(
+                Text(f"  ! {e164}  status {status}: the carrier does not allow changes; not patched", style="magenta")
+            )
+        for e164 in summary.missing:
+            console.print(
+                Text(f"  ✗ {e164}  declared in the YAML but the account has no such number (we never buy numbers)", style="red bold")
+            )
+        console.print()
+    if plan.calls and not drift:
+        console.print(Text("Bulk calls:", style="bold"))
+        for i, call in enumerate(plan.calls, 1):
+            console.print(call_line(i, call, carrier_of))
+        console.print()
+    console.print(Text(summary_line(plan), style="bold"))
+
+
+def call_line(index: int, call: BulkCall, carrier_of: dict[str, str] | None = None) -> Text:
+    line = Text(f"  {index}. ")
+    line.append(call.account, style="bold")
+    line.append(f"  {CALL_NAMES.get(call.carrier, call.carrier)}  ")
+    line.append(f"{len(call.ids)} number{'s' if len(call.ids) != 1 else ''}", style="cyan")
+    line.append("  " + patch_text(call.carrier, call.patch), style="dim")
+    return line
+
+
+def plan_json(plan: Plan) -> str:
+    data = plan.to_dict()
+    carrier_of = {a.account: a.carrier for a in plan.accounts}
+    for change in data["changes"]:
+        carrier = carrier_of[change["account"]]
+        for f in change["changes"]:
+            f["old"], f["new"] = mask(carrier, f["field"], f["old"]), mask(carrier, f["field"], f["new"])
+    for call in data["calls"]:
+        call["patch"] = {k: mask(call["carrier"], k, v) for k, v in call["patch"].items()}
+    data["summary"] = {
+        "changed": plan.changed,
+        "calls": len(plan.calls),
+        "lower_bound": plan.lower_bound,
+        "per_number": plan.changed,
+        "in_sync": plan.in_sync,
+        "unmanaged": plan.unmanaged,
+        "missing": [f"{a}:{e}" for a, e in plan.missing],
+    }
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def render_apply(report: ApplyReport, plan: Plan, console: Console) -> None:
+    for result in sorted(report.results, key=lambda r: (r.call.account, r.call.e164s[:1])):
+        ok = len(result.call.ids) - len(result.failed) if result.status != "failed" else 0
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}[result.status]
+        line = Text(f"  {result.status:<8}", style=style)
+        line.append(f"{result.call.account}  {len(result.call.ids)} numbers, {ok} applied")
+        if result.job_id:
+            line.append(f"  job {result.job_id}", style="dim")
+        if result.error:
+            line.append(f"  {result.error}", style="red")
+        console.print(line)
+    if report.failed:
+        console.print(Text("Numbers not in their desired state:", style="bold red"))
+        for (account, e164), reason in sorted(report.failed.items()):
+            console.print(Text(f"  ✗ {account} {e164}: {reason}", style="red"))
+    changed = plan.changed
+    bad = len(report.failed)
+    if report.stopped:
+        msg = f"Apply stopped: {report.stopped}"
+    elif bad:
+        msg = (
+            f"Apply partial: {changed - bad} of {changed} numbers converged, {bad} did not "
+            f"({report.requests} requests). Run plan again to see what is still off."
+        )
+    else:
+        msg = (
+            f"Apply complete: {changed} numbers changed in {len(report.results)} bulk calls, "
+            f"{report.verified} verified by re-reading the carrier."
+        )
+    console.print(Text(msg, style="bold red" if (bad or report.stopped) else "bold green"))

@@ -1,0 +1,95 @@
+"""Wiring shared by the commands: open the accounts' providers, read live state, plan, apply.
+
+The CLI calls these; tests and the benchmark call them too, so every entry point runs the same
+path a user runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from .applier import ApplyReport, apply_plan
+from .clock import Clock
+from .errors import ConfigError, ConfigIssue
+from .loader import DesiredState
+from .models import LiveNumber
+from .plan import Plan
+from .planner import make_plan
+from .providers import Provider, open_provider
+
+
+@asynccontextmanager
+async def open_accounts(
+    state: DesiredState,
+    *,
+    accounts: Iterable[str] | None = None,
+    clock: Clock | None = None,
+    sandbox: Any = None,
+    sandbox_path: str | Path | None = None,
+) -> AsyncIterator[dict[str, Provider]]:
+    """Providers for the named accounts (default: every account with numbers entries).
+
+    The embedded sandbox is opened only if an account uses it; pass ``sandbox`` to share one.
+    """
+    names = sorted(accounts if accounts is not None else state.rules)
+    issues = []
+    for name in names:
+        account = state.accounts[name]
+        for var in account.missing_env:
+            issues.append(
+                ConfigIssue(
+                    account.source.rsplit(":", 1)[0],
+                    int(account.source.rsplit(":", 1)[1]),
+                    f"providers.{name}: environment variable {var} is not set; export it "
+                    "(the key never goes in the YAML)",
+                )
+            )
+    if issues:
+        raise ConfigError(issues)
+    own_sandbox = None
+    if sandbox is None and any(
+        state.accounts[n].config.sandbox and not state.accounts[n].config.base_url for n in names
+    ):
+        from .sandbox import Sandbox
+
+        sandbox = own_sandbox = Sandbox.open(sandbox_path)
+    providers = {
+        n: open_provider(n, state.accounts[n].config, sandbox=sandbox, clock=clock) for n in names
+    }
+    try:
+        yield providers
+    finally:
+        for p in providers.values():
+            await p.aclose()
+        if own_sandbox is not None:
+            own_sandbox.close()
+
+
+async def fetch_current(providers: Mapping[str, Provider]) -> dict[str, list[LiveNumber]]:
+    """Every account's live numbers, accounts read concurrently."""
+    names = list(providers)
+    lists = await asyncio.gather(*(providers[n].fetch_all() for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
+async def plan_accounts(
+    state: DesiredState, providers: Mapping[str, Provider], meta: dict[str, Any] | None = None
+) -> Plan:
+    current = await fetch_current(providers)
+    limits = {name: p.max_batch for name, p in providers.items()}
+    return make_plan(state, current, limits=limits, meta=meta)
+
+
+async def apply(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    *,
+    clock: Clock | None = None,
+    record: Any = None,
+    on_call_done: Any = None,
+) -> ApplyReport:
+    return await apply_plan(plan, providers, clock=clock, record=record, on_call_done=on_call_done)

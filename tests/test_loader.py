@@ -1,0 +1,261 @@
+"""One small invalid YAML per validation rule: the message and the line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ConfigError
+from reconciler.loader import load
+
+PROVIDERS = """\
+providers:
+  wx:
+    type: wavix
+    sandbox: true
+  tx:
+    type: telnyx
+    sandbox: true
+"""
+
+
+def write(tmp_path: Path, body: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def errors_of(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(path, env=env or {})
+    return [str(i) for i in info.value.issues]
+
+
+def only_error(path: Path, env: dict[str, str] | None = None) -> str:
+    errors = errors_of(path, env)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_example_is_valid() -> None:
+    state = load(Path(__file__).parent.parent / "examples" / "desired-state", env={})
+    assert set(state.accounts) == {"wavix-main", "telnyx-main"}
+    assert sum(len(r) for r in state.rules.values()) == 6
+
+
+# (yaml body after the providers block, expected line, expected message fragment)
+CASES = {
+    "unknown top-level key": (
+        "profile:\n  x: {sms_enabled: true}\n",
+        8,
+        "unknown top-level key 'profile'; did you mean 'profiles'?",
+    ),
+    "unknown setting key": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enable: true\n",
+        12,
+        "unknown wavix setting 'sms_enable'; did you mean 'sms_enabled'?",
+    ),
+    "wrong type": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: 'yes'\n",
+        12,
+        "sms_enabled: Input should be a valid boolean",
+    ),
+    "enum (transport)": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      destinations:\n"
+        "        - {destination: 'sip:a@b.c', priority: 1, transport: smtp}\n",
+        13,
+        "destinations.0.transport: Input should be 'sip_uri', 'pstn', 'sip_trunk', 1, 4 or 5",
+    ),
+    "enum (telnyx forwarding_type)": (
+        "numbers:\n  - provider: tx\n    number: '+1312*'\n    settings:\n      voice:\n"
+        "        call_forwarding:\n          forwarding_type: sometimes\n",
+        14,
+        "voice.call_forwarding.forwarding_type: Input should be 'always' or 'on-failure'",
+    ),
+    "url": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_relay_url: hooks.example.com/sms\n",
+        12,
+        "'hooks.example.com/sms' is not an absolute http(s) URL",
+    ),
+    "invalid E.164 number": (
+        "numbers:\n  - provider: wx\n    number: '+1313555010'\n    settings: {sms_enabled: true}\n",
+        10,
+        "is not a valid phone number",
+    ),
+    "unquoted number": (
+        "numbers:\n  - provider: wx\n    number: +13135550100\n    settings: {sms_enabled: true}\n",
+        10,
+        'must be a quoted string: number: "+13135550100"',
+    ),
+    "bad prefix pattern": (
+        "numbers:\n  - provider: wx\n    number: '+1313*555*'\n    settings: {sms_enabled: true}\n",
+        10,
+        'a prefix pattern is "+" then digits then one "*"',
+    ),
+    "unknown profile": (
+        "profiles:\n  detroit: {sms_enabled: true}\n"
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    profile: detriot\n",
+        13,
+        "unknown profile 'detriot'; did you mean 'detroit'?",
+    ),
+    "unknown provider": (
+        "numbers:\n  - provider: wavix\n    number: '+1313555*'\n    settings: {sms_enabled: true}\n",
+        9,
+        "unknown provider account 'wavix'",
+    ),
+    "wavix label": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: true\n      label: sales\n",
+        13,
+        "label: Wavix cannot set a number's label through its API",
+    ),
+    "cnam too long": (
+        "numbers:\n  - provider: tx\n    number: '+1312*'\n    settings:\n      voice:\n"
+        "        cnam_listing: {cnam_listing_details: ACME Support Line Inc}\n",
+        13,
+        "cnam_listing_details must be 1-15 letters, digits or spaces",
+    ),
+    "forwards_to not E.164": (
+        "numbers:\n  - provider: tx\n    number: '+1312*'\n    settings:\n      voice:\n"
+        "        call_forwarding: {forwards_to: '3125550100'}\n",
+        13,
+        "is not in +E.164 form",
+    ),
+    "null value": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: null\n",
+        12,
+        "sms_enabled: null is not a value; remove the key",
+    ),
+    "entry without profile or settings": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n",
+        9,
+        "give a profile, settings, or both",
+    ),
+    "unknown entry key": (
+        "numbers:\n  - provider: wx\n    numbers: '+1313555*'\n    settings: {sms_enabled: true}\n",
+        10,
+        "unknown key in a numbers entry 'numbers'; did you mean 'number'?",
+    ),
+    "duplicate yaml key": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    number: '+1212555*'\n",
+        11,
+        "duplicate key 'number' (first at line 10)",
+    ),
+    "trunk without trunk_id": (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      destinations:\n"
+        "        - {destination: '32882', priority: 1, transport: sip_trunk}\n",
+        13,
+        "transport sip_trunk (5) needs trunk_id",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_invalid_yaml(tmp_path: Path, case: str) -> None:
+    body, line, fragment = CASES[case]
+    path = write(tmp_path, PROVIDERS + body)
+    error = only_error(path)
+    assert error.startswith(f"{path}:{line}: "), error
+    assert fragment in error, error
+
+
+def test_literal_api_key_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "providers:\n  wx:\n    type: wavix\n    api_key: wvx_live_abcdef123\n")
+    error = only_error(path)
+    assert f"{path}:4:" in error
+    assert "a literal key is not allowed" in error
+    assert "wvx_live_abcdef123" not in error
+
+
+def test_env_reference_is_expanded_with_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "providers:\n  wx:\n    type: wavix\n    api_key: ${WX_KEY}\n"
+        "    base_url: ${WX_URL:-http://127.0.0.1:9/wavix}\n",
+    )
+    state = load(path, env={"WX_KEY": "secret-value"})
+    config = state.accounts["wx"].config
+    assert config.api_key is not None and config.api_key.get_secret_value() == "secret-value"
+    assert config.base_url == "http://127.0.0.1:9/wavix"
+    assert "secret-value" not in repr(config)
+    unset = load(path, env={})
+    assert unset.accounts["wx"].missing_env == ("WX_KEY",)
+
+
+def test_telnyx_batch_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, "providers:\n  tx:\n    type: telnyx\n    max_ids_per_call: 1001\n")
+    assert "telnyx allows at most 1000 numbers per bulk call" in only_error(path)
+
+
+def test_duplicate_exact_number_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path, PROVIDERS, "a.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n", "b.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n", "c.yaml")
+    error = only_error(tmp_path)
+    assert error.startswith(f"{tmp_path / 'c.yaml'}:3: ")
+    assert f"declared twice for wx (also at {tmp_path / 'b.yaml'}:2)" in error
+
+
+def test_equal_precedence_conflict_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path, PROVIDERS, "a.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true, call_recording_enabled: true}\n", "b.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: false}\n", "c.yaml")
+    error = only_error(tmp_path)
+    assert error.startswith(f"{tmp_path / 'c.yaml'}:2: ")
+    assert "field sms_enabled is set to False here and to True at" in error
+    assert f"{tmp_path / 'b.yaml'}:2" in error
+
+
+def test_same_selector_split_across_files_merges(tmp_path: Path) -> None:
+    write(tmp_path, PROVIDERS, "a.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true}\n", "b.yaml")
+    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {call_recording_enabled: false}\n", "c.yaml")
+    state = load(tmp_path, env={})
+    [rule] = state.rules["wx"]
+    assert rule.settings == {"sms_enabled": True, "call_recording_enabled": False}
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    body = (
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enable: true}\n"
+        "  - provider: nope\n    number: '+1212555*'\n    settings: {sms_enabled: true}\n"
+    )
+    errors = errors_of(write(tmp_path, PROVIDERS + body))
+    assert len(errors) == 2
+    assert any(":11:" in e and "sms_enable" in e for e in errors)
+    assert any(":12:" in e and "unknown provider account 'nope'" in e for e in errors)
+
+
+def test_precedence_exact_over_long_over_short_prefix(tmp_path: Path) -> None:
+    body = (
+        "numbers:\n"
+        "  - {provider: wx, number: '+1313*', settings: {sms_enabled: false, call_recording_enabled: false, transcription_threshold: 1}}\n"
+        "  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true, transcription_threshold: 2}}\n"
+        "  - {provider: wx, number: '+13135550100', settings: {transcription_threshold: 3}}\n"
+    )
+    state = load(write(tmp_path, PROVIDERS + body), env={})
+    resolver = state.resolver("wx")
+    assert resolver.desired("+13135550100") == {
+        "sms_enabled": True, "call_recording_enabled": False, "transcription_threshold": 3,
+    }
+    assert resolver.desired("+13135550101") == {
+        "sms_enabled": True, "call_recording_enabled": False, "transcription_threshold": 2,
+    }
+    assert resolver.desired("+13134440101")["transcription_threshold"] == 1  # type: ignore[index]
+    assert resolver.desired("+12125550100") is None
+
+
+def test_inline_settings_override_profile_field_by_field(tmp_path: Path) -> None:
+    body = (
+        "profiles:\n  p: {tags: [a, b], hd_voice_enabled: true, voice: {call_forwarding: {forwards_to: '+13125550100', forwarding_type: always}}}\n"
+        "numbers:\n  - provider: tx\n    number: '+13127367200'\n    profile: p\n"
+        "    settings: {voice: {call_forwarding: {forwarding_type: on-failure}}, tags: [b, c, b]}\n"
+    )
+    state = load(write(tmp_path, PROVIDERS + body), env={})
+    assert state.resolver("tx").desired("+13127367200") == {
+        "tags": ["b", "c"],
+        "hd_voice_enabled": True,
+        "voice.call_forwarding.forwards_to": "+13125550100",
+        "voice.call_forwarding.forwarding_type": "on-failure",
+    }
