@@ -38,7 +38,27 @@ class ConfigFile(BaseModel):
     numbers: list[_NumberEntry] | None = None
 
 
+def _drop_null(node: Any) -> Any:
+    """Settings are optional by omission, never by ``null`` (the loader rejects null)."""
+    if isinstance(node, dict):
+        node = {k: _drop_null(v) for k, v in node.items()}
+        options = node.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            node.pop("anyOf")
+            if node.get("default", 0) is None:
+                node.pop("default")
+            if len(rest) == 1:
+                node.update(rest[0])
+            else:
+                node["anyOf"] = rest
+        return node
+    if isinstance(node, list):
+        return [_drop_null(v) for v in node]
+    return node
+
+
 def config_schema() -> dict[str, Any]:
-    schema = ConfigFile.model_json_schema()
+    schema = _drop_null(ConfigFile.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
