@@ -189,6 +189,7 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> DesiredState:
     env = dict(os.environ) if env is None else env
     issues: list[ConfigIssue] = []
     docs: list[tuple[str, LDict]] = []
+    unreadable = 0
     files = config_files(path)
     for f in files:
         name = str(f)
@@ -197,9 +198,11 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> DesiredState:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             issues.append(ConfigIssue(name, mark.line + 1 if mark else None, f"invalid YAML: {exc.problem}"))
+            unreadable += 1
             continue
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             issues.append(ConfigIssue(name, None, f"cannot read YAML: {exc}"))
+            unreadable += 1
             continue
         if data is None:
             continue
@@ -212,6 +215,7 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> DesiredState:
         docs.append((name, data))
 
     builder = _Builder(issues, env)
+    builder.partial = unreadable > 0  # a file did not parse: skip cross-file references
     for name, data in docs:
         builder.providers(name, data.get("providers"), data.lines.get("providers"))
     for name, data in docs:
@@ -242,6 +246,7 @@ class _Builder:
         self.used_profiles: set[str] = set()
         self.rules: dict[tuple[str, str], Rule] = {}
         self.exact_seen: dict[tuple[str, str], str] = {}
+        self.partial = False
 
     def err(self, file: str, line: int | None, message: str) -> None:
         self.issues.append(ConfigIssue(file, line, message))
@@ -343,7 +348,7 @@ class _Builder:
             self.err(file, where, "numbers entry has no provider: name one of the accounts under providers")
             return
         if account_name not in self.accounts:
-            if account_name not in self.account_lines:  # else: the account itself was invalid
+            if account_name not in self.account_lines and not self.partial:  # else: reported already
                 self.err(file, entry.lines["provider"], _unknown("provider account", account_name, list(self.account_lines)))
             return
         account = self.accounts[account_name]

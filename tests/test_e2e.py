@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import main
 from reconciler.sandbox import SIMULATORS, Sandbox
 
-from .conftest import EXAMPLE
+from conftest import EXAMPLE
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def fast_example(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, dest)
     providers = dest / "providers.yaml"
     providers.write_text(
-        providers.read_text().replace("sandbox: true", "sandbox: true\n    poll_interval_s: 0.1")
+        providers.read_text().replace("    sandbox: true", "    sandbox: true\n    poll_interval_s: 0.1")
     )
     return dest
 

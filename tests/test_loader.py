@@ -259,3 +259,10 @@ def test_inline_settings_override_profile_field_by_field(tmp_path: Path) -> None
         "voice.call_forwarding.forwards_to": "+13125550100",
         "voice.call_forwarding.forwarding_type": "on-failure",
     }
+
+
+def test_broken_yaml_is_reported_once(tmp_path: Path) -> None:
+    write(tmp_path, "providers:\n  wx: {type: wavix\n", "a.yaml")
+    write(tmp_path, "numbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n", "b.yaml")
+    error = only_error(tmp_path)
+    assert error.startswith(f"{tmp_path / 'a.yaml'}:") and "invalid YAML" in error

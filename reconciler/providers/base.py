@@ -38,6 +38,7 @@ class CallResult:
 
 class Provider(ABC):
     carrier: ClassVar[str]
+    DEFAULT_BASE_URL: ClassVar[str]
     job_based: ClassVar[bool] = False
     max_concurrent_calls: ClassVar[int] = 4
 

@@ -1,0 +1,508 @@
+"""Telnyx v2: read two listings joined on id, apply through ``update_phone_numbers`` jobs.
+
+Reading. A number's settings are split over two listings (``shared/carriers/telnyx.md`` §5):
+``GET /phone_numbers`` has tags, connection, references, PIN, HD voice, deletion lock and the only
+readable ``caller_id_name_enabled``; ``GET /phone_numbers/voice`` has every other ``voice.*``
+setting. Both are paged 250 at a time following ``meta.total_pages``, concurrently (at most
+``config.concurrency`` requests in flight), and joined on ``id``. Items are decoded with plain dict
+access (a million numbers are read in a benchmark).
+
+Applying. One ``BulkCall`` is one job: ``POST /phone_numbers/jobs/update_phone_numbers`` with the
+explicit id list (never E.164, never the filter form) and the patch, then ``GET
+/phone_numbers/jobs/{id}`` every ``config.poll_interval_s`` until the job is completed, failed or
+expired, or ``config.job_timeout_s`` runs out. Every wait is on the injected clock.
+
+Job creation is not idempotent (no idempotency key), so the POST is never retried blindly:
+
+* **429**, or **422 "at most 20 pending or in progress jobs"**: the job was not created. Wait
+  (``x-ratelimit-reset`` seconds when given, else the poll interval) and send it again, until
+  ``job_timeout_s``.
+* **5xx, timeout or lost connection**: the job may or may not exist. Look for it: list
+  ``GET /phone_numbers/jobs?filter[type]=update_phone_numbers`` (newest first) and adopt a job
+  created since this provider's first apply whose ``phone_numbers`` are exactly our ids (and whose
+  ``parameters``, when the API returns them, carry our patch) and that no other call of ours has
+  claimed. "Since" is measured on the carrier's clock: before its first job the provider notes
+  the newest existing job (one extra GET per run), so jobs of earlier runs are never adopted.
+  None found → send the POST once more; still unknown → the call fails with
+  ``outcome_unknown=True`` and a message to check the jobs list before re-running.
+* Any other 4xx: the call failed and nothing was created. 401 and 403 raise (the applier stops).
+
+GETs are retried on 429, 5xx and transport errors with exponential backoff on the clock.
+Errors become the ``ProviderError`` family at this seam; the API key is never in a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from ..clock import Clock
+from ..config import ProviderConfig
+from ..errors import (
+    AuthError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionError_,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from ..models import LiveNumber, Settings, canonical_tags, unflatten
+from ..plan import BulkCall
+from .base import CallResult, Provider
+from .http import make_client
+
+log = logging.getLogger(__name__)
+
+NUMBERS = "/phone_numbers"
+VOICE = "/phone_numbers/voice"
+JOBS = "/phone_numbers/jobs"
+CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
+PAGE_SIZE = 250
+GET_ATTEMPTS = 5
+BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 8.0
+JOB_SEARCH_PAGES = 4
+DONE = ("completed", "failed", "expired")
+CAP_DETAIL = "pending or in progress jobs"  # 422 "You can have at most 20 pending or in progress jobs"
+
+T = TypeVar("T")
+
+# Spec defaults for voice leaves the carrier leaves out (explicit defaults: no diff noise).
+_VOICE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "call_forwarding": {"call_forwarding_enabled": True, "forwarding_type": None,
+                        "forwards_to": None},
+    "call_recording": {"inbound_call_recording_enabled": False,
+                       "inbound_call_recording_channels": "single",
+                       "inbound_call_recording_format": "wav"},
+    "cnam_listing": {"cnam_listing_enabled": False, "cnam_listing_details": None},
+    "media_features": {"accept_any_rtp_packets_enabled": False, "rtp_auto_adjust_enabled": True,
+                       "t38_fax_gateway_enabled": False},
+}
+_VOICE_SCALARS = {"inbound_call_screening": "disabled", "tech_prefix_enabled": False,
+                  "translated_number": "", "usage_payment_method": "pay-per-minute"}
+
+
+VOICE_PATHS: tuple[str, ...] = (
+    *(f"voice.{group}.{leaf}" for group, leaves in _VOICE_DEFAULTS.items() for leaf in leaves),
+    *(f"voice.{name}" for name in _VOICE_SCALARS),
+)
+_UNREAD_VOICE = (None,) * len(VOICE_PATHS)
+
+
+def number_settings(item: dict[str, Any]) -> Settings:
+    """Canonical settings read from one ``GET /phone_numbers`` item (voice.* not included)."""
+    get = item.get
+    return {
+        "tags": canonical_tags(get("tags")),
+        "connection_id": get("connection_id"),
+        "customer_reference": get("customer_reference"),
+        "billing_group_id": get("billing_group_id"),
+        "external_pin": get("external_pin"),
+        "hd_voice_enabled": get("hd_voice_enabled"),
+        "deletion_lock_enabled": get("deletion_lock_enabled"),
+        "voice.caller_id_name_enabled": get("caller_id_name_enabled", False),
+    }
+
+
+def voice_values(item: dict[str, Any]) -> tuple[Any, ...]:
+    """One ``GET /phone_numbers/voice`` item → values in ``VOICE_PATHS`` order (a tuple: a
+    million of them are held while the other listing is read)."""
+    values: list[Any] = []
+    for group, defaults in _VOICE_DEFAULTS.items():
+        sub = item.get(group) or {}
+        values.extend(sub.get(leaf, default) for leaf, default in defaults.items())
+    values.extend(item.get(name, default) for name, default in _VOICE_SCALARS.items())
+    return tuple(values)
+
+
+class _Join:
+    """Both listings, decoded page by page as they arrive, joined on id at the end."""
+
+    def __init__(self) -> None:
+        self.numbers: list[tuple[str, str, str, Settings]] = []
+        self.voice: dict[str, tuple[Any, ...]] = {}
+
+    def numbers_page(self, body: dict[str, Any]) -> None:
+        self.numbers.extend(
+            (item["id"], item["phone_number"], item["status"], number_settings(item))
+            for item in body["data"]
+        )
+
+    def voice_page(self, body: dict[str, Any]) -> None:
+        self.voice.update((item["id"], voice_values(item)) for item in body["data"])
+
+    def result(self) -> list[LiveNumber]:
+        """Sorted by e164; a number missing from the voice listing gets ``None`` voice values."""
+        out = []
+        pop = self.voice.pop
+        for id_, e164, status, settings in self.numbers:
+            settings.update(zip(VOICE_PATHS, pop(id_, _UNREAD_VOICE)))
+            out.append(LiveNumber(id_, e164, status, settings, patchable=status == "active"))
+        out.sort(key=lambda n: n.e164)
+        return out
+
+
+class TelnyxProvider(Provider):
+    carrier: ClassVar[str] = "telnyx"
+    DEFAULT_BASE_URL: ClassVar[str] = "https://api.telnyx.com/v2"
+    job_based: ClassVar[bool] = True
+    max_concurrent_calls: ClassVar[int] = 20  # the account's cap on pending/in-progress jobs
+
+    def __init__(
+        self,
+        account: str,
+        config: ProviderConfig,
+        *,
+        base_url: str,
+        api_key: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(account, config, base_url=base_url, api_key=api_key,
+                         transport=transport, clock=clock)
+        self._client = make_client(
+            base_url, api_key, transport=transport,
+            concurrency=max(config.concurrency, self.max_concurrent_calls),
+        )
+        self._pages: int | None = None  # listing pages seen by the last fetch_all
+        self._watermark: tuple[datetime | None, frozenset[str]] | None = None
+        self._watermark_lock = asyncio.Lock()
+        self._claimed: set[str] = set()  # job ids already bound to one of our calls
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # ---- reading
+    async def fetch_all(self) -> list[LiveNumber]:
+        gate = asyncio.Semaphore(self.config.concurrency)
+        join = _Join()
+        first = await asyncio.gather(
+            self._bounded(gate, self._page(NUMBERS, 1)), self._bounded(gate, self._page(VOICE, 1))
+        )
+        join.numbers_page(first[0])
+        join.voice_page(first[1])
+        pages = (_total_pages(first[0]), _total_pages(first[1]))
+        self._pages = max(pages)
+
+        async def load(path: str, page: int) -> None:
+            body = await self._bounded(gate, self._page(path, page))
+            (join.numbers_page if path == NUMBERS else join.voice_page)(body)  # decode now
+
+        await asyncio.gather(*(load(NUMBERS, p) for p in range(2, pages[0] + 1)),
+                             *(load(VOICE, p) for p in range(2, pages[1] + 1)))
+        return join.result()
+
+    async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
+        """Re-read ``ids``: per number (2 GETs each) when that is fewer requests than both
+        listings, else the listings filtered. Ids the carrier no longer has are left out."""
+        wanted = list(dict.fromkeys(ids))
+        if self._pages is None:
+            probe = await self._get(NUMBERS, {"page[size]": 1})
+            self._pages = math.ceil(int(probe.get("meta", {}).get("total_results", 0)) / PAGE_SIZE)
+        if len(wanted) > self._pages:
+            keep = set(wanted)
+            return [n for n in await self.fetch_all() if n.id in keep]
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(id_: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+            got = await asyncio.gather(
+                self._bounded(gate, self._get(f"{NUMBERS}/{id_}", missing_ok=True)),
+                self._bounded(gate, self._get(f"{NUMBERS}/{id_}/voice", missing_ok=True)),
+            )
+            return got[0].get("data"), got[1].get("data")
+
+        join = _Join()
+        for number, voice in await asyncio.gather(*(one(i) for i in wanted)):
+            if number is not None:
+                join.numbers_page({"data": [number]})
+            if voice is not None:
+                join.voice_page({"data": [voice]})
+        return join.result()
+
+    async def _page(self, path: str, number: int) -> dict[str, Any]:
+        return await self._get(path, {"page[number]": number, "page[size]": PAGE_SIZE})
+
+    @staticmethod
+    async def _bounded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
+        async with gate:
+            return await work
+
+    # ---- applying
+    async def apply(self, call: BulkCall) -> CallResult:
+        body = {"phone_numbers": list(call.ids), **unflatten(call.patch)}
+        sent = _Counter()
+        deadline = self.clock.now() + self.config.job_timeout_s
+        await self._note_watermark(sent)
+        job: dict[str, Any] | None = None
+        unknown: list[str] = []
+        while job is None:
+            try:
+                job = (await self._send("POST", CREATE_JOB, sent, json=body)).json()["data"]
+            except (RateLimitError, InvalidRequestError) as exc:
+                retryable = isinstance(exc, RateLimitError) or CAP_DETAIL in exc.detail
+                if not retryable or self.clock.now() >= deadline:
+                    return CallResult(call, "failed", error=str(exc), requests=sent.n)
+                wait = _retry_after(exc) or self.config.poll_interval_s
+                log.info("%s; job not created, retrying in %.1fs", exc, wait)
+                await self.clock.sleep(min(wait, max(0.0, deadline - self.clock.now())))
+            except (ServerError, TransportError) as exc:
+                unknown.append(str(exc))
+                log.warning("%s; looking for a job it may have created", exc)
+                await self.clock.sleep(self.config.poll_interval_s)
+                try:
+                    job = await self._find_job(call, body, sent)
+                except ProviderError as search_exc:
+                    unknown.append(f"looking for the job: {search_exc}")
+                    return self._unknown(call, unknown, sent)
+                if job is None and len(unknown) >= 2:
+                    return self._unknown(call, unknown, sent)
+            except (AuthError, PermissionError_):
+                raise
+            except ProviderError as exc:  # any other 4xx: rejected, nothing created
+                return CallResult(call, "failed", error=str(exc), requests=sent.n)
+        self._claimed.add(job["id"])
+        return await self._poll(call, job, deadline, sent)
+
+    async def _poll(self, call: BulkCall, job: dict[str, Any], deadline: float,
+                    sent: _Counter) -> CallResult:
+        job_id = job["id"]
+        path = f"{JOBS}/{job_id}"
+        while job.get("status") not in DONE:
+            left = deadline - self.clock.now()
+            if left <= 0:
+                return self._settled(call, job, sent, timed_out=True)
+            await self.clock.sleep(min(self.config.poll_interval_s, left))
+            try:
+                job = (await self._get(path, counter=sent))["data"]
+            except (AuthError, PermissionError_):
+                raise
+            except ProviderError as exc:
+                return CallResult(
+                    call, "failed", failed={i: f"job {job_id}: {exc}" for i in call.ids},
+                    error=f"lost track of job {job_id}: {exc}; check GET {path} before re-running",
+                    job_id=job_id, outcome_unknown=True, requests=sent.n)
+        return self._settled(call, job, sent)
+
+    def _settled(self, call: BulkCall, job: dict[str, Any], sent: _Counter,
+                 timed_out: bool = False) -> CallResult:
+        """A finished (or given-up-on) job → per-number outcome."""
+        job_id, status = job["id"], job.get("status")
+        ok = {op.get("id") for op in job.get("successful_operations") or ()}
+        failed = {op.get("id"): "; ".join(map(describe, op.get("errors") or ())) or "failed"
+                  for op in job.get("failed_operations") or ()}
+        if status == "completed" and not timed_out:
+            for id_ in call.ids:
+                if id_ not in ok and id_ not in failed:
+                    failed[id_] = f"not reported by job {job_id}"
+            failed = {i: r for i, r in failed.items() if i in set(call.ids)}
+            if not failed:
+                return CallResult(call, "ok", job_id=job_id, requests=sent.n)
+            if ok & set(call.ids):
+                return CallResult(call, "partial", failed=failed, job_id=job_id, requests=sent.n)
+            return CallResult(call, "failed", failed=failed, job_id=job_id, requests=sent.n,
+                              error=f"job {job_id} completed but every number failed")
+        if timed_out:
+            reason = (f"job {job_id} still {status} after {self.config.job_timeout_s:g}s; it may "
+                      f"still run: check GET {JOBS}/{job_id} before re-running")
+        elif status == "expired":
+            reason = f"job {job_id} expired before it ran; nothing was applied"
+        else:
+            reason = f"job {job_id} ended {status}"
+        for id_ in call.ids:
+            if id_ not in ok:
+                failed.setdefault(id_, reason)
+        return CallResult(call, "failed", failed=failed, error=reason, job_id=job_id,
+                          outcome_unknown=timed_out, requests=sent.n)
+
+    def _unknown(self, call: BulkCall, errors: list[str], sent: _Counter) -> CallResult:
+        message = (
+            f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
+            f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
+        )
+        return CallResult(call, "failed", failed={i: message for i in call.ids}, error=message,
+                          outcome_unknown=True, requests=sent.n)
+
+    async def _note_watermark(self, sent: _Counter) -> None:
+        """Once per provider: remember the newest existing job, so adoption ignores old jobs."""
+        async with self._watermark_lock:
+            if self._watermark is not None:
+                return
+            body = await self._get(JOBS, _job_query(1), counter=sent)
+            jobs = body.get("data") or []
+            times = [t for t in (_parse_time(j.get("created_at")) for j in jobs) if t is not None]
+            self._watermark = (max(times) if times else None,
+                               frozenset(j.get("id") for j in jobs))
+
+    async def _find_job(self, call: BulkCall, body: dict[str, Any],
+                        sent: _Counter) -> dict[str, Any] | None:
+        """Our job if the carrier created it although we got no answer (newest first)."""
+        since, seen = self._watermark or (None, frozenset())
+        ids = set(call.ids)
+        patch = {k: v for k, v in body.items() if k != "phone_numbers"}
+        for page in range(1, JOB_SEARCH_PAGES + 1):
+            found = await self._get(JOBS, _job_query(page), counter=sent)
+            jobs = found.get("data") or []
+            for job in jobs:
+                created = _parse_time(job.get("created_at"))
+                if since is not None and created is not None and created < since:
+                    return None  # older than this run: stop looking
+                if job.get("id") in seen or job.get("id") in self._claimed:
+                    continue
+                if {p.get("id") for p in job.get("phone_numbers") or ()} != ids:
+                    continue
+                if "parameters" in job and not _contains(job["parameters"] or {}, patch):
+                    continue
+                log.warning("adopting job %s created by a request that got no answer", job["id"])
+                return job
+            if page >= _total_pages(found):
+                break
+        return None
+
+    # ---- HTTP
+    async def _get(self, path: str, params: dict[str, Any] | None = None, *,
+                   missing_ok: bool = False, counter: _Counter | None = None) -> dict[str, Any]:
+        """GET → decoded body; retried on 429/5xx/transport errors. ``missing_ok``: 404 → {}."""
+        for attempt in range(GET_ATTEMPTS):
+            try:
+                response = await self._send("GET", path, counter, params=params)
+                return response.json()  # type: ignore[no-any-return]
+            except NotFoundError:
+                if missing_ok:
+                    return {}
+                raise
+            except (RateLimitError, ServerError, TransportError) as exc:
+                if attempt + 1 == GET_ATTEMPTS:
+                    raise
+                wait = _retry_after(exc) or min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt)
+                log.info("%s; retry %d in %.1fs", exc, attempt + 1, wait)
+                await self.clock.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, path: str, counter: _Counter | None = None,
+                    **kwargs: Any) -> httpx.Response:
+        """One request; a non-2xx answer or no answer → the matching ``ProviderError``."""
+        self.requests_sent += 1
+        if counter is not None:
+            counter.n += 1
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise TransportError(
+                self._scrub(f"no response ({type(exc).__name__}: {exc})"),
+                account=self.account, method=method, path=path,
+            ) from exc
+        if response.is_success:
+            return response
+        raise self._error(method, path, response)
+
+    def _error(self, method: str, path: str, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        detail = self._scrub(_error_text(response))
+        if status == 429:
+            return TelnyxRateLimitError(detail, account=self.account, method=method, path=path,
+                                        status=status, detail=detail,
+                                        retry_after=_reset_seconds(response))
+        cls = _ERRORS.get(status, ServerError if status >= 500 else InvalidRequestError)
+        message = detail
+        if cls is AuthError:
+            message = f"{detail} (check TELNYX_API_KEY or the account's api_key)"
+        return cls(message, account=self.account, method=method, path=path, status=status,
+                   detail=detail)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+_ERRORS: dict[int, type[ProviderError]] = {
+    400: InvalidRequestError, 401: AuthError, 403: PermissionError_, 404: NotFoundError,
+    422: InvalidRequestError,
+}
+
+
+class TelnyxRateLimitError(RateLimitError):
+    """429, with the seconds until the rate window resets when the carrier said."""
+
+    def __init__(self, message: str, *, retry_after: float | None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.retry_after = retry_after
+
+
+class _Counter:
+    """Requests sent for one call (``CallResult.requests``)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def describe(error: dict[str, Any]) -> str:
+    """One Telnyx error item → ``"10015 Bad Request: detail"``."""
+    head = " ".join(str(error[k]) for k in ("code", "title") if error.get(k))
+    detail = error.get("detail")
+    return f"{head}: {detail}" if head and detail else head or str(detail or "error")
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        errors = response.json().get("errors") or []
+        texts = [str(e.get("detail") or e.get("title") or e.get("code")) for e in errors]
+        if texts:
+            return "; ".join(texts)
+    except (ValueError, AttributeError):
+        pass
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _retry_after(exc: ProviderError) -> float | None:
+    return exc.retry_after if isinstance(exc, TelnyxRateLimitError) else None
+
+
+def _reset_seconds(response: httpx.Response) -> float | None:
+    for header in ("x-ratelimit-reset", "retry-after"):
+        try:
+            value = float(response.headers[header])
+        except (KeyError, ValueError):
+            continue
+        if 0 < value <= 60:
+            return value
+    return None
+
+
+def _total_pages(body: dict[str, Any]) -> int:
+    return int((body.get("meta") or {}).get("total_pages") or 1)
+
+
+def _job_query(page: int) -> dict[str, Any]:
+    return {"filter[type]": "update_phone_numbers", "page[number]": page, "page[size]": PAGE_SIZE}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _contains(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """Every leaf of ``want`` is in ``have`` with the same value (tags compared as sets)."""
+    for key, value in want.items():
+        if isinstance(value, dict):
+            if not isinstance(have.get(key), dict) or not _contains(have[key], value):
+                return False
+        elif key == "tags":
+            if canonical_tags(have.get(key)) != canonical_tags(value):
+                return False
+        elif have.get(key) != value:
+            return False
+    return True
+
+
+__all__ = ["VOICE_PATHS", "TelnyxProvider", "describe", "number_settings", "voice_values"]

@@ -1,0 +1,407 @@
+"""WavixProvider against the in-process simulator: read, apply, verify, errors, retries, contract."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLE, spec_path
+from contract import ContractTransport
+
+from reconciler import errors
+from reconciler.clock import FakeClock
+from reconciler.config import ProviderConfig
+from reconciler.loader import load
+from reconciler.models import canonical_destinations, field_paths
+from reconciler.plan import BulkCall
+from reconciler.planner import plan_account
+from reconciler.providers import open_provider
+from reconciler.providers.wavix import WavixProvider, _destinations
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox import wavix as sim
+
+ACCOUNT = "wavix-main"
+BASE = "http://sandbox.invalid/wavix"
+CANARY = "wvx_CANARY_7f3a9c1e"  # a key we can search every message for
+MAIN, SECOND = "400001", "400002"  # +13135550100, +13135550101
+SIP = {"destination": "sip:new@pbx.example.com", "priority": 1, "transport": 1, "trunk_id": None}
+
+Make = Callable[..., WavixProvider]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def make(sandbox: Sandbox, clock: FakeClock) -> Iterator[Make]:
+    """``make(key=DEFAULT_KEY, transport=None, **config)`` → a provider on the sandbox."""
+    made: list[WavixProvider] = []
+
+    def build(
+        key: str = sim.DEFAULT_KEY, transport: httpx.AsyncBaseTransport | None = None, **config: Any
+    ) -> WavixProvider:
+        provider = WavixProvider(
+            ACCOUNT,
+            ProviderConfig(type="wavix", sandbox=True, **config),
+            base_url=BASE,
+            api_key=key,
+            transport=transport or httpx.ASGITransport(app=sandbox.app),
+            clock=clock,
+        )
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        run(provider.aclose())
+
+
+def call(*ids: str, **patch: Any) -> BulkCall:
+    return BulkCall(ACCOUNT, "wavix", patch, tuple(ids))
+
+
+# ---- reading
+
+
+def test_fetch_all_reads_the_seed_in_canonical_form(make: Make) -> None:
+    provider = make()
+    numbers = run(provider.fetch_all())
+    assert len(numbers) == 60
+    assert provider.requests_sent == 1  # 60 numbers fit one page of 100
+    assert [n.e164 for n in numbers] == sorted(n.e164 for n in numbers)
+    assert all(list(n.settings) == field_paths("wavix") and n.patchable for n in numbers)
+    by = {n.e164: n for n in numbers}
+    main = by["+13135550100"]
+    assert (main.id, main.status) == (MAIN, "active")
+    assert main.settings == {
+        "sms_enabled": True,
+        "destinations": [
+            {
+                "destination": "sip:inbound@pbx-detroit.example.com",
+                "priority": 1,
+                "transport": 1,
+                "trunk_id": None,
+            },
+            {"destination": "+13135550199", "priority": 2, "transport": 4, "trunk_id": None},
+        ],
+        "sms_relay_url": "https://hooks.example.com/wavix/sms",
+        "call_recording_enabled": True,
+        "transcription_enabled": True,
+        "transcription_threshold": 45,
+        "call_status_url": "https://hooks.example.com/wavix/calls",
+    }
+    # canonical destinations are sorted by priority whatever the carrier's order
+    swapped = by["+13135550126"].settings["destinations"]
+    assert [d["priority"] for d in swapped] == [1, 2]
+    assert by["+13135550118"].settings["destinations"][0] == {
+        "destination": "32882",
+        "priority": 1,
+        "transport": 5,
+        "trunk_id": 3107,
+    }
+    assert by["+13135550130"].status == "inactive"
+    assert "+442079460100" in by and "+14155550103" in by
+
+
+def test_fetch_all_reads_every_page_concurrently(make: Make, sandbox: Sandbox) -> None:
+    sim.seed_synthetic(sandbox.store, 250)
+    provider = make(concurrency=2)
+    numbers = run(provider.fetch_all())
+    assert len(numbers) == 310 and len({n.id for n in numbers}) == 310
+    assert provider.requests_sent == 4
+
+
+def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
+    item = {
+        "id": 7,
+        "number": "13135550177",
+        "status": None,
+        "sms_enabled": None,
+        "destination": None,
+        "sms_relay_url": None,
+        "call_recording_enabled": None,
+        "transcription_enabled": None,
+        "transcription_threshold": None,
+        "call_status_url": None,
+    }
+    body = {
+        "items": [item],
+        "doc_types": [],
+        "pagination": {"current_page": 1, "per_page": 100, "total": 1, "total_pages": 1},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    (number,) = run(make(transport=transport).fetch_all())
+    assert (number.id, number.e164, number.status) == ("7", "+13135550177", "")
+    assert number.settings["destinations"] == []
+    assert number.settings["sms_enabled"] is False
+    assert number.settings["transcription_threshold"] is None
+
+
+def test_fast_destination_decoding_matches_the_canonical_form() -> None:
+    tie = [
+        {"destination": "b", "priority": 1, "transport": 4},
+        {"destination": "a", "priority": 1, "transport": 1, "trunk_id": None},
+    ]
+    for items in [*(n["destination"] for n in sim.seed_numbers()), tie, []]:
+        assert _destinations(items) == canonical_destinations(items)
+
+
+def test_fetch_few_ids_uses_single_gets(make: Make, sandbox: Sandbox) -> None:
+    sim.seed_synthetic(sandbox.store, 250)  # 4 pages
+    provider = make()
+    found = run(provider.fetch([SECOND, MAIN, "999"]))
+    assert [n.id for n in found] == [MAIN, SECOND]  # sorted by e164; unknown ids left out
+    assert provider.requests_sent == 1 + 3  # page 1 (to learn the page count) + 3 GETs
+    provider.requests_sent = 0
+    many = [str(i) for i in range(400001, 400011)]
+    assert len(run(provider.fetch(many))) == 10
+    assert provider.requests_sent == 4  # 10 ids ≥ 4 pages: a full listing is cheaper
+
+
+def test_open_provider_wires_the_sandbox(sandbox: Sandbox, clock: FakeClock) -> None:
+    provider = open_provider(
+        ACCOUNT, ProviderConfig(type="wavix", sandbox=True), sandbox=sandbox, clock=clock
+    )
+    try:
+        assert isinstance(provider, WavixProvider)
+        assert len(run(provider.fetch_all())) == 60
+    finally:
+        run(provider.aclose())
+
+
+# ---- applying
+
+
+def test_apply_then_fetch_shows_the_change_after_the_async_delay(
+    make: Make, clock: FakeClock
+) -> None:
+    provider = make()
+    result = run(
+        provider.apply(
+            call(
+                MAIN,
+                SECOND,
+                destinations=[SIP],
+                call_recording_enabled=False,
+                sms_relay_url="https://hooks.example.com/v2",
+            )
+        )
+    )
+    assert (result.status, result.requests) == ("ok", 1)
+    now = {n.id: n.settings for n in run(provider.fetch([MAIN, SECOND]))}
+    assert now[MAIN]["call_recording_enabled"] is False  # synchronous field
+    assert now[MAIN]["destinations"] != [SIP]  # not yet: applied asynchronously
+    clock.advance(sim.DEFAULT_ASYNC_DELAY_S + 0.1)
+    now = {n.id: n.settings for n in run(provider.fetch([MAIN, SECOND]))}
+    for settings in now.values():
+        assert settings["destinations"] == [SIP]
+        assert settings["sms_relay_url"] == "https://hooks.example.com/v2"
+
+
+def test_apply_sends_request_shaped_destinations(make: Make, sandbox: Sandbox) -> None:
+    sent: list[dict[str, Any]] = []
+    inner = httpx.ASGITransport(app=sandbox.app)
+
+    class Spy(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(json.loads(request.content))
+            return await inner.handle_async_request(request)
+
+    trunk = {"destination": "32882", "priority": 2, "transport": 5, "trunk_id": 3107}
+    run(make(transport=Spy()).apply(call(MAIN, destinations=[SIP, trunk])))
+    assert sent == [
+        {
+            "ids": [400001],
+            "destinations": [
+                {"destination": SIP["destination"], "priority": 1, "transport": 1},
+                trunk,
+            ],
+        }
+    ]
+
+
+def test_the_examples_plan_applies_and_converges(make: Make, clock: FakeClock) -> None:
+    """The seed is what docs/sandbox-wavix.md says: 12 drifted, 40 in sync, 8 unmanaged."""
+    state = load(EXAMPLE)
+    provider = make()
+    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, run(provider.fetch_all()))
+    assert (summary.total, summary.in_sync, summary.changed, summary.unmanaged) == (60, 40, 12, 8)
+    assert summary.missing == ()
+    drifted = {
+        c.e164[-4:]: sorted(f.field for f in c.changes)
+        for c in changes
+        if c.e164.startswith("+1313")
+    }
+    assert drifted == {
+        "0104": ["sms_relay_url"],
+        "0107": ["destinations"],
+        "0111": ["call_recording_enabled"],
+        "0115": ["call_status_url"],
+        "0118": ["destinations"],
+        "0122": ["sms_enabled", "sms_relay_url"],
+        "0126": ["destinations"],
+        "0130": ["destinations"],
+    }
+    for bulk in calls:
+        assert run(provider.apply(bulk)).status == "ok"
+    clock.advance(sim.DEFAULT_ASYNC_DELAY_S + 0.1)
+    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, run(provider.fetch_all()))
+    assert (summary.changed, changes, calls) == (0, [], [])
+
+
+def test_retries_an_injected_503_on_the_fake_clock(
+    make: Make, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.store.set_knob("wavix.fail_next", [503])
+    provider = make()
+    result = run(provider.apply(call(MAIN, sms_enabled=False)))
+    assert (result.status, result.requests, provider.requests_sent) == ("ok", 2, 2)
+    assert clock.slept == [1.0]  # the simulator's Retry-After: 1
+    assert run(provider.fetch([MAIN]))[0].settings["sms_enabled"] is False
+
+
+def test_backoff_doubles_without_retry_after(make: Make, clock: FakeClock) -> None:
+    answers = iter([httpx.Response(500), httpx.ConnectError("refused"), None])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer or httpx.Response(200, json={"items": []})
+
+    result = run(make(transport=httpx.MockTransport(handler)).apply(call(MAIN, sms_enabled=True)))
+    assert (result.status, result.requests) == ("ok", 3)
+    assert clock.slept == [0.5, 1.0]
+
+
+# ---- errors: translated, and never carrying the key
+
+
+@pytest.fixture
+def canary_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sim.KEYS, CANARY, "write")
+    monkeypatch.setitem(sim.KEYS, CANARY + "_ro", "read")
+
+
+def provoke(make: Make, how: str) -> errors.ProviderError:
+    action: Coroutine[Any, Any, object]
+    if how == "401":
+        action = make(key=CANARY + "_wrong").fetch_all()
+    elif how == "403":
+        action = make(key=CANARY + "_ro").apply(call(MAIN, sms_enabled=False))
+    elif how == "400":
+        action = make(key=CANARY).apply(call(MAIN, label="x"))
+    elif how == "404":
+        action = make(key=CANARY).apply(call(MAIN, "999", sms_enabled=False))
+    elif how in ("429", "503"):
+        action = make(key=CANARY).apply(call(MAIN, sms_enabled=False))
+    else:  # a transport error whose text even contains the Authorization header
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError(f"refused ({request.headers['authorization']})")
+
+        action = make(key=CANARY, transport=httpx.MockTransport(refuse)).fetch_all()
+    with pytest.raises(errors.ProviderError) as info:
+        run(action)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("how", "cls", "text"),
+    [
+        (
+            "401",
+            errors.AuthError,
+            "[wavix-main] GET /v1/numbers → 401: the API key was rejected; check WAVIX_API_KEY",
+        ),
+        (
+            "403",
+            errors.PermissionError_,
+            (
+                "[wavix-main] PATCH /v1/numbers → 403: the API key lacks numbers:write "
+                "(use a key with write scope)"
+            ),
+        ),
+        (
+            "400",
+            errors.InvalidRequestError,
+            (
+                "[wavix-main] PATCH /v1/numbers → 400: the carrier rejected the request: "
+                "Missing or invalid parameter label"
+            ),
+        ),
+        (
+            "404",
+            errors.NotFoundError,
+            (
+                "[wavix-main] PATCH /v1/numbers → 404: an id is not in the account; nothing was applied "
+                "(carrier: Record not found)"
+            ),
+        ),
+        ("429", errors.RateLimitError, "[wavix-main] PATCH /v1/numbers → 429: rate limited"),
+        ("503", errors.ServerError, "[wavix-main] PATCH /v1/numbers → 503: carrier server error"),
+        ("transport", errors.TransportError, "[wavix-main] GET /v1/numbers: no response after 3"),
+    ],
+)
+def test_errors_are_translated_without_the_key(
+    make: Make,
+    sandbox: Sandbox,
+    canary_keys: None,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+    cls: type[errors.ProviderError],
+    text: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    if how in ("429", "503"):
+        sandbox.store.set_knob("wavix.fail_next", [int(how)] * 3)
+    exc = provoke(make, how)
+    assert type(exc) is cls
+    assert str(exc).startswith(text)
+    assert exc.account == ACCOUNT and exc.status == (None if how == "transport" else int(how))
+    for shown in (str(exc), repr(exc), exc.detail, caplog.text):
+        assert CANARY not in shown
+
+
+def test_state_is_untouched_by_refused_calls(make: Make, canary_keys: None) -> None:
+    before = {n.id: n.settings for n in run(make().fetch_all())}
+    for how in ("403", "400", "404"):
+        provoke(make, how)
+    assert {n.id: n.settings for n in run(make().fetch_all())} == before
+
+
+# ---- contract: every request and response of a real session validates against the spec
+
+
+def test_fetch_apply_fetch_honour_the_contract(
+    make: Make, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sim.seed_synthetic(sandbox.store, 150)  # two pages
+    contract = ContractTransport(
+        httpx.ASGITransport(app=sandbox.app), spec_path("wavix-numbers.openapi.json"), sim.MOUNT
+    )
+    provider = make(transport=contract)
+    assert len(run(provider.fetch_all())) == 210
+    trunk = {"destination": "32882", "priority": 2, "transport": 5, "trunk_id": 3107}
+    run(
+        provider.apply(
+            call(
+                MAIN,
+                SECOND,
+                destinations=[SIP, trunk],
+                sms_enabled=False,
+                transcription_threshold=40,
+                sms_relay_url="https://h.example.com/s",
+                call_status_url="https://h.example.com/c",
+            )
+        )
+    )
+    clock.advance(2)
+    assert {n.id for n in run(provider.fetch([MAIN]))} == {MAIN}
+    contract.assert_clean(min_exchanges=4)
