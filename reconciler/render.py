@@ -46,17 +46,28 @@ def _destination(d: dict[str, Any]) -> str:
 
 
 def list_delta(old: Any, new: Any) -> str:
-    """For list fields: what was added and removed (deepdiff, order ignored)."""
+    """For list fields: which items were added and removed (deepdiff, order ignored)."""
     if not isinstance(new, list) or not isinstance(old, list | None):
         return ""
     diff = DeepDiff(old or [], new, ignore_order=True, view="tree")
-    added = [fmt([i.t2]) [1:-1] for i in diff.get("iterable_item_added", [])]
-    removed = [fmt([i.t1])[1:-1] for i in diff.get("iterable_item_removed", [])]
-    changed = [fmt([i.up.t2])[1:-1] for i in diff.get("values_changed", []) if i.up is not None and i.up.t2 in new]
-    parts = [f"+{a}" for a in added] + [f"-{r}" for r in removed]
-    if not parts and changed:
-        parts = [f"~{c}" for c in dict.fromkeys(changed)]
-    return "  (" + " ".join(parts) + ")" if parts else ""
+    added = [i.t2 for i in diff.get("iterable_item_added", [])]
+    removed = [i.t1 for i in diff.get("iterable_item_removed", [])]
+    for change in diff.get("values_changed", []):
+        level = change
+        for _ in range(len(change.path(output_format="list")) - 1):
+            level = level.up  # from root[i]['field'] up to the whole item root[i]
+        if level.t1 not in removed:
+            removed.append(level.t1)
+        if level.t2 not in added:
+            added.append(level.t2)
+    parts = []
+    if added:
+        parts.append("added " + fmt(added)[1:-1])
+    if removed:
+        parts.append("removed " + fmt(removed)[1:-1])
+    if not parts and old != new:
+        parts.append("reordered")
+    return "  (" + "; ".join(parts) + ")" if parts else ""
 
 
 def field_line(carrier: str, change: FieldChange) -> Text:

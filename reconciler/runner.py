@@ -7,10 +7,11 @@ path a user runs.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
@@ -76,12 +77,31 @@ async def fetch_current(providers: Mapping[str, Provider]) -> dict[str, list[Liv
     return dict(zip(names, lists, strict=True))
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while reading and diffing a big account.
+
+    Reading a million numbers allocates millions of small dicts and lists; every allocation
+    burst triggers a collection that walks the whole (growing) heap, which measured as ~60 % of
+    plan time at 100k numbers. These objects hold no reference cycles, so reference counting
+    frees them anyway; the collector is re-enabled (and catches any cycles) right after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def plan_accounts(
     state: DesiredState, providers: Mapping[str, Provider], meta: dict[str, Any] | None = None
 ) -> Plan:
-    current = await fetch_current(providers)
-    limits = {name: p.max_batch for name, p in providers.items()}
-    return make_plan(state, current, limits=limits, meta=meta)
+    with gc_paused():
+        current = await fetch_current(providers)
+        limits = {name: p.max_batch for name, p in providers.items()}
+        return make_plan(state, current, limits=limits, meta=meta)
 
 
 async def apply(

@@ -22,6 +22,7 @@ from operator import itemgetter
 from typing import Any
 
 import httpx
+import orjson
 
 from ..errors import (
     AuthError,
@@ -162,7 +163,7 @@ class WavixProvider(Provider):
             status = response.status_code
             if status < 400:
                 try:
-                    return response.json(), attempt
+                    return orjson.loads(response.content), attempt
                 except ValueError as exc:
                     raise ServerError(
                         "the carrier answered with a body that is not JSON",
@@ -233,22 +234,33 @@ _DEST_ORDER = itemgetter("priority", "destination", "transport")
 """The sort key of ``models.canonical_destinations`` (a test keeps the two in step)."""
 
 
+_CANONICAL_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+_CACHE_MAX = 4096
+
+
 def _destinations(items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """``models.canonical_destinations`` for the carrier's own items (transport already an int
-    code), without its per-item overhead: this runs once per number of the account."""
+    code), without its per-item overhead: this runs once per number of the account.
+
+    Numbers routed alike share one canonical list (interned by value, bounded cache), so a big
+    account costs a handful of lists instead of one per number; nothing mutates them.
+    """
     if not items:
         return []
-    out = [
-        {
-            "destination": d["destination"],
-            "priority": d["priority"],
-            "transport": d["transport"],
-            "trunk_id": d.get("trunk_id"),
-        }
-        for d in items
-    ]
-    if len(out) > 1:
-        out.sort(key=_DEST_ORDER)
+    key = tuple(
+        (d["destination"], d["priority"], d["transport"], d.get("trunk_id")) for d in items
+    )
+    out = _CANONICAL_CACHE.get(key)
+    if out is None:
+        out = [
+            {"destination": dest, "priority": prio, "transport": tr, "trunk_id": trunk}
+            for dest, prio, tr, trunk in key
+        ]
+        if len(out) > 1:
+            out.sort(key=_DEST_ORDER)
+        if len(_CANONICAL_CACHE) >= _CACHE_MAX:
+            _CANONICAL_CACHE.clear()
+        _CANONICAL_CACHE[key] = out
     return out
 
 
