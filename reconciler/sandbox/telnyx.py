@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -142,7 +143,9 @@ _NOT_FOUND = err(
     "The requested resource or URL could not be found.",
     pointer="/base",
 )
-_AUTH_FAILED = err("10009", "Authentication failed", "Could not understand the provided credentials.")
+_AUTH_FAILED = err(
+    "10009", "Authentication failed", "Could not understand the provided credentials."
+)
 _TOO_MANY = err(
     "10011", "Too many requests", "You have exceeded the maximum number of allowed requests."
 )
@@ -186,14 +189,22 @@ def iso(t: float) -> str:
 # Request bodies: what each write accepts (kind per field; a dict is a nested object)
 
 _S, _B = "string", "boolean"
-_FORWARDING = {"call_forwarding_enabled": _B, "forwarding_type": ("always", "on-failure"),
-               "forwards_to": "forwards_to"}
-_RECORDING = {"inbound_call_recording_enabled": _B,
-              "inbound_call_recording_channels": ("single", "dual"),
-              "inbound_call_recording_format": ("wav", "mp3")}
+_FORWARDING = {
+    "call_forwarding_enabled": _B,
+    "forwarding_type": ("always", "on-failure"),
+    "forwards_to": "forwards_to",
+}
+_RECORDING = {
+    "inbound_call_recording_enabled": _B,
+    "inbound_call_recording_channels": ("single", "dual"),
+    "inbound_call_recording_format": ("wav", "mp3"),
+}
 _CNAM_LISTING = {"cnam_listing_enabled": _B, "cnam_listing_details": "cnam"}
-_MEDIA = {"accept_any_rtp_packets_enabled": _B, "rtp_auto_adjust_enabled": _B,
-          "t38_fax_gateway_enabled": _B}
+_MEDIA = {
+    "accept_any_rtp_packets_enabled": _B,
+    "rtp_auto_adjust_enabled": _B,
+    "t38_fax_gateway_enabled": _B,
+}
 VOICE_FIELDS: dict[str, Any] = {
     "call_forwarding": _FORWARDING,
     "call_recording": _RECORDING,
@@ -206,13 +217,23 @@ VOICE_FIELDS: dict[str, Any] = {
     "usage_payment_method": ("pay-per-minute", "channel"),
 }
 JOB_FIELDS: dict[str, Any] = {
-    "billing_group_id": _S, "connection_id": _S, "customer_reference": _S,
-    "deletion_lock_enabled": _B, "external_pin": _S, "hd_voice_enabled": _B, "tags": "tags",
+    "billing_group_id": _S,
+    "connection_id": _S,
+    "customer_reference": _S,
+    "deletion_lock_enabled": _B,
+    "external_pin": _S,
+    "hd_voice_enabled": _B,
+    "tags": "tags",
     "voice": VOICE_FIELDS,
 }
 NUMBER_PATCH_FIELDS: dict[str, Any] = {
-    "address_id": _S, "billing_group_id": _S, "connection_id": _S, "customer_reference": _S,
-    "external_pin": _S, "hd_voice_enabled": _B, "tags": "tags",
+    "address_id": _S,
+    "billing_group_id": _S,
+    "connection_id": _S,
+    "customer_reference": _S,
+    "external_pin": _S,
+    "hd_voice_enabled": _B,
+    "tags": "tags",
 }
 
 
@@ -223,7 +244,9 @@ def validate(body: Mapping[str, Any], fields: Mapping[str, Any], at: str = "") -
         pointer = f"{at}/{name}"
         kind = fields.get(name)
         if kind is None:
-            problems.append(err("10015", "Bad Request", "is not a permitted field", pointer=pointer))
+            problems.append(
+                err("10015", "Bad Request", "is not a permitted field", pointer=pointer)
+            )
         elif isinstance(kind, dict):
             if isinstance(value, dict):
                 problems.extend(validate(value, kind, pointer))
@@ -266,8 +289,14 @@ def update_number(
 ) -> None:
     """Apply a PATCH or job body: top-level scalars replace, ``tags`` replace the whole set,
     nested ``voice`` objects merge per subfield. Summary flags of ``detailed`` follow ``voice``."""
-    for name in ("billing_group_id", "customer_reference", "external_pin", "hd_voice_enabled",
-                 "deletion_lock_enabled", "connection_id"):
+    for name in (
+        "billing_group_id",
+        "customer_reference",
+        "external_pin",
+        "hd_voice_enabled",
+        "deletion_lock_enabled",
+        "connection_id",
+    ):
         if name in changes:
             detailed[name] = changes[name]
     if "tags" in changes:
@@ -292,7 +321,9 @@ def update_number(
 
 
 def _summarise(detailed: dict[str, Any], voice: Mapping[str, Any]) -> None:
-    detailed["call_forwarding_enabled"] = voice["call_forwarding"].get("call_forwarding_enabled", True)
+    detailed["call_forwarding_enabled"] = voice["call_forwarding"].get(
+        "call_forwarding_enabled", True
+    )
     detailed["call_recording_enabled"] = voice["call_recording"].get(
         "inbound_call_recording_enabled", False
     )
@@ -310,12 +341,21 @@ Cond = tuple[str, list[Any]]
 
 
 def _phone_digits(value: str, sub: str | None) -> Cond:
-    digits = value[1:] if value.startswith("+") else value
+    digits = value.removeprefix("+")
     if not digits.isdigit():
         return "0", []  # "Non-numerical characters will result in no values being returned."
     if len(digits) < 3:
-        raise ApiError(422, [err("10015", "Bad Request", "Requires at least three digits.",
-                                 parameter="filter[phone_number]")])
+        raise ApiError(
+            422,
+            [
+                err(
+                    "10015",
+                    "Bad Request",
+                    "Requires at least three digits.",
+                    parameter="filter[phone_number]",
+                )
+            ],
+        )
     return "phone_number LIKE ?", [f"%{digits}%"]
 
 
@@ -333,8 +373,17 @@ def _field(column: str, path: str, nullable: bool = False) -> Callable[[str, str
 def _enum(sql: str, allowed: tuple[str, ...], name: str) -> Callable[[str, str | None], Cond]:
     def build(value: str, sub: str | None) -> Cond:
         if value not in allowed:
-            raise ApiError(422, [err("10015", "Bad Request", "must be one of: " + ", ".join(allowed),
-                                     parameter=f"filter[{name}]")])
+            raise ApiError(
+                422,
+                [
+                    err(
+                        "10015",
+                        "Bad Request",
+                        "must be one of: " + ", ".join(allowed),
+                        parameter=f"filter[{name}]",
+                    )
+                ],
+            )
         return sql, [value]
 
     return build
@@ -345,39 +394,66 @@ def _name_match(column_expr: str, ops: tuple[str, ...]) -> Callable[[str, str | 
 
     def build(value: str, sub: str | None) -> Cond:
         if sub not in ops:
-            raise ApiError(422, [err("10015", "Bad Request", "must be one of: " + ", ".join(ops),
-                                     parameter="filter[connection_name]")])
+            raise ApiError(
+                422,
+                [
+                    err(
+                        "10015",
+                        "Bad Request",
+                        "must be one of: " + ", ".join(ops),
+                        parameter="filter[connection_name]",
+                    )
+                ],
+            )
         op = "=" if sub == "eq" else "LIKE"
         return f"{column_expr} {op} ?", [patterns[sub].format(value)]
 
     return build
 
 
-_STATUSES = ("purchase-pending", "purchase-failed", "port-pending", "active", "deleted",
-             "port-failed", "emergency-only", "ported-out", "port-out-pending")
+_STATUSES = (
+    "purchase-pending",
+    "purchase-failed",
+    "port-pending",
+    "active",
+    "deleted",
+    "port-failed",
+    "emergency-only",
+    "ported-out",
+    "port-out-pending",
+)
 _USAGE = ("pay-per-minute", "channel")
 _CONN_NAME = "json_extract(detailed, '$.connection_name')"
 
 NUMBER_FILTERS: dict[str, Callable[[str, str | None], Cond]] = {
     "tag": lambda v, s: (
-        "EXISTS (SELECT 1 FROM json_each(detailed, '$.tags') WHERE value = ?)", [v]),
+        "EXISTS (SELECT 1 FROM json_each(detailed, '$.tags') WHERE value = ?)",
+        [v],
+    ),
     "phone_number": _phone_digits,
     "status": _enum("status = ?", _STATUSES, "status"),
     "country_iso_alpha2": lambda v, s: (
         "json_extract(detailed, '$.country_iso_alpha2') IN (SELECT value FROM json_each(?))",
-        [_dumps(v.split(","))]),
+        [_dumps(v.split(","))],
+    ),
     "connection_id": _field("detailed", "connection_id"),
     "customer_reference": _field("detailed", "customer_reference"),
     "billing_group_id": _field("detailed", "billing_group_id", nullable=True),
     "emergency_address_id": _field("detailed", "emergency_address_id", nullable=True),
-    "voice.connection_name": _name_match(_CONN_NAME, ("eq", "contains", "starts_with", "ends_with")),
+    "voice.connection_name": _name_match(
+        _CONN_NAME, ("eq", "contains", "starts_with", "ends_with")
+    ),
     "voice.usage_payment_method": _enum(
-        "json_extract(voice, '$.usage_payment_method') = ?", _USAGE, "voice.usage_payment_method"),
+        "json_extract(voice, '$.usage_payment_method') = ?", _USAGE, "voice.usage_payment_method"
+    ),
     "number_type": lambda v, s: ("json_extract(detailed, '$.phone_number_type') = ?", [v]),
-    "source": lambda v, s: ("json_extract(detailed, '$.source_type') = ?",
-                            ["port_request" if v == "ported" else "number_order"]),
+    "source": lambda v, s: (
+        "json_extract(detailed, '$.source_type') = ?",
+        ["port_request" if v == "ported" else "number_order"],
+    ),
     "without_tags": lambda v, s: (
-        ("json_array_length(detailed, '$.tags') = 0", []) if v == "true" else ("1", [])),
+        ("json_array_length(detailed, '$.tags') = 0", []) if v == "true" else ("1", [])
+    ),
     "has_bundle": lambda v, s: ("0", []) if v == "true" else ("1", []),  # no bundles here
 }
 VOICE_FILTERS = {
@@ -386,10 +462,21 @@ VOICE_FILTERS = {
     "customer_reference": _field("detailed", "customer_reference"),
     "voice.usage_payment_method": NUMBER_FILTERS["voice.usage_payment_method"],
 }
-JOB_TARGET_FILTERS = {k: NUMBER_FILTERS[k] for k in (
-    "has_bundle", "tag", "connection_id", "phone_number", "status", "voice.connection_name",
-    "voice.usage_payment_method", "billing_group_id", "emergency_address_id",
-    "customer_reference")}
+JOB_TARGET_FILTERS = {
+    k: NUMBER_FILTERS[k]
+    for k in (
+        "has_bundle",
+        "tag",
+        "connection_id",
+        "phone_number",
+        "status",
+        "voice.connection_name",
+        "voice.usage_payment_method",
+        "billing_group_id",
+        "emergency_address_id",
+        "customer_reference",
+    )
+}
 SORTS = {
     "purchased_at": "json_extract(detailed, '$.purchased_at')",
     "phone_number": "phone_number",
@@ -408,8 +495,9 @@ def where(query: Iterable[tuple[str, str]], filters: Mapping[str, Any]) -> Cond:
         match = _FILTER_KEY.match(key)
         build = filters.get(match.group(1)) if match else None
         if match is None or build is None:
-            raise ApiError(422, [err("10015", "Bad Request", "is not a supported filter",
-                                     parameter=key)])
+            raise ApiError(
+                422, [err("10015", "Bad Request", "is not a supported filter", parameter=key)]
+            )
         sql, more = build(value, match.group(2))
         parts.append(sql)
         args.extend(more)
@@ -429,18 +517,36 @@ def paging(query: Mapping[str, str]) -> tuple[int, int]:
         except ValueError:
             number = 0
         if name not in out or number < low or (high is not None and number > high):
-            raise ApiError(422, [err(
-                "10015", "Invalid pagination",
-                "The provided 'page' parameter is invalid. It must be an object with 'size' "
-                "and/or 'number' with numeric values.",
-                pointer=f"page/{name or 'number'}")])
+            raise ApiError(
+                422,
+                [
+                    err(
+                        "10015",
+                        "Invalid pagination",
+                        "The provided 'page' parameter is invalid. It must be an object with 'size' "
+                        "and/or 'number' with numeric values.",
+                        pointer=f"page/{name or 'number'}",
+                    )
+                ],
+            )
         out[name] = number
     return out["number"], out["size"]
 
 
+def bad_sort() -> ApiError:
+    detail = "The value provided for sorting is not valid. Check the value used and try again."
+    return ApiError(422, [err("10015", "Invalid sorting value", detail, pointer="/sort")])
+
+
 def _meta(number: int, size: int, total: int) -> str:
-    return _dumps({"page_number": number, "page_size": size,
-                   "total_pages": math.ceil(total / size), "total_results": total})
+    return _dumps(
+        {
+            "page_number": number,
+            "page_size": size,
+            "total_pages": math.ceil(total / size),
+            "total_results": total,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,9 +573,7 @@ class TelnyxSim:
         number, size = paging(query)
         sort = query.get("sort")
         if sort is not None and sort not in SORTS:
-            raise ApiError(422, [err("10015", "Invalid sorting value",
-                                     "The value provided for sorting is not valid. Check the "
-                                     "value used and try again.", pointer="/sort")])
+            raise bad_sort()
         cond, args = where(query.multi_items(), filters)
         offset = (number - 1) * size
         with self.store.lock:
@@ -477,14 +581,19 @@ class TelnyxSim:
                 total = self.conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0]
                 rows = self.conn.execute(
                     f"SELECT {column} FROM telnyx_numbers WHERE ordinal > ? AND ordinal <= ? "
-                    "ORDER BY ordinal", (offset, offset + size)).fetchall()
+                    "ORDER BY ordinal",
+                    (offset, offset + size),
+                ).fetchall()
             else:
                 total = self.conn.execute(
-                    f"SELECT count(*) FROM telnyx_numbers WHERE {cond}", args).fetchone()[0]
+                    f"SELECT count(*) FROM telnyx_numbers WHERE {cond}", args
+                ).fetchone()[0]
                 order = f"{SORTS[sort]}, ordinal" if sort else "ordinal"
                 rows = self.conn.execute(
                     f"SELECT {column} FROM telnyx_numbers WHERE {cond} ORDER BY {order} "
-                    "LIMIT ? OFFSET ?", (*args, size, offset)).fetchall()
+                    "LIMIT ? OFFSET ?",
+                    (*args, size, offset),
+                ).fetchall()
         body = '{"data":[' + ",".join(r[0] for r in rows) + '],"meta":'
         return _raw(200, body + _meta(number, size, total or 0) + "}")
 
@@ -497,8 +606,9 @@ class TelnyxSim:
 
     def _row(self, request: Request, column: str) -> str:
         with self.store.lock:
-            row = self.conn.execute(f"SELECT {column} FROM telnyx_numbers WHERE id = ?",
-                                    (request.path_params["id"],)).fetchone()
+            row = self.conn.execute(
+                f"SELECT {column} FROM telnyx_numbers WHERE id = ?", (request.path_params["id"],)
+            ).fetchone()
         if row is None:
             raise ApiError(404, [_NOT_FOUND])
         return str(row[0])
@@ -514,23 +624,28 @@ class TelnyxSim:
         if problems := validate(body, fields):
             raise ApiError(422, problems)
         if "billing_group_id" in body:
-            _check_billing_group(body["billing_group_id"])
+            _check_billing_group(body["billing_group_id"], status=422)  # PATCH declares no 403
         changes = {k: v for k, v in body.items() if k != "address_id"}  # write-only
         if column == "voice":
             changes = {"voice": changes}
         with self.store.transaction() as conn:
-            row = conn.execute("SELECT status, detailed, voice FROM telnyx_numbers WHERE id = ?",
-                               (request.path_params["id"],)).fetchone()
+            row = conn.execute(
+                "SELECT status, detailed, voice FROM telnyx_numbers WHERE id = ?",
+                (request.path_params["id"],),
+            ).fetchone()
             if row is None:
                 raise ApiError(404, [_NOT_FOUND])
             if row[0] != "active":
-                raise bad_request(f"The phone number cannot be updated while it is {row[0]}.",
-                                  "/base")
+                raise bad_request(
+                    f"The phone number cannot be updated while it is {row[0]}.", "/base"
+                )
             detailed, voice = json.loads(row[1]), json.loads(row[2])
             update_number(detailed, voice, changes, iso(self.store.clock.now()))
             rendered = {"detailed": _dumps(detailed), "voice": _dumps(voice)}
-            conn.execute("UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?",
-                         (rendered["detailed"], rendered["voice"], request.path_params["id"]))
+            conn.execute(
+                "UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?",
+                (rendered["detailed"], rendered["voice"], request.path_params["id"]),
+            )
         return _raw(200, '{"data":' + rendered[column] + "}")
 
     # ---- jobs
@@ -539,9 +654,7 @@ class TelnyxSim:
         number, size = paging(query)
         sort = query.get("sort")
         if sort not in (None, "created_at"):
-            raise ApiError(422, [err("10015", "Invalid sorting value",
-                                     "The value provided for sorting is not valid. Check the "
-                                     "value used and try again.", pointer="/sort")])
+            raise bad_sort()
         wanted: dict[str, set[str]] = {}
         for key, value in query.multi_items():
             if not key.startswith("filter"):
@@ -549,29 +662,37 @@ class TelnyxSim:
             match = _FILTER_KEY.match(key)
             name = match.group(1) if match else ""
             if name not in ("type", "status", "phone_number"):
-                raise ApiError(422, [err("10015", "Bad Request", "is not a supported filter",
-                                         parameter=key)])
+                raise ApiError(
+                    422, [err("10015", "Bad Request", "is not a supported filter", parameter=key)]
+                )
             wanted.setdefault(name, set()).update(value.split(","))
         with self.store.lock:
-            docs = [json.loads(r[0]) for r in self.conn.execute(
-                "SELECT doc FROM telnyx_jobs ORDER BY seq " + ("ASC" if sort else "DESC"))]
+            docs = [
+                json.loads(r[0])
+                for r in self.conn.execute(
+                    "SELECT doc FROM telnyx_jobs ORDER BY seq " + ("ASC" if sort else "DESC")
+                )
+            ]
         docs = [d for d in docs if _job_matches(d, wanted)]
-        page = docs[(number - 1) * size: number * size]
-        return _raw(200, '{"data":' + _dumps(page) + ',"meta":' + _meta(number, size, len(docs))
-                    + "}")
+        page = docs[(number - 1) * size : number * size]
+        return _raw(
+            200, '{"data":' + _dumps(page) + ',"meta":' + _meta(number, size, len(docs)) + "}"
+        )
 
     async def get_job(self, request: Request) -> Response:
         with self.store.lock:
-            row = self.conn.execute("SELECT doc FROM telnyx_jobs WHERE id = ?",
-                                    (request.path_params["id"],)).fetchone()
+            row = self.conn.execute(
+                "SELECT doc FROM telnyx_jobs WHERE id = ?", (request.path_params["id"],)
+            ).fetchone()
         if row is None:
             raise ApiError(404, [_NOT_FOUND])
         return _raw(200, '{"data":' + row[0] + "}")
 
     async def create_job(self, request: Request) -> Response:
         body = await _body(request)
-        filter_query = [(k, v) for k, v in request.query_params.multi_items()
-                        if k.startswith("filter")]
+        filter_query = [
+            (k, v) for k, v in request.query_params.multi_items() if k.startswith("filter")
+        ]
         given = body.get("phone_numbers")
         if given is None and not filter_query:
             raise bad_request("must be present", "/phone_numbers")
@@ -583,7 +704,9 @@ class TelnyxSim:
         if not given and not filter_query:
             raise bad_request("You must provide at least 1 phone number.", "/phone_numbers")
         if len(given) > MAX_JOB_NUMBERS:
-            raise bad_request(f"{MAX_JOB_NUMBERS} numbers is the maximum allowed.", "/phone_numbers")
+            raise bad_request(
+                f"{MAX_JOB_NUMBERS} numbers is the maximum allowed.", "/phone_numbers"
+            )
         update = {k: v for k, v in body.items() if k != "phone_numbers"}
         if problems := validate(update, JOB_FIELDS):
             raise ApiError(422, problems)
@@ -599,22 +722,29 @@ class TelnyxSim:
             else:
                 targets = self._matching(conn, filter_query)
             active = conn.execute(
-                "SELECT count(*) FROM telnyx_jobs WHERE due_at IS NOT NULL").fetchone()[0]
+                "SELECT count(*) FROM telnyx_jobs WHERE due_at IS NOT NULL"
+            ).fetchone()[0]
             if active >= MAX_ACTIVE_JOBS:
                 raise bad_request(
-                    f"You can have at most {MAX_ACTIVE_JOBS} pending or in progress jobs", "/base")
+                    f"You can have at most {MAX_ACTIVE_JOBS} pending or in progress jobs", "/base"
+                )
             doc = self._new_job(conn, given, targets, update)
         return _json(202, {"data": doc})
 
     def _owned(self, conn: Any, given: list[str]) -> list[tuple[str, str]]:
         kinds = {p.startswith("+") for p in given}
         if len(kinds) > 1:
-            raise bad_request("You must specify either all phone numbers in the e164 format or "
-                              "all as phone number ids", "/phone_numbers")
+            raise bad_request(
+                "You must specify either all phone numbers in the e164 format or "
+                "all as phone number ids",
+                "/phone_numbers",
+            )
         column = "phone_number" if kinds == {True} else "id"
         rows = conn.execute(
             f"SELECT {column}, id, phone_number FROM telnyx_numbers "
-            f"WHERE {column} IN (SELECT value FROM json_each(?))", (_dumps(given),)).fetchall()
+            f"WHERE {column} IN (SELECT value FROM json_each(?))",
+            (_dumps(given),),
+        ).fetchall()
         found = {r[0]: (r[1], r[2]) for r in rows}
         if len(found) != len(given):
             raise bad_request("You must own every number in the bulk request", "/phone_numbers")
@@ -622,8 +752,10 @@ class TelnyxSim:
 
     def _matching(self, conn: Any, filter_query: list[tuple[str, str]]) -> list[tuple[str, str]]:
         cond, args = where(filter_query, JOB_TARGET_FILTERS)
-        rows = conn.execute(f"SELECT id, phone_number FROM telnyx_numbers WHERE {cond} "
-                            "ORDER BY ordinal LIMIT ?", (*args, MAX_JOB_NUMBERS)).fetchall()
+        rows = conn.execute(
+            f"SELECT id, phone_number FROM telnyx_numbers WHERE {cond} ORDER BY ordinal LIMIT ?",
+            (*args, MAX_JOB_NUMBERS),
+        ).fetchall()
         if not rows:
             raise bad_request("No phone numbers match the given filter.", "/filter")
         return [(r[0], r[1]) for r in rows]
@@ -656,25 +788,33 @@ class TelnyxSim:
             "etc": iso(now + pending_s + run_s),
         }
         work = {"update": update, "start_at": now + pending_s, "done_at": now + pending_s + run_s}
-        conn.execute("INSERT INTO telnyx_jobs (seq, id, status, due_at, doc, work) "
-                     "VALUES (?, ?, 'pending', ?, ?, ?)",
-                     (seq, job_id, work["start_at"], _dumps(doc), _dumps(work)))
+        conn.execute(
+            "INSERT INTO telnyx_jobs (seq, id, status, due_at, doc, work) "
+            "VALUES (?, ?, 'pending', ?, ?, ?)",
+            (seq, job_id, work["start_at"], _dumps(doc), _dumps(work)),
+        )
         return doc
 
     def advance_jobs(self) -> None:
         """Move every job whose next transition is due (called before each request)."""
         now = self.store.clock.now()
         with self.store.lock:
-            due = self.conn.execute("SELECT seq FROM telnyx_jobs WHERE due_at IS NOT NULL "
-                                    "AND due_at <= ? ORDER BY due_at, seq", (now,)).fetchall()
+            due = self.conn.execute(
+                "SELECT seq FROM telnyx_jobs WHERE due_at IS NOT NULL "
+                "AND due_at <= ? ORDER BY due_at, seq",
+                (now,),
+            ).fetchall()
         for (seq,) in due:
             with self.store.transaction() as conn:
                 doc_text, work_text = conn.execute(
-                    "SELECT doc, work FROM telnyx_jobs WHERE seq = ?", (seq,)).fetchone()
+                    "SELECT doc, work FROM telnyx_jobs WHERE seq = ?", (seq,)
+                ).fetchone()
                 doc, work = json.loads(doc_text), json.loads(work_text)
                 due_at = self._advance(conn, doc, work, now)
-                conn.execute("UPDATE telnyx_jobs SET status = ?, due_at = ?, doc = ? WHERE seq = ?",
-                             (doc["status"], due_at, _dumps(doc), seq))
+                conn.execute(
+                    "UPDATE telnyx_jobs SET status = ?, due_at = ?, doc = ? WHERE seq = ?",
+                    (doc["status"], due_at, _dumps(doc), seq),
+                )
 
     def _advance(self, conn: Any, doc: dict[str, Any], work: dict[str, Any], now: float) -> Any:
         if doc["status"] == "pending" and now >= work["start_at"]:
@@ -692,8 +832,11 @@ class TelnyxSim:
         stamp = iso(work["done_at"])
         fail = set(self.store.knob("telnyx.fail_numbers", []) or [])
         ids = [op["id"] for op in doc["pending_operations"]]
-        rows = conn.execute("SELECT id, phone_number, status, detailed, voice FROM telnyx_numbers "
-                            "WHERE id IN (SELECT value FROM json_each(?))", (_dumps(ids),))
+        rows = conn.execute(
+            "SELECT id, phone_number, status, detailed, voice FROM telnyx_numbers "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (_dumps(ids),),
+        )
         by_id = {r[0]: r for r in rows}
         writes = []
         for op in doc["pending_operations"]:
@@ -701,10 +844,19 @@ class TelnyxSim:
             if id_ in fail or e164 in fail:
                 doc["failed_operations"].append({**op, "errors": [NUMBER_FAILURE]})
             elif status != "active":
-                doc["failed_operations"].append({**op, "errors": [err(
-                    "10015", "Bad Request",
-                    f"The phone number cannot be updated while it is {status}.",
-                    pointer="/phone_numbers")]})
+                doc["failed_operations"].append(
+                    {
+                        **op,
+                        "errors": [
+                            err(
+                                "10015",
+                                "Bad Request",
+                                f"The phone number cannot be updated while it is {status}.",
+                                pointer="/phone_numbers",
+                            )
+                        ],
+                    }
+                )
             else:
                 detailed, voice = json.loads(detailed_text), json.loads(voice_text)
                 update_number(detailed, voice, work["update"], stamp)
@@ -715,7 +867,9 @@ class TelnyxSim:
 
     # ---- the gate: auth, rate limit, injected faults
     def authenticate(self, key: str | None) -> bool:
-        return key is not None and (key == DEFAULT_KEY or key in (self.store.knob("telnyx.keys") or ()))
+        return key is not None and (
+            key == DEFAULT_KEY or key in (self.store.knob("telnyx.keys") or ())
+        )
 
     def rate(self, key: str) -> tuple[dict[str, str], bool]:
         """Count one request for ``key`` → (rate-limit headers, over the limit?)."""
@@ -750,12 +904,22 @@ def fault_response(status: int, headers: Mapping[str, str]) -> Response:
     return _json(status, {"errors": [_FAULTS.get(status, _UNEXPECTED)]}, headers)
 
 
-def _check_billing_group(value: str) -> None:
+def _check_billing_group(value: str, status: int = 403) -> None:
     if value not in BILLING_GROUPS:
-        raise ApiError(403, [err(
-            "10010", "Authorization Failed",
-            "The specified billing group either does not exist or is not part of your account",
-            pointer="/billing_group_id")])
+        code, title = (
+            ("10010", "Authorization Failed") if status == 403 else ("10015", "Bad Request")
+        )
+        raise ApiError(
+            status,
+            [
+                err(
+                    code,
+                    title,
+                    "The specified billing group either does not exist or is not part of your account",
+                    pointer="/billing_group_id",
+                )
+            ],
+        )
 
 
 def _job_matches(doc: Mapping[str, Any], wanted: Mapping[str, set[str]]) -> bool:
@@ -764,9 +928,16 @@ def _job_matches(doc: Mapping[str, Any], wanted: Mapping[str, set[str]]) -> bool
     if "status" in wanted and doc["status"] not in wanted["status"]:
         return False
     if "phone_number" in wanted:
-        targets = {v for op in (doc["pending_operations"] + doc["successful_operations"]
-                                + doc["failed_operations"] + doc["phone_numbers"])
-                   for v in (op.get("id"), op.get("phone_number"))}
+        targets = {
+            v
+            for op in (
+                doc["pending_operations"]
+                + doc["successful_operations"]
+                + doc["failed_operations"]
+                + doc["phone_numbers"]
+            )
+            for v in (op.get("id"), op.get("phone_number"))
+        }
         return bool(targets & wanted["phone_number"])
     return True
 
@@ -808,9 +979,13 @@ class Gate:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [
-                    *message.get("headers", []),
-                    *((k.encode(), v.encode()) for k, v in headers.items())]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        *((k.encode(), v.encode()) for k, v in headers.items()),
+                    ],
+                }
             await send(message)
 
         if fault is None:
@@ -843,8 +1018,10 @@ def make_app(store: SandboxStore) -> ASGIApp:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
             return ApiError(404, [_NOT_FOUND]).response()
-        return _json(exc.status_code, {"errors": [err(
-            "10015", "Bad Request", str(exc.detail), pointer="/base")]})
+        return _json(
+            exc.status_code,
+            {"errors": [err("10015", "Bad Request", str(exc.detail), pointer="/base")]},
+        )
 
     routes = [
         Route("/phone_numbers", sim.list_numbers, methods=["GET"]),
@@ -857,8 +1034,9 @@ def make_app(store: SandboxStore) -> ASGIApp:
         Route("/phone_numbers/{id}/voice", sim.get_voice, methods=["GET"]),
         Route("/phone_numbers/{id}/voice", sim.patch_voice, methods=["PATCH"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={ApiError: api_error,
-                                                       HTTPException: http_error})
+    app = Starlette(
+        routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error}
+    )
     return Gate(app, sim)
 
 
@@ -890,34 +1068,60 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
     voice_fields = fields.pop("voice", {})
     emergency_address = fields.pop("emergency_address_id", None)
     detailed: dict[str, Any] = {
-        "id": number_id(ordinal), "record_type": "phone_number", "phone_number": e164,
-        "status": status, "tags": [], "external_pin": None, "connection_id": None,
-        "connection_name": None, "customer_reference": None, "billing_group_id": None,
-        "messaging_profile_id": None, "messaging_profile_name": None,
-        "emergency_address_id": emergency_address, "emergency_enabled": bool(emergency_address),
+        "id": number_id(ordinal),
+        "record_type": "phone_number",
+        "phone_number": e164,
+        "status": status,
+        "tags": [],
+        "external_pin": None,
+        "connection_id": None,
+        "connection_name": None,
+        "customer_reference": None,
+        "billing_group_id": None,
+        "messaging_profile_id": None,
+        "messaging_profile_name": None,
+        "emergency_address_id": emergency_address,
+        "emergency_enabled": bool(emergency_address),
         "emergency_status": "active" if emergency_address else "disabled",
-        "call_forwarding_enabled": True, "call_recording_enabled": False,
-        "cnam_listing_enabled": False, "caller_id_name_enabled": False,
-        "t38_fax_gateway_enabled": False, "hd_voice_enabled": False,
-        "inbound_call_screening": "disabled", "deletion_lock_enabled": False,
-        "phone_number_type": "local", "source_type": fields.pop("source_type", "number_order"),
-        "country_iso_alpha2": "US", "created_at": _stamp(created), "purchased_at": _stamp(created),
+        "call_forwarding_enabled": True,
+        "call_recording_enabled": False,
+        "cnam_listing_enabled": False,
+        "caller_id_name_enabled": False,
+        "t38_fax_gateway_enabled": False,
+        "hd_voice_enabled": False,
+        "inbound_call_screening": "disabled",
+        "deletion_lock_enabled": False,
+        "phone_number_type": "local",
+        "source_type": fields.pop("source_type", "number_order"),
+        "country_iso_alpha2": "US",
+        "created_at": _stamp(created),
+        "purchased_at": _stamp(created),
         "updated_at": _stamp(created + 86_400),
         "activated_at": _stamp(created + 90) if status == "active" else None,
     }
     voice: dict[str, Any] = {
-        "id": detailed["id"], "record_type": "voice_settings", "phone_number": e164,
+        "id": detailed["id"],
+        "record_type": "voice_settings",
+        "phone_number": e164,
         "call_forwarding": {"call_forwarding_enabled": True, "forwards_to": ""},
-        "call_recording": {"inbound_call_recording_enabled": False,
-                           "inbound_call_recording_channels": "single",
-                           "inbound_call_recording_format": "wav"},
+        "call_recording": {
+            "inbound_call_recording_enabled": False,
+            "inbound_call_recording_channels": "single",
+            "inbound_call_recording_format": "wav",
+        },
         "cnam_listing": {"cnam_listing_enabled": False},
-        "emergency": {"emergency_enabled": detailed["emergency_enabled"],
-                      "emergency_status": detailed["emergency_status"]},
+        "emergency": {
+            "emergency_enabled": detailed["emergency_enabled"],
+            "emergency_status": detailed["emergency_status"],
+        },
         "inbound_call_screening": "disabled",
-        "media_features": {"accept_any_rtp_packets_enabled": False,
-                           "rtp_auto_adjust_enabled": True, "t38_fax_gateway_enabled": False},
-        "tech_prefix_enabled": False, "translated_number": "",
+        "media_features": {
+            "accept_any_rtp_packets_enabled": False,
+            "rtp_auto_adjust_enabled": True,
+            "t38_fax_gateway_enabled": False,
+        },
+        "tech_prefix_enabled": False,
+        "translated_number": "",
         "usage_payment_method": "pay-per-minute",
     }
     if emergency_address:
@@ -929,23 +1133,34 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
 
 
 CHICAGO_SUPPORT: dict[str, Any] = {
-    "tags": ["support", "chicago"], "connection_id": CHI_CONNECTION,
-    "customer_reference": "support-chi", "billing_group_id": CHI_BILLING,
-    "hd_voice_enabled": True, "emergency_address_id": "1315261609962112019",
+    "tags": ["support", "chicago"],
+    "connection_id": CHI_CONNECTION,
+    "customer_reference": "support-chi",
+    "billing_group_id": CHI_BILLING,
+    "hd_voice_enabled": True,
+    "emergency_address_id": "1315261609962112019",
     "voice": {
-        "call_forwarding": {"call_forwarding_enabled": True, "forwarding_type": "on-failure",
-                            "forwards_to": "+13125550100"},
-        "call_recording": {"inbound_call_recording_enabled": True,
-                           "inbound_call_recording_channels": "dual",
-                           "inbound_call_recording_format": "mp3"},
+        "call_forwarding": {
+            "call_forwarding_enabled": True,
+            "forwarding_type": "on-failure",
+            "forwards_to": "+13125550100",
+        },
+        "call_recording": {
+            "inbound_call_recording_enabled": True,
+            "inbound_call_recording_channels": "dual",
+            "inbound_call_recording_format": "mp3",
+        },
         "cnam_listing": {"cnam_listing_enabled": True, "cnam_listing_details": "ACME Support"},
         "inbound_call_screening": "flag_calls",
         "caller_id_name_enabled": True,
     },
 }
 DENVER_FAX: dict[str, Any] = {
-    "tags": ["fax"], "connection_id": DEN_CONNECTION, "customer_reference": "fax-den",
-    "billing_group_id": DEN_BILLING, "deletion_lock_enabled": True,
+    "tags": ["fax"],
+    "connection_id": DEN_CONNECTION,
+    "customer_reference": "fax-den",
+    "billing_group_id": DEN_BILLING,
+    "deletion_lock_enabled": True,
     "voice": {
         "media_features": {"t38_fax_gateway_enabled": True, "rtp_auto_adjust_enabled": True},
         "usage_payment_method": "channel",
@@ -954,8 +1169,10 @@ DENVER_FAX: dict[str, Any] = {
 
 CHICAGO_DRIFT: dict[int, dict[str, Any]] = {
     # +1312736720N → how it differs from profile chicago-support (+ the 7200 override)
-    0: {"tags": ["support", "chicago", "vip"],  # in sync: the override
-        "voice": {"cnam_listing": {"cnam_listing_details": "ACME Help Line"}}},
+    0: {
+        "tags": ["support", "chicago", "vip"],  # in sync: the override
+        "voice": {"cnam_listing": {"cnam_listing_details": "ACME Help Line"}},
+    },
     3: {"tags": ["support"]},
     6: {"tags": ["support", "chicago", "legacy"]},
     9: {"voice": {"call_forwarding": {"forwards_to": "+13125550199"}}},
@@ -963,10 +1180,18 @@ CHICAGO_DRIFT: dict[int, dict[str, Any]] = {
     15: {"voice": {"cnam_listing": {"cnam_listing_details": "ACME Sales"}}},
     18: {"hd_voice_enabled": False},
     21: {"connection_id": CHI_LEGACY},
-    24: {"voice": {"call_forwarding": {"forwarding_type": "always"},
-                   "inbound_call_screening": "disabled"}},
-    27: {"status": "port-pending", "source_type": "port_request", "customer_reference": "",
-         "emergency_address_id": None},
+    24: {
+        "voice": {
+            "call_forwarding": {"forwarding_type": "always"},
+            "inbound_call_screening": "disabled",
+        }
+    },
+    27: {
+        "status": "port-pending",
+        "source_type": "port_request",
+        "customer_reference": "",
+        "emergency_address_id": None,
+    },
 }
 DENVER_DRIFT: dict[int, dict[str, Any]] = {
     2: {"voice": {"media_features": {"t38_fax_gateway_enabled": False}}},
@@ -974,17 +1199,31 @@ DENVER_DRIFT: dict[int, dict[str, Any]] = {
     8: {"voice": {"usage_payment_method": "pay-per-minute"}},
 }
 PALO_ALTO: list[dict[str, Any]] = [
-    {"tags": ["sales"], "connection_id": PA_CONNECTION, "customer_reference": "sales-pa",
-     "billing_group_id": SALES_BILLING, "hd_voice_enabled": True,
-     "messaging_profile_id": "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b10",
-     "messaging_profile_name": "sales-sms"},
-    {"tags": ["sales", "west"], "connection_id": PA_CONNECTION, "customer_reference": "sales-pa",
-     "billing_group_id": SALES_BILLING, "external_pin": "4417",
-     "voice": {"call_forwarding": {"forwarding_type": "always", "forwards_to": "+16505550199"}}},
+    {
+        "tags": ["sales"],
+        "connection_id": PA_CONNECTION,
+        "customer_reference": "sales-pa",
+        "billing_group_id": SALES_BILLING,
+        "hd_voice_enabled": True,
+        "messaging_profile_id": "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b10",
+        "messaging_profile_name": "sales-sms",
+    },
+    {
+        "tags": ["sales", "west"],
+        "connection_id": PA_CONNECTION,
+        "customer_reference": "sales-pa",
+        "billing_group_id": SALES_BILLING,
+        "external_pin": "4417",
+        "voice": {"call_forwarding": {"forwarding_type": "always", "forwards_to": "+16505550199"}},
+    },
     {"tags": [], "voice": {"translated_number": "+16505550100"}},
     {"tags": ["sales"], "connection_id": PA_CONNECTION, "voice": {"tech_prefix_enabled": True}},
-    {"tags": ["trial"], "connection_id": PA_CONNECTION, "customer_reference": "trial-2025",
-     "voice": {"caller_id_name_enabled": True, "inbound_call_screening": "reject_calls"}},
+    {
+        "tags": ["trial"],
+        "connection_id": PA_CONNECTION,
+        "customer_reference": "trial-2025",
+        "voice": {"caller_id_name_enabled": True, "inbound_call_screening": "reject_calls"},
+    },
     {"tags": [], "status": "port-out-pending"},
 ]
 
@@ -1011,59 +1250,86 @@ def seed(store: SandboxStore) -> None:
     rows = []
     for ordinal, (e164, fields) in enumerate(seed_numbers(), start=1):
         detailed, voice = new_number(ordinal, e164, **fields)
-        rows.append((ordinal, detailed["id"], e164, detailed["status"], _dumps(detailed),
-                     _dumps(voice)))
+        rows.append(
+            (ordinal, detailed["id"], e164, detailed["status"], _dumps(detailed), _dumps(voice))
+        )
     with store.transaction() as conn:
         conn.executemany("INSERT INTO telnyx_numbers VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
-def seed_synthetic(store: SandboxStore, count: int, *, area_code: str = "415",
-                   like: str = "+13127367201") -> int:
-    """Append ``count`` active numbers cloned from ``like`` (settings, tags and all; new id,
-    number and timestamps), for benchmarks: ``+1{area_code}{200 + i // 10000}{i % 10000:04d}``,
-    continuing after earlier synthetic numbers of that area code (up to 8,000,000 per code).
-    One template substitution per number, no JSON encoding: ~1M numbers in seconds.
-    Returns the new total number of numbers."""
-    prefix = f"+1{area_code}"
+def seed_synthetic(
+    store: SandboxStore,
+    count: int,
+    *,
+    prefix: str = "1415",
+    first_line: int = 2_000_000,
+    settings: Mapping[str, Any] | None = None,
+    drift: Mapping[str, Any] | None = None,
+    drift_every: int = 0,
+) -> range:
+    """Append ``count`` numbers fast, for benchmarks (a million in about 20 s).
+
+    Numbers are ``+{prefix}{first_line + i:07d}`` (default +1 415 200 0000 onward). Each is a
+    ``new_number`` with ``settings`` in a job body's shape (``{"tags": [...], "voice":
+    {"call_forwarding": {"forwards_to": ...}}}``; read-only ``status`` too), and every
+    ``drift_every``-th one (i % drift_every == drift_every - 1) has ``drift`` merged on top.
+    Rows are %-templates filled per number: no JSON encoding in the loop. Ordinals continue
+    after the current maximum (ids: ``number_id(ordinal)``); returns the ordinals inserted.
+    """
+    templates = [_templates(dict(settings or {}))]
+    if drift and drift_every:
+        templates.append(_templates(_merge(settings or {}, drift)))
     with store.transaction() as conn:
-        row = conn.execute("SELECT detailed, voice FROM telnyx_numbers WHERE phone_number = ?",
-                           (like,)).fetchone()
-        if row is None:
-            raise ValueError(f"{like} is not a sandbox number to clone")
-        first_ordinal = (conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0]
-                         or 0) + 1
-        first_index = conn.execute(
-            "SELECT count(*) FROM telnyx_numbers WHERE phone_number >= ? AND phone_number < ?",
-            (prefix + "2", prefix + "a")).fetchone()[0]
-        if first_index + count > 8_000_000:
-            raise ValueError(f"area code {area_code} holds at most 8,000,000 synthetic numbers")
-        detailed_tpl, voice_tpl = (_template(json.loads(text)) for text in row)
+        first = (conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0] or 0) + 1
 
         def rows() -> Iterator[tuple[Any, ...]]:
-            for n in range(count):
-                ordinal, index = first_ordinal + n, first_index + n
-                e164 = f"{prefix}{200 + index // 10_000}{index % 10_000:04d}"
+            for i in range(count):
+                ordinal = first + i
+                status, detailed, voice = templates[
+                    1 if drift_every and i % drift_every == drift_every - 1 else 0
+                ]
                 created = SEED_CREATED - ordinal
-                values = {"id": number_id(ordinal), "e164": e164, "created": _stamp(created),
-                          "updated": _stamp(created + 86_400), "activated": _stamp(created + 90)}
-                yield (ordinal, values["id"], e164, "active", detailed_tpl % values,
-                       voice_tpl % values)
+                values = {
+                    "id": number_id(ordinal),
+                    "e164": f"+{prefix}{first_line + i:07d}",
+                    "created": _stamp(created),
+                    "updated": _stamp(created + 86_400),
+                    "activated": _stamp(created + 90),
+                }
+                yield (
+                    ordinal,
+                    values["id"],
+                    values["e164"],
+                    status,
+                    detailed % values,
+                    voice % values,
+                )
 
-        conn.executemany("INSERT INTO telnyx_numbers VALUES (?, ?, ?, ?, ?, ?)", rows())
-        return int(first_ordinal + count - 1)
+        try:
+            conn.executemany("INSERT INTO telnyx_numbers VALUES (?, ?, ?, ?, ?, ?)", rows())
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"+{prefix}{first_line:07d} + {count}: numbers already exist") from exc
+    return range(first, first + count)
 
 
-def _template(doc: dict[str, Any]) -> str:
-    """A projection → %-template with the per-number values as named placeholders."""
-    marks = {"id": "@@id@@", "phone_number": "@@e164@@", "created_at": "@@created@@",
-             "purchased_at": "@@created@@", "updated_at": "@@updated@@",
-             "activated_at": "@@activated@@"}
-    for field_name, mark in marks.items():
-        if field_name in doc:
-            doc[field_name] = mark
-    if "status" in doc:
-        doc["status"] = "active"
-    text = _dumps(doc).replace("%", "%%")
-    for name in ("id", "e164", "created", "updated", "activated"):
-        text = text.replace(f"@@{name}@@", f"%({name})s")
-    return text
+def _templates(fields: dict[str, Any]) -> tuple[str, str, str]:
+    """(status, detailed, voice) of a synthetic number: JSON %-templates with the per-number
+    values (id, number, timestamps) as named placeholders."""
+    detailed, voice = new_number(0, "@@e164@@", **fields)
+    marks = {
+        "id": "@@id@@",
+        "created_at": "@@created@@",
+        "purchased_at": "@@created@@",
+        "updated_at": "@@updated@@",
+    }
+    if detailed["activated_at"] is not None:
+        marks["activated_at"] = "@@activated@@"
+    detailed.update(marks)
+    voice["id"] = "@@id@@"
+    out = []
+    for doc in (detailed, voice):
+        text = _dumps(doc).replace("%", "%%")
+        for name in ("id", "e164", "created", "updated", "activated"):
+            text = text.replace(f"@@{name}@@", f"%({name})s")
+        out.append(text)
+    return detailed["status"], out[0], out[1]
