@@ -89,15 +89,17 @@ class WavixProvider(Provider):
         self._total_pages = pages = int(first["pagination"]["total_pages"])
         gate = asyncio.Semaphore(self.config.concurrency)
 
-        async def page(n: int) -> list[dict[str, Any]]:
+        async def page(n: int) -> list[LiveNumber]:
             async with gate:
-                return (await self._page(n))["items"]
+                items = (await self._page(n))["items"]
+            # Canonicalise as each page arrives: the raw page is dropped right away, so memory
+            # holds canonical numbers, not every decoded page of the account at once.
+            return [_live(item) for item in items]
 
         rest = await asyncio.gather(*(page(n) for n in range(2, pages + 1)))
         by_id: dict[str, LiveNumber] = {}
-        for items in (first["items"], *rest):
-            for item in items:
-                number = _live(item)
+        for numbers in ([_live(item) for item in first["items"]], *rest):
+            for number in numbers:
                 by_id[number.id] = number  # a number seen on two pages (it moved) counts once
         return sorted(by_id.values(), key=lambda n: n.e164)
 
