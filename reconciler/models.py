@@ -18,6 +18,7 @@ declared subfields.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -266,7 +267,7 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
 MASK = "(sensitive)"
 
 # Fields whose value is one whole list (replace semantics), not a nested object to recurse into.
-_LEAF_LISTS = {"destinations": canonical_destinations, "tags": canonical_tags}
+_LEAF_LISTS: dict[str, Callable[[Any], list[Any]]] = {"destinations": canonical_destinations, "tags": canonical_tags}
 
 
 def flatten(model: BaseModel, prefix: str = "") -> Settings:

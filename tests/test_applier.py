@@ -1,0 +1,185 @@
+"""The applier against the sandbox: partial failures (exit 4), job splitting at 1000, at most 20
+jobs in flight, verify, secrets masked in every output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from reconciler import render
+from reconciler.applier import EXIT_OK, EXIT_PARTIAL, apply_plan
+from reconciler.clock import FakeClock
+from reconciler.loader import load
+from reconciler.plan import Plan
+from reconciler.providers import open_provider
+from reconciler.runner import plan_accounts
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox import telnyx as telnyx_sim
+
+from conftest import EXAMPLE
+
+
+def plan_and_apply(
+    config: Path, sandbox: Sandbox, clock: FakeClock, wrap: Any = None
+) -> tuple[Plan, Any, Any]:
+    state = load(config, env={})
+
+    async def go() -> tuple[Plan, Any, Any]:
+        providers = {
+            name: open_provider(name, state.accounts[name].config, sandbox=sandbox, clock=clock)
+            for name in state.rules
+        }
+        if wrap:
+            for p in providers.values():
+                wrap(p)
+        try:
+            plan = await plan_accounts(state, providers)
+            report = await apply_plan(plan, providers, clock=clock)
+            after = await plan_accounts(state, providers)
+            return plan, report, after
+        finally:
+            for p in providers.values():
+                await p.aclose()
+
+    return asyncio.run(go())
+
+
+def test_example_converges_on_the_fake_clock(sandbox: Sandbox, clock: FakeClock) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    state = load(EXAMPLE, env={})
+
+    async def go() -> tuple[Any, Any]:
+        providers = {n: open_provider(n, state.accounts[n].config, sandbox=sandbox, clock=clock) for n in state.rules}
+        plan = await plan_accounts(state, providers)
+        report = await apply_plan(plan, providers, clock=clock, record=lambda e, d: events.append((e, d)))
+        again = await plan_accounts(state, providers)
+        for p in providers.values():
+            await p.aclose()
+        return report, (plan, again)
+
+    report, (plan, again) = asyncio.run(go())
+    assert report.exit_code == EXIT_OK
+    assert report.verified == plan.changed > 0
+    assert not again.has_changes
+    # Every planned call was recorded as it started and finished.
+    assert [e for e, _ in events].count("call_started") == len(plan.calls)
+    assert [e for e, _ in events].count("call_finished") == len(plan.calls)
+    assert clock.slept, "polling and verify waited on the injected clock"
+
+
+def test_telnyx_partial_failure_is_exit_4_and_names_the_numbers(sandbox: Sandbox, clock: FakeClock) -> None:
+    sandbox.store.set_knob("telnyx.fail_numbers", ["+13127367203", "+13035559105"])
+    plan, report, after = plan_and_apply(EXAMPLE, sandbox, clock)
+    assert report.exit_code == EXIT_PARTIAL
+    failed = {e164 for (_, e164) in report.failed}
+    assert failed == {"+13127367203", "+13035559105"}
+    reason = report.failed[("telnyx-main", "+13127367203")]
+    assert reason and any(ch.isdigit() for ch in reason)  # the carrier's error code is kept
+    # The other numbers of those jobs converged; the next plan shows only what is still off.
+    assert {c.e164 for c in after.changes} == failed
+    out = Console(record=True, width=200, color_system=None)
+    render.render_apply(report, plan, out)
+    text = out.export_text()
+    assert "Apply partial" in text and "+13127367203" in text
+
+
+def test_expired_job_is_reported(sandbox: Sandbox, clock: FakeClock) -> None:
+    sandbox.store.set_knob("telnyx.expire_jobs", True)
+    plan, report, after = plan_and_apply(EXAMPLE, sandbox, clock)
+    assert report.exit_code == EXIT_PARTIAL
+    telnyx_changes = {c.e164 for c in plan.changes if c.account == "telnyx-main"}
+    assert {e for (a, e) in report.failed if a == "telnyx-main"} == telnyx_changes
+    assert {c.e164 for c in after.changes} == telnyx_changes  # wavix converged, telnyx did not
+
+
+def _bulk_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "providers:\n  tx:\n    type: telnyx\n    sandbox: true\n" + extra +
+        "numbers:\n  - {provider: tx, number: '+1415*', settings: {customer_reference: bulk-ref}}\n"
+    )
+    return config
+
+
+def test_1001_numbers_with_one_patch_make_two_jobs(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+    sandbox.store.set_knob("telnyx.rate_limit", 0)
+    telnyx_sim.seed_synthetic(sandbox.store, 1001, prefix="1415", settings={"customer_reference": "old"})
+    plan, report, after = plan_and_apply(_bulk_config(tmp_path), sandbox, clock)
+    assert sorted(len(c.ids) for c in plan.calls) == [1, 1000]
+    assert report.exit_code == EXIT_OK
+    jobs = sandbox.store.conn.execute("SELECT count(*) FROM telnyx_jobs").fetchone()[0]
+    assert jobs == 2
+    assert not after.has_changes
+
+
+def test_never_more_than_20_jobs_in_flight(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+    sandbox.store.set_knob("telnyx.rate_limit", 0)
+    telnyx_sim.seed_synthetic(sandbox.store, 50, prefix="1415", settings={"customer_reference": "old"})
+    config = _bulk_config(tmp_path, "    max_ids_per_call: 2\n")  # 50 numbers → 25 jobs
+    statuses: list[int] = []
+    in_flight = {"now": 0, "max": 0}
+
+    def wrap(provider: Any) -> None:
+        original = provider.apply
+
+        async def counted(call: Any) -> Any:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+            try:
+                return await original(call)
+            finally:
+                in_flight["now"] -= 1
+
+        provider.apply = counted
+
+    inner_app = sandbox.app
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+
+            async def record(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+                await send(message)
+
+            await inner_app(scope, receive, record)
+        else:
+            await inner_app(scope, receive, send)
+
+    sandbox.app = spy  # type: ignore[assignment]
+    plan, report, after = plan_and_apply(config, sandbox, clock, wrap)
+    assert len(plan.calls) == 25
+    assert report.exit_code == EXIT_OK
+    assert in_flight["max"] == 20
+    assert statuses == [202] * 25  # the carrier never had to refuse a 21st job
+    assert not after.has_changes
+
+
+def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "providers:\n  tx: {type: telnyx, sandbox: true}\n"
+        "numbers:\n  - {provider: tx, number: '+13035559100', settings: {external_pin: '987123'}}\n"
+    )
+    state = load(config, env={})
+
+    async def go() -> Plan:
+        provider = open_provider("tx", state.accounts["tx"].config, sandbox=sandbox, clock=clock)
+        try:
+            return await plan_accounts(state, {"tx": provider})
+        finally:
+            await provider.aclose()
+
+    plan = asyncio.run(go())
+    assert plan.calls and plan.calls[0].patch == {"external_pin": "987123"}  # the plan carries it
+    out = Console(record=True, width=200, color_system=None)
+    render.render_plan(plan, out)
+    text = out.export_text()
+    assert "external_pin" in text and "987123" not in text
+    assert "987123" not in render.plan_json(plan)
+    assert json.loads(render.plan_json(plan))["calls"][0]["patch"]["external_pin"] == "(sensitive)"
