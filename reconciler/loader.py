@@ -478,21 +478,24 @@ class _Builder:
     def finish(self, files: tuple[str, ...]) -> DesiredState:
         for name, profile in self.profile_nodes.items():
             if name not in self.used_profiles:
-                # An unused profile is still checked against both carriers so typos surface early.
-                if all(self._quiet_invalid(profile.node, c) for c in CARRIERS):
-                    self._settings(profile.file, profile.node, CARRIERS[0], f"profile {name!r} (unused)")
+                # An unused profile is still checked so typos surface early: it must be valid for
+                # some carrier; if it is valid for none, report it against the closer one.
+                counts = {c: self._error_count(profile.node, c) for c in CARRIERS}
+                if min(counts.values()):
+                    closest = min(CARRIERS, key=lambda c: counts[c])
+                    self._settings(profile.file, profile.node, closest, f"profile {name!r} (unused)")
         rules: dict[str, list[Rule]] = {}
         for (account, _), rule in self.rules.items():
             rules.setdefault(account, []).append(rule)
         return DesiredState(self.accounts, rules, files)
 
     @staticmethod
-    def _quiet_invalid(node: LDict, carrier: str) -> bool:
+    def _error_count(node: LDict, carrier: str) -> int:
         try:
             SETTINGS_MODELS[carrier].model_validate(dict(node))
-        except ValidationError:
-            return True
-        return False
+        except ValidationError as exc:
+            return exc.error_count()
+        return 0
 
 
 def _node_at(node: Any, loc: tuple[Any, ...]) -> Any:

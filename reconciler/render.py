@@ -140,7 +140,17 @@ def render_plan(plan: Plan, console: Console, *, drift: bool = False) -> None:
         for i, call in enumerate(plan.calls, 1):
             console.print(call_line(i, call, carrier_of))
         console.print()
-    console.print(Text(summary_line(plan), style="bold"))
+    console.print(Text(drift_line(plan) if drift else summary_line(plan), style="bold"))
+
+
+def drift_line(plan: Plan) -> str:
+    fields = sum(len(c.changes) for c in plan.changes)
+    n = plan.changed
+    return (
+        f"Drift: {n} number{'s' if n != 1 else ''} ({fields} field{'s' if fields != 1 else ''}) "
+        f"{'differ' if n != 1 else 'differs'} from the configuration; {plan.in_sync} in sync, {plan.unmanaged} unmanaged. "
+        "Run apply to restore them."
+    )
 
 
 def call_line(index: int, call: BulkCall, carrier_of: dict[str, str] | None = None) -> Text:

@@ -78,6 +78,7 @@ def test_plan_apply_plan_drift(db: Path, tmp_path: Path) -> None:
     drifted = cli(db, "drift", example)
     assert drifted.exit_code == 2, drifted.output
     assert "+13135550105" in drifted.output and "sms_enabled" in drifted.output
+    assert "Drift: 1 number (1 field) differs from the configuration" in drifted.output
 
 
 async def _portal_edit(db: Path) -> None:

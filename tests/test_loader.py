@@ -266,3 +266,16 @@ def test_broken_yaml_is_reported_once(tmp_path: Path) -> None:
     write(tmp_path, "numbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n", "b.yaml")
     error = only_error(tmp_path)
     assert error.startswith(f"{tmp_path / 'a.yaml'}:") and "invalid YAML" in error
+
+
+def test_unused_profile_is_still_checked_against_the_closest_carrier(tmp_path: Path) -> None:
+    body = "profiles:\n  fax:\n    tags: [fax]\n    hd_voice_enabld: true\n"
+    error = only_error(write(tmp_path, PROVIDERS + body))
+    assert error.startswith(f"{tmp_path / 'config.yaml'}:11: ")
+    assert "profile 'fax' (unused)" in error
+    assert "unknown telnyx setting 'hd_voice_enabld'; did you mean 'hd_voice_enabled'?" in error
+
+
+def test_unused_valid_profile_is_fine(tmp_path: Path) -> None:
+    state = load(write(tmp_path, PROVIDERS + "profiles:\n  fax: {tags: [fax]}\n"), env={})
+    assert state.rules == {}
