@@ -133,3 +133,20 @@ def test_plan_order_is_deterministic() -> None:
     second = run(state(("+1313555*", PROFILE)), list(reversed(numbers)), limit=7)
     assert first[2] == second[2]
     assert first[1] == second[1]
+
+
+def test_grouping_option_from_yaml(tmp_path: Any) -> None:
+    from reconciler.loader import load
+    from reconciler.planner import make_plan
+
+    profile = "{sms_enabled: true, call_recording_enabled: true}"
+    numbers = [live(0, sms_enabled=False, call_recording_enabled=True), live(1, sms_enabled=True, call_recording_enabled=False)]
+    for grouping, expected in (("exact", 2), ("cover", 1)):
+        config = tmp_path / f"{grouping}.yaml"
+        config.write_text(
+            f"providers:\n  wx: {{type: wavix, sandbox: true, grouping: {grouping}}}\n"
+            f"numbers:\n  - {{provider: wx, number: '+1313555*', settings: {profile}}}\n"
+        )
+        plan = make_plan(load(config, env={}), {"wx": numbers})
+        assert len(plan.calls) == expected, grouping
+        assert plan.accounts[0].grouping == grouping
