@@ -48,13 +48,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler.clock import Clock  # noqa: E402
-from reconciler.loader import load  # noqa: E402
-from reconciler.models import unflatten  # noqa: E402
-from reconciler.providers import open_provider  # noqa: E402
-from reconciler.runner import apply, plan_accounts  # noqa: E402
-from reconciler.sandbox import SIMULATORS, LatencyMiddleware, Sandbox  # noqa: E402
-from reconciler.sandbox.store import SandboxStore  # noqa: E402
+from reconciler.clock import Clock
+from reconciler.loader import load
+from reconciler.models import unflatten
+from reconciler.providers import open_provider
+from reconciler.runner import apply, plan_accounts
+from reconciler.sandbox import SIMULATORS, LatencyMiddleware, Sandbox
+from reconciler.sandbox.store import SandboxStore
 
 ACCOUNT = "bench"
 NAIVE_PARALLELISM = 10

@@ -85,7 +85,7 @@ class AuthError(ProviderError):
     pass
 
 
-class PermissionError_(ProviderError):  # noqa: N801 - avoid shadowing the builtin
+class PermissionError_(ProviderError):
     pass
 
 

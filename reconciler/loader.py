@@ -194,7 +194,7 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> DesiredState:
     for f in files:
         name = str(f)
         try:
-            data = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+            data = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             issues.append(ConfigIssue(name, mark.line + 1 if mark else None, f"invalid YAML: {exc.problem}"))

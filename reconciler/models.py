@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,8 +35,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-import phonenumbers
 
 Settings = dict[str, Any]
 """Flat canonical settings: dotted field path -> canonical JSON-compatible value."""

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
+from conftest import EXAMPLE
 from rich.console import Console
 
 from reconciler import render
@@ -20,8 +20,6 @@ from reconciler.providers import open_provider
 from reconciler.runner import plan_accounts
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import telnyx as telnyx_sim
-
-from conftest import EXAMPLE
 
 
 def plan_and_apply(

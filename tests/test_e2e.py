@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from conftest import EXAMPLE
 
 from reconciler.cli import main
 from reconciler.sandbox import SIMULATORS, Sandbox
-
-from conftest import EXAMPLE
 
 
 @pytest.fixture

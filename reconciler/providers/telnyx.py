@@ -211,7 +211,7 @@ class _Join:
                 id_,
                 e164,
                 status,
-                dict(zip(paths, order(values, pop(id_, _UNREAD_VOICE)))),
+                dict(zip(paths, order(values, pop(id_, _UNREAD_VOICE)), strict=True)),
                 status == "active",
             )
             for id_, e164, status, values in self.numbers
