@@ -152,11 +152,16 @@ def apply(path: Path, auto_approve: bool, sandbox_db: Path | None) -> None:
                 return 0
             if not auto_approve:
                 out.print()
-                answer = click.prompt(
-                    "Do you want to perform these actions? Only 'yes' will be accepted",
-                    default="",
-                    show_default=False,
-                )
+                try:
+                    answer = click.prompt(
+                        "Do you want to perform these actions? Only 'yes' will be accepted",
+                        default="",
+                        show_default=False,
+                    )
+                except click.exceptions.Abort:
+                    raise Aborted(
+                        "no answer; nothing was changed (use --auto-approve in scripts)"
+                    ) from None
                 if answer.strip() != "yes":
                     raise Aborted("nothing was changed")
             out.print()

@@ -163,3 +163,10 @@ def test_validate_example(db: Path) -> None:
     result = cli(db, "validate", EXAMPLE)
     assert result.exit_code == 0
     assert "Configuration is valid: 4 file(s), 2 account(s), 6 number selector(s)." in result.output
+
+
+def test_apply_without_an_answer_changes_nothing(db: Path) -> None:
+    result = cli(db, "apply", EXAMPLE, input="")
+    assert result.exit_code == 1
+    assert "no answer; nothing was changed (use --auto-approve in scripts)" in result.output
+    assert cli(db, "plan", EXAMPLE, "--detailed-exitcode").exit_code == 2
