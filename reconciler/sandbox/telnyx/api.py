@@ -1,0 +1,141 @@
+"""The Telnyx routes: the two listings and one number's two views (read and PATCH), wired
+with the jobs behind the gate. Mounted at ``MOUNT`` (the API's ``/v2`` base), so an official SDK
+pointed at ``http://127.0.0.1:PORT/telnyx/v2`` works unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from ..http import dumps, json_text_response
+from ..store import SandboxStore
+from .errors import NOT_FOUND, ApiError, api_error, bad_request, bad_sort, http_error
+from .gate import Gate
+from .jobs import Jobs
+from .number import iso, update_number
+from .query import NUMBER_FILTERS, SORTS, VOICE_FILTERS, page_meta, paging, where
+from .requests import NUMBER_PATCH_FIELDS, VOICE_FIELDS, check_billing_group, read_body, validate
+
+MOUNT = "/telnyx/v2"
+
+
+class PhoneNumbers:
+    """Handlers of ``/phone_numbers`` and ``/phone_numbers/{id}`` (and their ``/voice`` views)."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+        self.conn = store.conn
+
+    # ---- listings
+    async def list_numbers(self, request: Request) -> Response:
+        return self._listing(request, "detailed", NUMBER_FILTERS)
+
+    async def list_voice(self, request: Request) -> Response:
+        return self._listing(request, "voice", VOICE_FILTERS)
+
+    def _listing(self, request: Request, column: str, filters: Mapping[str, Any]) -> Response:
+        query = request.query_params
+        number, size = paging(query)
+        sort = query.get("sort")
+        if sort is not None and sort not in SORTS:
+            raise bad_sort()
+        cond, args = where(query.multi_items(), filters)
+        offset = (number - 1) * size
+        with self.store.lock:
+            if cond == "1" and sort is None:
+                total = self.conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0]
+                rows = self.conn.execute(
+                    f"SELECT {column} FROM telnyx_numbers WHERE ordinal > ? AND ordinal <= ? "
+                    "ORDER BY ordinal",
+                    (offset, offset + size),
+                ).fetchall()
+            else:
+                total = self.conn.execute(
+                    f"SELECT count(*) FROM telnyx_numbers WHERE {cond}", args
+                ).fetchone()[0]
+                order = f"{SORTS[sort]}, ordinal" if sort else "ordinal"
+                rows = self.conn.execute(
+                    f"SELECT {column} FROM telnyx_numbers WHERE {cond} ORDER BY {order} "
+                    "LIMIT ? OFFSET ?",
+                    (*args, size, offset),
+                ).fetchall()
+        body = '{"data":[' + ",".join(r[0] for r in rows) + '],"meta":'
+        return json_text_response(200, body + page_meta(number, size, total or 0) + "}")
+
+    # ---- one number
+    async def get_number(self, request: Request) -> Response:
+        return json_text_response(200, '{"data":' + self._row(request, "detailed") + "}")
+
+    async def get_voice(self, request: Request) -> Response:
+        return json_text_response(200, '{"data":' + self._row(request, "voice") + "}")
+
+    def _row(self, request: Request, column: str) -> str:
+        with self.store.lock:
+            row = self.conn.execute(
+                f"SELECT {column} FROM telnyx_numbers WHERE id = ?", (request.path_params["id"],)
+            ).fetchone()
+        if row is None:
+            raise ApiError(404, [NOT_FOUND])
+        return str(row[0])
+
+    async def patch_number(self, request: Request) -> Response:
+        return await self._patch(request, NUMBER_PATCH_FIELDS, "detailed")
+
+    async def patch_voice(self, request: Request) -> Response:
+        return await self._patch(request, VOICE_FIELDS, "voice")
+
+    async def _patch(self, request: Request, fields: Mapping[str, Any], column: str) -> Response:
+        body = await read_body(request)
+        if problems := validate(body, fields):
+            raise ApiError(422, problems)
+        if "billing_group_id" in body:
+            check_billing_group(body["billing_group_id"], status=422)  # PATCH declares no 403
+        changes = {k: v for k, v in body.items() if k != "address_id"}  # write-only
+        if column == "voice":
+            changes = {"voice": changes}
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT status, detailed, voice FROM telnyx_numbers WHERE id = ?",
+                (request.path_params["id"],),
+            ).fetchone()
+            if row is None:
+                raise ApiError(404, [NOT_FOUND])
+            if row[0] != "active":
+                raise bad_request(
+                    f"The phone number cannot be updated while it is {row[0]}.", "/base"
+                )
+            detailed, voice = json.loads(row[1]), json.loads(row[2])
+            update_number(detailed, voice, changes, iso(self.store.clock.now()))
+            rendered = {"detailed": dumps(detailed), "voice": dumps(voice)}
+            conn.execute(
+                "UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?",
+                (rendered["detailed"], rendered["voice"], request.path_params["id"]),
+            )
+        return json_text_response(200, '{"data":' + rendered[column] + "}")
+
+
+def make_app(store: SandboxStore) -> ASGIApp:
+    numbers, jobs = PhoneNumbers(store), Jobs(store)
+    routes = [
+        Route("/phone_numbers", numbers.list_numbers, methods=["GET"]),
+        Route("/phone_numbers/voice", numbers.list_voice, methods=["GET"]),
+        Route("/phone_numbers/jobs", jobs.list_jobs, methods=["GET"]),
+        Route("/phone_numbers/jobs/update_phone_numbers", jobs.create_job, methods=["POST"]),
+        Route("/phone_numbers/jobs/{id}", jobs.get_job, methods=["GET"]),
+        Route("/phone_numbers/{id}", numbers.get_number, methods=["GET"]),
+        Route("/phone_numbers/{id}", numbers.patch_number, methods=["PATCH"]),
+        Route("/phone_numbers/{id}/voice", numbers.get_voice, methods=["GET"]),
+        Route("/phone_numbers/{id}/voice", numbers.patch_voice, methods=["PATCH"]),
+    ]
+    app = Starlette(
+        routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error}
+    )
+    return Gate(app, store, jobs)

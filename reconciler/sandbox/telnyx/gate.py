@@ -1,0 +1,93 @@
+"""The Telnyx gate: what happens to every request before its route.
+
+In order: due jobs advance, the bearer key is checked (``DEFAULT_KEY`` or one in knob
+``telnyx.keys``; else 401), the request is counted against its key's rate window (knob
+``telnyx.rate_limit`` per ``RATE_WINDOW_S``; 0 = no limit; the ``x-ratelimit-*`` headers go on
+every authenticated response, over the limit is a 429), and knob ``telnyx.fail_next`` may inject
+a failure, before the route runs or (``processed``) instead of its response.
+"""
+
+from __future__ import annotations
+
+import math
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..faults import pop_fault
+from ..http import bearer_key, json_response
+from ..store import SandboxStore
+from .account import DEFAULT_KEY
+from .errors import AUTH_FAILED, fault_response
+from .jobs import Jobs
+
+RATE_WINDOW_S = 60.0
+DEFAULT_RATE_LIMIT = 10_000
+
+
+class Gate:
+    """ASGI wrapper run before every route: advance due jobs, check the key, count the request
+    against its rate window (headers on every authenticated response), inject faults."""
+
+    def __init__(self, app: ASGIApp, store: SandboxStore, jobs: Jobs) -> None:
+        self.app, self.store, self.jobs = app, store, jobs
+        self.windows: dict[str, list[float]] = {}  # key → [window start, requests]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.jobs.advance()
+        key = bearer_key(Headers(scope=scope).get("authorization"))
+        if key is None or not self.authenticate(key):
+            await json_response(401, {"errors": [AUTH_FAILED]})(scope, receive, send)
+            return
+        headers, limited = self.rate(key)
+        if limited:
+            await fault_response(429, headers)(scope, receive, send)
+            return
+        fault = pop_fault(self.store, "telnyx.fail_next")
+        if fault is not None and not fault.processed:
+            await fault_response(fault.status, headers)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        *((k.encode(), v.encode()) for k, v in headers.items()),
+                    ],
+                }
+            await send(message)
+
+        if fault is None:
+            await self.app(scope, receive, send_with_headers)
+            return
+
+        async def swallow(message: Message) -> None:  # processed, then the response is lost
+            return None
+
+        await self.app(scope, receive, swallow)
+        await fault_response(fault.status, headers)(scope, receive, send)
+
+    def authenticate(self, key: str) -> bool:
+        return key == DEFAULT_KEY or key in (self.store.knob("telnyx.keys") or ())
+
+    def rate(self, key: str) -> tuple[dict[str, str], bool]:
+        """Count one request for ``key`` → (rate-limit headers, over the limit?)."""
+        limit = int(self.store.knob("telnyx.rate_limit", DEFAULT_RATE_LIMIT) or 0)
+        if limit <= 0:
+            return {}, False
+        now = self.store.clock.now()
+        window = self.windows.get(key)
+        if window is None or now >= window[0] + RATE_WINDOW_S:
+            window = self.windows[key] = [now, 0]
+        window[1] += 1
+        headers = {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(max(0, limit - int(window[1]))),
+            "x-ratelimit-reset": str(max(1, math.ceil(window[0] + RATE_WINDOW_S - now))),
+        }
+        return headers, window[1] > limit

@@ -1,0 +1,44 @@
+"""The Telnyx tables.
+
+One row per number holds both listing projections pre-rendered as compact JSON (``detailed`` for
+``GET /phone_numbers``, ``voice`` for ``GET /phone_numbers/voice``), so a page body is a join of
+stored strings: nothing is decoded on the read path. ``ordinal`` is the rowid, dense from 1
+because numbers are never deleted, so an unfiltered page is a rowid range and the total is
+``max(ordinal)``. Writes (jobs, PATCH) decode one number, change it and re-render both
+projections together, which keeps the summary flags of ``/phone_numbers`` in step with the voice
+settings. A job keeps its response document and, apart, the work it will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS telnyx_numbers (
+    ordinal INTEGER PRIMARY KEY,        -- dense 1..N: page n is a rowid range
+    id TEXT NOT NULL UNIQUE,
+    phone_number TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    detailed TEXT NOT NULL,             -- PhoneNumberDetailed, compact JSON
+    voice TEXT NOT NULL                 -- PhoneNumberWithVoiceSettings, compact JSON
+);
+CREATE INDEX IF NOT EXISTS telnyx_numbers_status ON telnyx_numbers (status);
+CREATE TABLE IF NOT EXISTS telnyx_jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    due_at REAL,                        -- next transition (NULL once finished)
+    doc TEXT NOT NULL,                  -- PhoneNumbersJob, JSON
+    work TEXT NOT NULL                  -- the update to apply and the schedule, JSON
+);
+CREATE INDEX IF NOT EXISTS telnyx_jobs_due ON telnyx_jobs (due_at) WHERE due_at IS NOT NULL;
+"""
+TABLES = ("telnyx_jobs", "telnyx_numbers")
+
+NumberRow = tuple[int, str, str, str, str, str]
+"""(ordinal, id, phone_number, status, detailed JSON, voice JSON) of ``telnyx_numbers``."""
+
+
+def insert_numbers(conn: Any, rows: Iterable[NumberRow]) -> None:
+    conn.executemany("INSERT INTO telnyx_numbers VALUES (?, ?, ?, ?, ?, ?)", rows)

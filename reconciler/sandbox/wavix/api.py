@@ -1,0 +1,203 @@
+"""The Wavix routes: every request passes fault injection, due asynchronous changes and the key
+check, then its handler; a ``WavixError`` becomes the carrier's error response."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..faults import pop_fault
+from ..http import bearer_key, dumps, json_response, json_text_response
+from ..store import SandboxStore
+from . import pending
+from .account import DOC_TYPES, KEYS
+from .errors import WavixError, forbidden, injected, invalid, not_found, unauthorized
+from .requests import (
+    NumberBulkUpdate,
+    NumberUpdate,
+    check_trunks,
+    fields,
+    int_param,
+    parse,
+    path_id,
+)
+from .tables import DestinationIds, bodies, stats, write_changes
+
+MOUNT = "/wavix"
+DEFAULT_PER_PAGE, MAX_PER_PAGE = 25, 100
+
+_DOC_TYPES_JSON = dumps(DOC_TYPES)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class WavixSimulator:
+    """Request handling over the store. One instance per app; all state lives in SQLite."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    # ---- plumbing shared by every route
+    def route(self, scope: str, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                fault = pop_fault(self.store, "wavix.fail_next")
+                if fault is not None:
+                    raise injected(fault)
+                pending.apply_due(self.store)
+                self._authorize(request, scope)
+                return await handler(request)
+            except WavixError as err:
+                return json_response(err.status, err.body, err.headers)
+
+        return endpoint
+
+    def _authorize(self, request: Request, scope: str) -> None:
+        key = bearer_key(request.headers.get("authorization"))
+        level = KEYS.get(key) if key is not None else None
+        if level is None:
+            raise unauthorized()
+        if scope == "write" and level != "write":
+            raise forbidden()
+
+    # ---- GET /v1/numbers
+    async def list_numbers(self, request: Request) -> Response:
+        q = request.query_params
+        page = int_param(q, "page", 1)
+        per_page = int_param(q, "per_page", DEFAULT_PER_PAGE)
+        if per_page > MAX_PER_PAGE:
+            raise invalid("per_page")  # documented max 100; real behaviour unknown (doc)
+        where: list[str] = []
+        args: list[Any] = []
+        if q.get("search"):
+            digits = q["search"].lstrip("+")
+            where.append("instr(number, ?) > 0")
+            args.append(digits)
+        if "label" in q:
+            where.append("label = ?")
+            args.append(q["label"])
+        if "label_present" in q:
+            flag = q["label_present"].lower()
+            if flag not in ("true", "false"):
+                raise invalid("label_present")
+            where.append(
+                "(label IS NOT NULL AND label != '')"
+                if flag == "true"
+                else "(label IS NULL OR label = '')"
+            )
+        if "city_id" in q:
+            where.append("city_id = ?")
+            args.append(int_param(q, "city_id", 0, minimum=0))
+        conn = self.store.conn
+        with self.store.lock:
+            if where:
+                clause = " WHERE " + " AND ".join(where)
+                total = conn.execute(
+                    f"SELECT COUNT(*) FROM wavix_numbers{clause}", args
+                ).fetchone()[0]
+                rows = conn.execute(
+                    f"SELECT body FROM wavix_numbers{clause} ORDER BY id LIMIT ? OFFSET ?",
+                    [*args, per_page, (page - 1) * per_page],
+                ).fetchall()
+            else:
+                total, lo, hi = stats(conn)
+                if total and total == hi - lo + 1:  # dense ids: a page is an id range
+                    start = lo + (page - 1) * per_page
+                    rows = conn.execute(
+                        "SELECT body FROM wavix_numbers WHERE id >= ? AND id < ? ORDER BY id",
+                        (start, start + per_page),
+                    ).fetchall()
+                else:
+                    rows = conn.execute(
+                        "SELECT body FROM wavix_numbers ORDER BY id LIMIT ? OFFSET ?",
+                        (per_page, (page - 1) * per_page),
+                    ).fetchall()
+        pagination = {
+            "current_page": page,
+            "per_page": per_page,
+            "total": total,
+            "total_pages": math.ceil(total / per_page),
+        }
+        text = (
+            '{"items":['
+            + ",".join(r[0] for r in rows)
+            + '],"doc_types":'
+            + _DOC_TYPES_JSON
+            + ',"pagination":'
+            + dumps(pagination)
+            + "}"
+        )
+        return json_text_response(200, text)
+
+    # ---- GET /v1/numbers/{id}
+    async def get_number(self, request: Request) -> Response:
+        number_id = path_id(request)
+        with self.store.lock:
+            row = self.store.conn.execute(
+                "SELECT body FROM wavix_numbers WHERE id = ?", (number_id,)
+            ).fetchone()
+        if row is None:
+            raise not_found()
+        return json_text_response(200, row[0])
+
+    # ---- PATCH /v1/numbers/{id}
+    async def update_number(self, request: Request) -> Response:
+        number_id = path_id(request)
+        update = parse(NumberUpdate, await request.body(), optional=True)
+        check_trunks(update.destinations)
+        changes = fields(update)
+        with self.store.transaction() as conn:
+            if not bodies(conn, [number_id]):
+                raise not_found()
+            ids = DestinationIds(conn)
+            body = write_changes(conn, {number_id: changes}, ids)[number_id]
+            ids.save()
+            pending.supersede(conn, number_id, changes)
+        return json_text_response(200, body)
+
+    # ---- PATCH /v1/numbers (bulk)
+    async def bulk_update(self, request: Request) -> Response:
+        update = parse(NumberBulkUpdate, await request.body())
+        check_trunks(update.destinations)
+        ids_in = list(dict.fromkeys(update.ids))  # duplicates accepted, applied once
+        if not ids_in:
+            raise invalid("ids")
+        limit = self.store.knob("wavix.max_ids")
+        if limit is not None and len(ids_in) > limit:
+            raise invalid("ids")
+        changes = fields(update)
+        sync = {k: v for k, v in changes.items() if k not in pending.ASYNC_FIELDS}
+        later = {k: v for k, v in changes.items() if k in pending.ASYNC_FIELDS}
+        delay = pending.async_delay(self.store)
+        if delay <= 0:
+            sync, later = changes, {}
+        with self.store.transaction() as conn:
+            found = bodies(conn, ids_in)
+            if len(found) != len(ids_in):
+                raise not_found()  # whole request refused, nothing applied
+            if sync:
+                ids = DestinationIds(conn)
+                found.update(write_changes(conn, dict.fromkeys(ids_in, sync), ids))
+                ids.save()
+            if later:
+                pending.schedule(conn, ids_in, later, self.store.clock.now() + delay)
+        text = '{"items":[' + ",".join(found[i] for i in ids_in) + "]}"
+        return json_text_response(200, text)
+
+
+def make_app(store: SandboxStore) -> Starlette:
+    sim = WavixSimulator(store)
+    return Starlette(
+        routes=[
+            Route("/v1/numbers", sim.route("read", sim.list_numbers), methods=["GET"]),
+            Route("/v1/numbers", sim.route("write", sim.bulk_update), methods=["PATCH"]),
+            Route("/v1/numbers/{id}", sim.route("read", sim.get_number), methods=["GET"]),
+            Route("/v1/numbers/{id}", sim.route("write", sim.update_number), methods=["PATCH"]),
+        ]
+    )
