@@ -103,7 +103,8 @@ def validate(path: Path) -> None:
 async def _plan(path: Path, sandbox_db: Path | None) -> Any:
     state = load(path)
     async with open_accounts(state, sandbox_path=sandbox_db) as providers:
-        return await plan_accounts(state, providers, meta={"config": str(path)})
+        with render.progress(_console(err=True), providers):
+            return await plan_accounts(state, providers, meta={"config": str(path)})
 
 
 @main.command()
@@ -145,7 +146,8 @@ def apply(path: Path, auto_approve: bool, sandbox_db: Path | None) -> None:
     async def go() -> int:
         state = load(path)
         async with open_accounts(state, sandbox_path=sandbox_db) as providers:
-            the_plan = await plan_accounts(state, providers, meta={"config": str(path)})
+            with render.progress(_console(err=True), providers):
+                the_plan = await plan_accounts(state, providers, meta={"config": str(path)})
             render.render_plan(the_plan, out)
             _missing_check(the_plan)
             if not the_plan.has_changes:
@@ -166,7 +168,8 @@ def apply(path: Path, auto_approve: bool, sandbox_db: Path | None) -> None:
                     raise Aborted("nothing was changed")
             out.print()
             out.print(f"Applying {len(the_plan.calls)} bulk call(s)...")
-            report = await run_apply(the_plan, providers)
+            with render.progress(_console(err=True), providers, len(the_plan.calls)) as done:
+                report = await run_apply(the_plan, providers, on_call_done=done)
             render.render_apply(report, the_plan, out)
             return report.exit_code
 

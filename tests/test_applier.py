@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import EXAMPLE
 from rich.console import Console
 
@@ -181,3 +182,29 @@ def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClo
     assert "external_pin" in text and "987123" not in text
     assert "987123" not in render.plan_json(plan)
     assert json.loads(render.plan_json(plan))["calls"][0]["patch"]["external_pin"] == "(sensitive)"
+
+
+@pytest.mark.parametrize("account", ["wavix-main", "telnyx-main"])
+def test_reading_progress_counts_every_page(sandbox: Sandbox, clock: FakeClock, account: str) -> None:
+    import io
+
+    state = load(EXAMPLE, env={})
+    seen: list[tuple[str, int, int]] = []
+
+    async def go() -> int:
+        provider = open_provider(account, state.accounts[account].config, sandbox=sandbox, clock=clock)
+        console = Console(file=io.StringIO(), force_terminal=True)
+        with render.progress(console, {account: provider}):
+            hook = provider.on_progress
+            assert hook is not None
+            provider.on_progress = lambda *a: (seen.append(a), hook(*a))  # type: ignore[func-returns-value]
+            await provider.fetch_all()
+        assert provider.on_progress is None  # unhooked afterwards
+        sent = provider.requests_sent
+        await provider.aclose()
+        return sent
+
+    requests = asyncio.run(go())
+    assert seen, "progress was reported"
+    done, total = seen[-1][1], seen[-1][2]
+    assert seen[-1][0] == account and done == total == requests

@@ -114,4 +114,4 @@ def test_close_to_optimum_on_small_instances() -> None:
         gaps[len(calls) - optimum(changed, limit)] += 1
     assert min(gaps) >= 0  # sanity: nothing beats the optimum
     assert max(gaps) <= 1, gaps  # at most one call above the optimum
-    assert gaps[0] / sum(gaps.values()) >= 0.98, gaps  # optimal on ≥ 98 % (measured 99.6 %)
+    assert gaps[0] / sum(gaps.values()) >= 0.98, gaps  # optimal on ≥ 98 % (measured 99.8 %)

@@ -9,7 +9,7 @@ never sees HTTP. Carrier errors are translated here into the ``ProviderError`` f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -61,6 +61,15 @@ class Provider(ABC):
         self._api_key = api_key
         self._transport = transport
         self.requests_sent = 0
+        self.on_progress: Callable[[str, int, int], None] | None = None
+        """Called as listing pages arrive: (account, pages read, pages in all). For the CLI."""
+        self._pages_read = 0
+
+    def _page_read(self, total: int, *, first: bool = False) -> None:
+        """Providers call this once per listing page they have read."""
+        self._pages_read = 1 if first else self._pages_read + 1
+        if self.on_progress is not None:
+            self.on_progress(self.account, self._pages_read, total)
 
     @abstractmethod
     async def fetch_all(self) -> list[LiveNumber]:

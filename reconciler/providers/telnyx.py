@@ -268,9 +268,12 @@ class TelnyxProvider(Provider):
         join.voice_page(first[1])
         pages = (_total_pages(first[0]), _total_pages(first[1]))
         self._pages = max(pages)
+        self._page_read(sum(pages), first=True)
+        self._page_read(sum(pages))
 
         async def load(path: str, page: int) -> None:
             body = await self._bounded(gate, self._page(path, page))
+            self._page_read(sum(pages))
             (join.numbers_page if path == NUMBERS else join.voice_page)(body)  # decode now
 
         await asyncio.gather(

@@ -89,9 +89,12 @@ class WavixProvider(Provider):
         self._total_pages = pages = int(first["pagination"]["total_pages"])
         gate = asyncio.Semaphore(self.config.concurrency)
 
+        self._page_read(pages, first=True)
+
         async def page(n: int) -> list[LiveNumber]:
             async with gate:
                 items = (await self._page(n))["items"]
+            self._page_read(pages)
             # Canonicalise as each page arrives: the raw page is dropped right away, so memory
             # holds canonical numbers, not every decoded page of the account at once.
             return [_live(item) for item in items]
