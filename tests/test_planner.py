@@ -150,3 +150,22 @@ def test_grouping_option_from_yaml(tmp_path: Any) -> None:
         plan = make_plan(load(config, env={}), {"wx": numbers})
         assert len(plan.calls) == expected, grouping
         assert plan.accounts[0].grouping == grouping
+
+
+def test_plan_round_trips_through_json() -> None:
+    import json
+
+    from reconciler.loader import DesiredState
+    from reconciler.plan import Plan
+    from reconciler.planner import make_plan
+
+    desired = state(("+1313555*", PROFILE), ("+13135559999", PROFILE))
+    numbers = [live(i, sms_enabled=bool(i % 2), call_recording_enabled=bool(i % 3)) for i in range(9)]
+    assert isinstance(desired, DesiredState)
+    plan = make_plan(desired, {WX: numbers}, limits={WX: 2}, meta={"config": "t.yaml"})
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again == plan
+    assert again.checksum() == plan.checksum()
+    assert again.missing == [(WX, "+13135559999")]
+    changed = Plan.from_dict({**plan.to_dict(), "calls": plan.to_dict()["calls"][:-1]})
+    assert changed.checksum() != plan.checksum()
