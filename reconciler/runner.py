@@ -7,15 +7,15 @@ path a user runs.
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
 from .errors import ConfigError, ConfigIssue
+from .gcpause import gc_paused
 from .loader import DesiredState
 from .models import LiveNumber
 from .plan import Plan
@@ -75,24 +75,6 @@ async def fetch_current(providers: Mapping[str, Provider]) -> dict[str, list[Liv
     names = list(providers)
     lists = await asyncio.gather(*(providers[n].fetch_all() for n in names))
     return dict(zip(names, lists, strict=True))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while reading and diffing a big account.
-
-    Reading a million numbers allocates millions of small dicts and lists; every allocation
-    burst triggers a collection that walks the whole (growing) heap, which measured as ~60 % of
-    plan time at 100k numbers. These objects hold no reference cycles, so reference counting
-    frees them anyway; the collector is re-enabled (and catches any cycles) right after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 async def plan_accounts(
