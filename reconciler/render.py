@@ -110,7 +110,6 @@ def summary_line(plan: Plan) -> str:
 
 
 def render_plan(plan: Plan, console: Console, *, drift: bool = False) -> None:
-    carrier_of = {a.account: a.carrier for a in plan.accounts}
     by_account: dict[str, list[Any]] = {}
     for change in plan.changes:
         by_account.setdefault(change.account, []).append(change)
@@ -141,7 +140,7 @@ def render_plan(plan: Plan, console: Console, *, drift: bool = False) -> None:
     if plan.calls and not drift:
         console.print(Text("Bulk calls:", style="bold"))
         for i, call in enumerate(plan.calls, 1):
-            console.print(call_line(i, call, carrier_of))
+            console.print(call_line(i, call))
         console.print()
     console.print(Text(drift_line(plan) if drift else summary_line(plan), style="bold"))
 
@@ -156,7 +155,7 @@ def drift_line(plan: Plan) -> str:
     )
 
 
-def call_line(index: int, call: BulkCall, carrier_of: dict[str, str] | None = None) -> Text:
+def call_line(index: int, call: BulkCall) -> Text:
     line = Text(f"  {index}. ")
     line.append(call.account, style="bold")
     line.append(f"  {CALL_NAMES.get(call.carrier, call.carrier)}  ")
