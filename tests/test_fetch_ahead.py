@@ -38,9 +38,7 @@ class RefuseLaterPages(httpx.AsyncBaseTransport):
 def fetch(sandbox: Sandbox, clock: FakeClock, carrier: str) -> tuple[Any, RefuseLaterPages]:
     provider = open_provider("acct", ProviderConfig(type=carrier, sandbox=True), sandbox=sandbox, clock=clock)  # type: ignore[arg-type]
     spy = RefuseLaterPages(provider._transport, PAGE_PARAM[carrier])  # type: ignore[arg-type]
-    provider._transport = spy
-    if carrier == "telnyx":  # the Telnyx provider builds its client up front
-        provider._client._transport = spy  # type: ignore[attr-defined]
+    provider._transport = spy  # before the first request builds the client
 
     async def go() -> Any:
         try:

@@ -19,6 +19,7 @@ from ..clock import Clock
 from ..config import DEFAULT_MAX_IDS, ProviderConfig
 from ..models import LiveNumber, field_paths
 from ..plan import BulkCall
+from .http import make_client
 
 
 @dataclass
@@ -64,6 +65,24 @@ class Provider(ABC):
         self.on_progress: Callable[[str, int, int], None] | None = None
         """Called as listing pages arrive: (account, pages read, pages in all). For the CLI."""
         self._pages_read = 0
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def http_concurrency(self) -> int:
+        """Connections the HTTP client may hold open (enough for reads and calls in flight)."""
+        return self.config.concurrency
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The account's HTTP client, built on first use by the one factory (``http.py``)."""
+        if self._client is None:
+            self._client = make_client(
+                self._base_url,
+                self._api_key,
+                transport=self._transport,
+                concurrency=self.http_concurrency,
+            )
+        return self._client
 
     def _page_read(self, total: int, *, first: bool = False) -> None:
         """Providers call this once per listing page they have read."""
@@ -83,5 +102,8 @@ class Provider(ABC):
     async def apply(self, call: BulkCall) -> CallResult:
         """Run one bulk call to the end (for job carriers: create the job and poll it)."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -43,8 +43,6 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import orjson
 
-from ..clock import Clock
-from ..config import ProviderConfig
 from ..errors import (
     AuthError,
     InvalidRequestError,
@@ -59,7 +57,6 @@ from ..gcpause import without_gc
 from ..models import LiveNumber, canonical_tags, unflatten
 from ..plan import BulkCall
 from .base import CallResult, Provider
-from .http import make_client
 
 log = logging.getLogger(__name__)
 
@@ -209,32 +206,17 @@ class TelnyxProvider(Provider):
     job_based: ClassVar[bool] = True
     max_concurrent_calls: ClassVar[int] = 20  # the account's cap on pending/in-progress jobs
 
-    def __init__(
-        self,
-        account: str,
-        config: ProviderConfig,
-        *,
-        base_url: str,
-        api_key: str,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(
-            account, config, base_url=base_url, api_key=api_key, transport=transport, clock=clock
-        )
-        self._client = make_client(
-            base_url,
-            api_key,
-            transport=transport,
-            concurrency=max(config.concurrency, self.max_concurrent_calls),
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._pages: int | None = None  # listing pages seen by the last fetch_all
         self._watermark: tuple[datetime | None, frozenset[str]] | None = None
         self._watermark_lock = asyncio.Lock()
         self._claimed: set[str] = set()  # job ids already bound to one of our calls
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    @property
+    def http_concurrency(self) -> int:
+        # Up to 20 jobs are polled at once besides the listing reads.
+        return max(self.config.concurrency, self.max_concurrent_calls)
 
     # ---- reading
     async def fetch_all(self) -> list[LiveNumber]:
@@ -522,7 +504,7 @@ class TelnyxProvider(Provider):
         if counter is not None:
             counter.n += 1
         try:
-            response = await self._client.request(method, path, **kwargs)
+            response = await self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise TransportError(
                 self._scrub(f"no response ({type(exc).__name__}: {exc})"),

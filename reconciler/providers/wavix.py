@@ -37,7 +37,6 @@ from ..errors import (
 from ..models import LiveNumber, unflatten
 from ..plan import BulkCall
 from .base import CallResult, Provider
-from .http import make_client
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,6 @@ class WavixProvider(Provider):
     job_based = False
     max_concurrent_calls = 4
 
-    _client: httpx.AsyncClient | None = None
     _total_pages: int | None = None
 
     # ---- the seam
@@ -144,22 +142,7 @@ class WavixProvider(Provider):
         _, attempts = await self._exchange("PATCH", NUMBERS, json=body)
         return CallResult(call, "ok", requests=attempts)
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
     # ---- HTTP
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_client(
-                self._base_url,
-                self._api_key,
-                transport=self._transport,
-                concurrency=self.config.concurrency,
-            )
-        return self._client
-
     async def _page(self, n: int) -> dict[str, Any]:
         return await self._request("GET", NUMBERS, params={"page": n, "per_page": PAGE_SIZE})
 
@@ -178,7 +161,7 @@ class WavixProvider(Provider):
     ) -> tuple[Any, int]:
         """Send with retries (429, 5xx, no response; every call here is idempotent) and
         translate failures. Returns the decoded JSON body and how many attempts it took."""
-        client = self._http()
+        client = self.http
         for attempt in range(1, ATTEMPTS + 1):
             self.requests_sent += 1
             try:
