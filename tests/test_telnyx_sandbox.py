@@ -640,3 +640,291 @@ def test_seed_synthetic_appends_numbers_fast(call: Client, sandbox: Sandbox) -> 
     assert distinct == (10_646, 10_646, 10_646)  # unique, and ordinals dense (rowid paging)
     with pytest.raises(ValueError, match="already exist"):
         sim.seed_synthetic(sandbox.store, 1, prefix="1720")
+
+
+# ---- harsher-carrier knobs (issue 7: each reproduces a behaviour the real carrier may show)
+
+
+def listing(call: Client, path: str = "/phone_numbers", **params: Any) -> dict[str, Any]:
+    return call("GET", path, params=params).json()  # type: ignore[no-any-return]
+
+
+def test_shift_listing_knob_buys_numbers_between_page_reads(
+    call: Client, contract: ContractTransport, sandbox: Sandbox
+) -> None:
+    before = [n["id"] for n in listing(call, **{"page[size]": 250})["data"]]
+    sandbox.store.set_knob("telnyx.shift_listing", {"buy": 1})
+    first = listing(call, **{"page[size]": 20})
+    second = listing(call, **{"page[size]": 20, "page[number]": 2})
+    assert [n["id"] for n in first["data"]] == before[:20]
+    # one number bought after page 1 was served: page 2 repeats page 1's last number
+    assert second["data"][0]["id"] == first["data"][-1]["id"] == before[19]
+    assert (first["meta"]["total_results"], second["meta"]["total_results"]) == (46, 47)
+    sandbox.store.set_knob("telnyx.shift_listing", None)
+    now = listing(call, **{"page[size]": 250})["data"]
+    assert [n["phone_number"] for n in now[:2]] == ["+18722000002", "+18722000001"]  # newest first
+    assert [n["id"] for n in now[2:]] == before
+    assert now[0]["created_at"] > now[1]["created_at"] > now[2]["created_at"]
+    assert voice(call, now[0]["id"])["phone_number"] == "+18722000002"
+    assert not response_violations(contract)
+
+
+def test_shift_listing_knob_releases_numbers_between_page_reads(
+    call: Client, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    before = [n["id"] for n in listing(call, **{"page[size]": 250})["data"]]
+    job = call("POST", JOB, json={"phone_numbers": before[:2], "tags": ["x"]}).json()["data"]
+    sandbox.store.set_knob("telnyx.shift_listing", {"release": 2})
+    first = listing(call, "/phone_numbers/voice", **{"page[size]": 20})
+    second = listing(call, "/phone_numbers/voice", **{"page[size]": 20, "page[number]": 2})
+    assert [n["id"] for n in first["data"]] == before[:20]
+    assert [n["id"] for n in second["data"]] == before[22:42]  # two numbers never seen
+    assert call("GET", f"/phone_numbers/{before[0]}").status_code == 404  # released
+    clock.advance(1.0)
+    done = call("GET", f"/phone_numbers/jobs/{job['id']}").json()["data"]
+    assert [op["errors"][0]["code"] for op in done["failed_operations"]] == ["10005", "10005"]
+
+
+def test_voice_listing_omits_knob_hides_numbers_from_the_voice_listing_only(
+    call: Client, contract: ContractTransport, sandbox: Sandbox
+) -> None:
+    vip = ids_of(call, phone_number=VIP.removeprefix("+"))[VIP]
+    sandbox.store.set_knob("telnyx.voice_listing_omits", [vip, DENVER_FIRST])
+    voices = listing(call, "/phone_numbers/voice", **{"page[size]": 250})
+    numbers = listing(call, **{"page[size]": 250})
+    assert len(numbers["data"]) == 46 and voices["meta"]["total_results"] == 44
+    assert {v["phone_number"] for v in voices["data"]} & {VIP, DENVER_FIRST} == set()
+    assert voice(call, vip)["phone_number"] == VIP  # one number's view still answers
+    assert not response_violations(contract)
+
+
+def test_messaging_profile_error_knob_fails_pages_without_the_flag(
+    call: Client, contract: ContractTransport, sandbox: Sandbox
+) -> None:
+    assert call("GET", "/phone_numbers").status_code == 200
+    sandbox.store.set_knob("telnyx.messaging_profile_error", True)
+    failed = call("GET", "/phone_numbers", params={"page[size]": 250})
+    assert (failed.status_code, error(failed)[0]) == (503, "10007")
+    assert call("GET", "/phone_numbers/voice").status_code == 200  # no messaging data there
+    handled = call(
+        "GET",
+        "/phone_numbers",
+        params={"page[size]": 250, "handle_messaging_profile_error": "true"},
+    ).json()
+    assert len(handled["data"]) == 46 and handled["errors"][0]["code"] == "10007"
+    assert not any("messaging_profile_id" in n for n in handled["data"])
+    assert not response_violations(contract, undeclared=frozenset({503}))
+
+
+def test_omit_page_meta_knob_leaves_fields_out_of_every_page(
+    call: Client, contract: ContractTransport, sandbox: Sandbox
+) -> None:
+    sandbox.store.set_knob("telnyx.omit_page_meta", ["total_pages", "total_results"])
+    assert listing(call)["meta"] == {"page_number": 1, "page_size": 20}
+    assert listing(call, "/phone_numbers/voice")["meta"] == {"page_number": 1, "page_size": 20}
+    assert call("GET", "/phone_numbers/jobs").json()["meta"] == {"page_number": 1, "page_size": 20}
+    assert not response_violations(contract)
+
+
+def test_job_parameters_knob_normalises_what_a_job_saved(
+    call: Client, contract: ContractTransport, sandbox: Sandbox
+) -> None:
+    id_ = ids_of(call, phone_number=VIP.removeprefix("+"))[VIP]
+    body = {
+        "phone_numbers": [id_],
+        "tags": ["b", "a", "b"],
+        "voice": {"translated_number": "+13125550000"},
+    }
+    assert call("POST", JOB, json=body).json()["data"]["parameters"] == body  # kept verbatim
+    sandbox.store.set_knob("telnyx.job_parameters", True)  # as the SDK's type suggests
+    saved = call("POST", JOB, json=body).json()["data"]["parameters"]
+    assert saved == {"phone_numbers": [id_], "tags": ["a", "b"]}  # voice left empty: dropped
+    sandbox.store.set_knob("telnyx.job_parameters", {"drop": ["tags"]})
+    assert "tags" not in call("POST", JOB, json=body).json()["data"]["parameters"]
+    sandbox.store.set_knob("telnyx.job_parameters", {"empty": True})
+    assert call("POST", JOB, json=body).json()["data"]["parameters"] == {}
+    assert not response_violations(contract)
+
+
+def test_foreign_billing_group_fails_that_job_only(call: Client, clock: FakeClock) -> None:
+    id_ = ids_of(call, phone_number=VIP.removeprefix("+"))[VIP]
+    body = {"phone_numbers": [id_], "billing_group_id": "not-ours"}
+    refused = call("POST", JOB, json=body)
+    assert (refused.status_code, error(refused)[0]) == (403, "10010")
+    accepted = call("POST", JOB, json={"phone_numbers": [id_], "customer_reference": "r"})
+    assert accepted.status_code == 202  # the key still works: only that request was refused
+    clock.advance(1.0)
+    assert number(call, id_)["customer_reference"] == "r"
+
+
+def test_voice_replace_knob_resets_unsent_subfields_of_a_sent_object(
+    call: Client, contract: ContractTransport, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    ids = ids_of(call, phone_number="131273672")
+    merged, replaced = ids["+13127367201"], ids["+13127367202"]
+    body = {"voice": {"call_forwarding": {"forwards_to": "+13125550111"}}}
+    call("POST", JOB, json={"phone_numbers": [merged], **body})
+    clock.advance(1.0)
+    sandbox.store.set_knob("telnyx.voice_replace", True)
+    call("POST", JOB, json={"phone_numbers": [replaced], **body})
+    clock.advance(1.0)
+    assert voice(call, merged)["call_forwarding"] == {
+        "call_forwarding_enabled": True,
+        "forwarding_type": "on-failure",
+        "forwards_to": "+13125550111",
+    }
+    assert voice(call, replaced)["call_forwarding"] == {  # forwarding_type: back to none
+        "call_forwarding_enabled": True,
+        "forwards_to": "+13125550111",
+    }
+    assert voice(call, replaced)["call_recording"]["inbound_call_recording_format"] == "mp3"
+    patched = call("PATCH", f"/phone_numbers/{replaced}/voice", json={"call_recording": {}}).json()[
+        "data"
+    ]
+    assert patched["call_recording"] == {
+        "inbound_call_recording_enabled": False,
+        "inbound_call_recording_channels": "single",
+        "inbound_call_recording_format": "wav",
+    }
+    assert number(call, replaced)["call_recording_enabled"] is False  # the summary follows
+    assert not response_violations(contract)
+
+
+def test_job_read_lag_knob_hides_new_jobs_for_some_polls_or_seconds(
+    call: Client, contract: ContractTransport, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.store.set_knob("telnyx.job_read_lag", {"polls": 2})
+    job = call("POST", JOB, json={"phone_numbers": [VIP], "tags": ["x"]}).json()["data"]
+    get = f"/phone_numbers/jobs/{job['id']}"
+    assert [call("GET", get).status_code for _ in range(3)] == [404, 404, 200]
+    assert error(call("GET", "/phone_numbers/jobs/x" + job["id"][1:]))[0] == "10005"
+    sandbox.store.set_knob("telnyx.job_read_lag", {"seconds": 2})
+    later = call("POST", JOB, json={"phone_numbers": [VIP], "tags": ["y"]}).json()["data"]
+    statuses = []
+    for _ in range(3):
+        statuses.append(call("GET", f"/phone_numbers/jobs/{later['id']}").status_code)
+        clock.advance(1.0)
+    assert statuses == [404, 404, 200]
+    assert job["id"] in [j["id"] for j in jobs(call)]  # the list is not lagged (choice)
+    assert not response_violations(contract)
+
+
+def test_job_steps_knob_moves_numbers_while_the_job_is_in_progress(
+    call: Client, contract: ContractTransport, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.store.set_knob("telnyx.job_steps", 4)
+    sandbox.store.set_knob("telnyx.job_run_s", 4)
+    ids = list(ids_of(call, tag="fax").values())[:8]
+    job = call("POST", JOB, json={"phone_numbers": ids, "tags": ["moved"]}).json()["data"]
+    get = f"/phone_numbers/jobs/{job['id']}"
+    clock.advance(0.5)  # pending time over: in_progress, nothing applied yet
+    seen = []
+    for _ in range(4):
+        clock.advance(1.0)
+        doc = call("GET", get).json()["data"]
+        moved = [i for i in ids if number(call, i)["tags"] == ["moved"]]
+        seen.append((doc["status"], len(doc["successful_operations"]), len(moved)))
+    assert seen == [("in_progress", 2, 2), ("in_progress", 4, 4), ("in_progress", 6, 6)] + [
+        ("completed", 8, 8)
+    ]
+    assert doc["updated_at"] == "2026-01-01T00:00:04.500Z"
+    assert not response_violations(contract)
+
+
+def test_fail_jobs_knob_ends_jobs_failed_with_numbers_left_pending(
+    call: Client, contract: ContractTransport, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.store.set_knob("telnyx.job_steps", 2)
+    sandbox.store.set_knob("telnyx.fail_jobs", True)
+    ids = list(ids_of(call, tag="fax").values())[:4]
+    job = call("POST", JOB, json={"phone_numbers": ids, "tags": ["moved"]}).json()["data"]
+    clock.advance(5.0)
+    done = call("GET", f"/phone_numbers/jobs/{job['id']}").json()["data"]
+    assert done["status"] == "failed"
+    assert [op["id"] for op in done["successful_operations"]] == ids[:2]
+    assert [op["id"] for op in done["pending_operations"]] == ids[2:]  # never processed
+    assert [number(call, i)["tags"] for i in ids] == [["moved"], ["moved"], ["fax"], ["fax"]]
+    assert done["updated_at"] == "2026-01-01T00:00:01.000Z"  # when the last step was due
+    assert not response_violations(contract)
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"filter[status][]": ["pending", "completed"]}, 200),
+        ({"filter[status]": "pending"}, 422),  # scalar: not accepted
+        ({"filter[status][]": "pending,completed"}, 422),  # comma list: not accepted
+        ({"filter[status][]": "done"}, 422),
+        ({"filter[type]": "update_numbers"}, 422),
+        ({"filter[customer]": "x"}, 422),
+    ],
+)
+def test_jobs_list_accepts_status_only_in_the_documented_form(
+    call: Client, contract: ContractTransport, params: dict[str, Any], status: int
+) -> None:
+    call("POST", JOB, json={"phone_numbers": [VIP], "tags": ["x"]})
+    response = call("GET", "/phone_numbers/jobs", params=params)
+    assert response.status_code == status
+    if status == 422:
+        assert error(response)[0] == "10015"
+        assert response.json()["errors"][0]["source"]["parameter"] in params
+    else:
+        assert len(response.json()["data"]) == 1
+    assert not response_violations(contract)
+
+
+def test_rate_window_knob_sets_the_window_length(
+    call: Client, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.store.set_knob("telnyx.rate_limit", 2)
+    sandbox.store.set_knob("telnyx.rate_window_s", 5)
+    seen = [call("GET", "/phone_numbers/jobs") for _ in range(3)]
+    assert [r.status_code for r in seen] == [200, 200, 429]
+    assert [r.headers["x-ratelimit-reset"] for r in seen] == ["5", "5", "5"]
+    clock.advance(5)
+    assert call("GET", "/phone_numbers/jobs").headers["x-ratelimit-remaining"] == "1"
+    sandbox.store.set_knob("telnyx.rate_limit", 0)  # off: no limit and no headers
+    assert "x-ratelimit-limit" not in call("GET", "/phone_numbers/jobs").headers
+
+
+def test_empty_tags_and_blank_customer_reference_clear_the_values(
+    call: Client, contract: ContractTransport, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    ids = ids_of(call, phone_number="131273672")
+    first, second = ids["+13127367201"], ids["+13127367202"]
+    body = {"phone_numbers": [first], "tags": [], "customer_reference": ""}
+    job = call("POST", JOB, json=body).json()["data"]
+    assert job["parameters"] == body  # saved empty values are preserved
+    clock.advance(1.0)
+    assert (number(call, first)["tags"], number(call, first)["customer_reference"]) == ([], "")
+    assert voice(call, first)["customer_reference"] == ""
+    sandbox.store.set_knob("telnyx.blank_reference_as_null", True)
+    call("POST", JOB, json={**body, "phone_numbers": [second]})
+    clock.advance(1.0)
+    assert number(call, second)["customer_reference"] is None
+    assert "customer_reference" not in voice(call, second)
+    assert not response_violations(contract)
+
+
+def test_telnyx_knobs_are_validated_and_bad_values_are_ignored(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reconciler.sandbox import knobs as registry
+    from reconciler.sandbox.telnyx import knobs
+
+    assert registry.check("telnyx.shift_listing", {"buy": 2}) == {"buy": 2}
+    assert registry.check("telnyx.omit_page_meta", ["total_pages"]) == ["total_pages"]
+    for name, bad in [
+        ("telnyx.shift_listing", {"buy": -1}),
+        ("telnyx.shift_listing", {"sell": 1}),
+        ("telnyx.job_read_lag", {"polls": "2"}),
+        ("telnyx.job_parameters", {"drop": "voice"}),
+        ("telnyx.omit_page_meta", ["next_page"]),
+        ("telnyx.job_steps", 0),
+        ("telnyx.rate_window_s", 0),
+    ]:
+        with pytest.raises(registry.KnobError, match=name):
+            registry.check(name, bad)
+    sandbox.store.set_knob("telnyx.job_steps", "four")  # past the CLI: the default, a warning
+    assert knobs.value(sandbox.store, "telnyx.job_steps") == 1
+    assert "telnyx.job_steps" in caplog.text

@@ -17,7 +17,16 @@ from starlette.types import ASGIApp
 
 from ..http import dumps, json_text_response
 from ..store import SandboxStore
-from .errors import NOT_FOUND, ApiError, api_error, bad_request, bad_sort, http_error
+from . import churn, knobs
+from .errors import (
+    MESSAGING_UNAVAILABLE,
+    NOT_FOUND,
+    ApiError,
+    api_error,
+    bad_request,
+    bad_sort,
+    http_error,
+)
 from .gate import Gate
 from .jobs import Jobs
 from .number import iso, update_number
@@ -48,9 +57,20 @@ class PhoneNumbers:
         if sort is not None and sort not in SORTS:
             raise bad_sort()
         cond, args = where(query.multi_items(), filters)
+        lookup_failed = column == "detailed" and knobs.value(
+            self.store, "telnyx.messaging_profile_error"
+        )
+        if lookup_failed and query.get("handle_messaging_profile_error") != "true":
+            raise ApiError(503, [MESSAGING_UNAVAILABLE])
+        if column == "voice" and (omitted := knobs.value(self.store, "telnyx.voice_listing_omits")):
+            cond += (
+                " AND id NOT IN (SELECT value FROM json_each(?))"
+                " AND phone_number NOT IN (SELECT value FROM json_each(?))"
+            )
+            args += [dumps(omitted), dumps(omitted)]
         offset = (number - 1) * size
         with self.store.lock:
-            if cond == "1" and sort is None:
+            if cond == "1" and sort is None and churn.dense(self.store):
                 total = self.conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0]
                 rows = self.conn.execute(
                     f"SELECT {column} FROM telnyx_numbers WHERE ordinal > ? AND ordinal <= ? "
@@ -67,8 +87,18 @@ class PhoneNumbers:
                     "LIMIT ? OFFSET ?",
                     (*args, size, offset),
                 ).fetchall()
-        body = '{"data":[' + ",".join(r[0] for r in rows) + '],"meta":'
-        return json_text_response(200, body + page_meta(number, size, total or 0) + "}")
+        items = [r[0] for r in rows]
+        errors = ""
+        if lookup_failed:  # handle_messaging_profile_error=true: fields left out, errors added
+            items = [dumps(_without_messaging(json.loads(item))) for item in items]
+            errors = ',"errors":' + dumps([MESSAGING_UNAVAILABLE])
+        omit = knobs.value(self.store, "telnyx.omit_page_meta")
+        meta = page_meta(number, size, total or 0, omit)
+        if shifts := knobs.value(self.store, "telnyx.shift_listing"):
+            churn.shift(self.store, shifts)
+        return json_text_response(
+            200, '{"data":[' + ",".join(items) + '],"meta":' + meta + errors + "}"
+        )
 
     # ---- one number
     async def get_number(self, request: Request) -> Response:
@@ -101,6 +131,7 @@ class PhoneNumbers:
         changes = {k: v for k, v in body.items() if k != "address_id"}  # write-only
         if column == "voice":
             changes = {"voice": changes}
+        semantics = knobs.semantics(self.store)
         with self.store.transaction() as conn:
             row = conn.execute(
                 "SELECT status, detailed, voice FROM telnyx_numbers WHERE id = ?",
@@ -113,13 +144,19 @@ class PhoneNumbers:
                     f"The phone number cannot be updated while it is {row[0]}.", "/base"
                 )
             detailed, voice = json.loads(row[1]), json.loads(row[2])
-            update_number(detailed, voice, changes, iso(self.store.clock.now()))
+            update_number(detailed, voice, changes, iso(self.store.clock.now()), semantics)
             rendered = {"detailed": dumps(detailed), "voice": dumps(voice)}
             conn.execute(
                 "UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?",
                 (rendered["detailed"], rendered["voice"], request.path_params["id"]),
             )
         return json_text_response(200, '{"data":' + rendered[column] + "}")
+
+
+def _without_messaging(item: dict[str, Any]) -> dict[str, Any]:
+    for name in ("messaging_profile_id", "messaging_profile_name"):
+        item.pop(name, None)
+    return item
 
 
 def make_app(store: SandboxStore) -> ASGIApp:

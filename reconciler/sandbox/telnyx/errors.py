@@ -78,6 +78,13 @@ _FAULTS = {
     422: err("10015", "Bad Request", "The request could not be processed."),
     429: _TOO_MANY,
 }
+MESSAGING_UNAVAILABLE = err(
+    "10007",
+    "Unexpected error",
+    "Messaging profile information could not be loaded.",
+)
+"""Knob ``telnyx.messaging_profile_error``: the 503 of ``GET /phone_numbers`` without
+``handle_messaging_profile_error=true``, and the ``errors`` item of a page with it."""
 _UNEXPECTED = err("10007", "Unexpected error", "An unexpected error occurred.")
 NUMBER_FAILURE = err(
     "10007",

@@ -1,10 +1,11 @@
 """The Telnyx gate: what happens to every request before its route.
 
 In order: due jobs advance, the bearer key is checked (``DEFAULT_KEY`` or one in knob
-``telnyx.keys``; else 401), the request is counted against its key's rate window (knob
-``telnyx.rate_limit`` per ``RATE_WINDOW_S``; 0 = no limit; the ``x-ratelimit-*`` headers go on
-every authenticated response, over the limit is a 429), and knob ``telnyx.fail_next`` may inject
-a failure, before the route runs or (``processed``) instead of its response.
+``telnyx.keys``; else 401), the request is counted against its key's fixed rate window (knob
+``telnyx.rate_limit`` requests per ``telnyx.rate_window_s`` seconds; 0 = no limit; the
+``x-ratelimit-*`` headers go on every authenticated response, over the limit is a 429), and
+knob ``telnyx.fail_next`` may inject a failure, before the route runs or (``processed``) instead
+of its response.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..faults import pop_fault
 from ..http import bearer_key, json_response
 from ..store import SandboxStore
+from . import knobs
 from .account import DEFAULT_KEY
 from .errors import AUTH_FAILED, fault_response
 from .jobs import Jobs
-
-RATE_WINDOW_S = 60.0
-DEFAULT_RATE_LIMIT = 10_000
 
 
 class Gate:
@@ -73,21 +72,22 @@ class Gate:
         await fault_response(fault.status, headers)(scope, receive, send)
 
     def authenticate(self, key: str) -> bool:
-        return key == DEFAULT_KEY or key in (self.store.knob("telnyx.keys") or ())
+        return key == DEFAULT_KEY or key in knobs.value(self.store, "telnyx.keys")
 
     def rate(self, key: str) -> tuple[dict[str, str], bool]:
         """Count one request for ``key`` → (rate-limit headers, over the limit?)."""
-        limit = int(self.store.knob("telnyx.rate_limit", DEFAULT_RATE_LIMIT) or 0)
+        limit = int(knobs.value(self.store, "telnyx.rate_limit"))
         if limit <= 0:
             return {}, False
+        length = float(knobs.value(self.store, "telnyx.rate_window_s"))
         now = self.store.clock.now()
         window = self.windows.get(key)
-        if window is None or now >= window[0] + RATE_WINDOW_S:
+        if window is None or now >= window[0] + length:
             window = self.windows[key] = [now, 0]
         window[1] += 1
         headers = {
             "x-ratelimit-limit": str(limit),
             "x-ratelimit-remaining": str(max(0, limit - int(window[1]))),
-            "x-ratelimit-reset": str(max(1, math.ceil(window[0] + RATE_WINDOW_S - now))),
+            "x-ratelimit-reset": str(max(1, math.ceil(window[0] + length - now))),
         }
         return headers, window[1] > limit

@@ -1,11 +1,9 @@
-"""Telnyx's update jobs (``/phone_numbers/jobs``): creating, listing and reading them, and
-their lifecycle.
+"""Telnyx's update jobs (``/phone_numbers/jobs``): creating, listing and reading them.
 
-Jobs advance lazily on the store's clock: before every request (``Gate``) each job whose next
-transition is due is moved on (pending → in_progress → completed, or → expired with knob
-``telnyx.expire_jobs``), and changes are written to the numbers only at completion. Knobs:
-``telnyx.job_pending_s``, ``telnyx.job_run_s`` (how long each phase lasts) and
-``telnyx.fail_numbers`` (numbers, by id or +E.164, that fail with ``NUMBER_FAILURE``).
+Their life on the clock (pending → in_progress → completed / failed / expired, applied in steps)
+is ``lifecycle``'s. Knobs read here: ``telnyx.job_parameters`` (how the saved ``parameters`` are
+normalised) and ``telnyx.job_read_lag`` (a new job answers 404 for a while); the jobs list accepts
+``filter[status]`` only in the documented repeated ``filter[status][]`` form.
 """
 
 from __future__ import annotations
@@ -20,15 +18,20 @@ from starlette.responses import Response
 
 from ..http import dumps, json_response, json_text_response
 from ..store import SandboxStore
-from .errors import NOT_FOUND, NUMBER_FAILURE, ApiError, bad_request, bad_sort, err
-from .number import iso, update_number
+from . import knobs
+from .errors import NOT_FOUND, ApiError, bad_parameter, bad_request, bad_sort
+from .lifecycle import advance, hidden, new_work
+from .number import iso
 from .query import FILTER_KEY, JOB_TARGET_FILTERS, page_meta, paging, unsupported_filter, where
 from .requests import JOB_FIELDS, check_billing_group, leaves, read_body, validate
 
 MAX_JOB_NUMBERS = 1000
 MAX_ACTIVE_JOBS = 20
-DEFAULT_JOB_PENDING_S = 0.5
-DEFAULT_JOB_RUN_S = 0.5
+JOB_STATUSES = ("pending", "in_progress", "completed", "failed", "expired")
+JOB_TYPES = ("update_emergency_settings", "delete_phone_numbers", "update_phone_numbers")
+SDK_PARAMETERS = {"drop": ["voice.translated_number"], "sort_tags": True}
+"""``telnyx.job_parameters = true``: the SDK's saved-parameters type has no
+``voice.translated_number`` and says tags "may be normalized"."""
 
 
 class Jobs:
@@ -44,15 +47,7 @@ class Jobs:
         sort = query.get("sort")
         if sort not in (None, "created_at"):
             raise bad_sort()
-        wanted: dict[str, set[str]] = {}
-        for key, value in query.multi_items():
-            if not key.startswith("filter"):
-                continue
-            match = FILTER_KEY.match(key)
-            name = match.group(1) if match else ""
-            if name not in ("type", "status", "phone_number"):
-                raise unsupported_filter(key)
-            wanted.setdefault(name, set()).update(value.split(","))
+        wanted = _job_filters(query.multi_items())
         with self.store.lock:
             docs = [
                 json.loads(r[0])
@@ -61,19 +56,29 @@ class Jobs:
                 )
             ]
         docs = [d for d in docs if _job_matches(d, wanted)]
+        omit = knobs.value(self.store, "telnyx.omit_page_meta")
         page = docs[(number - 1) * size : number * size]
         return json_text_response(
-            200, '{"data":' + dumps(page) + ',"meta":' + page_meta(number, size, len(docs)) + "}"
+            200,
+            '{"data":' + dumps(page) + ',"meta":' + page_meta(number, size, len(docs), omit) + "}",
         )
 
     async def get_job(self, request: Request) -> Response:
-        with self.store.lock:
-            row = self.conn.execute(
-                "SELECT doc FROM telnyx_jobs WHERE id = ?", (request.path_params["id"],)
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT seq, doc, work FROM telnyx_jobs WHERE id = ?", (request.path_params["id"],)
             ).fetchone()
-        if row is None:
+            lagging = False
+            if row is not None:
+                work = json.loads(row[2])
+                lagging = hidden(work, self.store.clock.now())
+                if lagging:
+                    conn.execute(
+                        "UPDATE telnyx_jobs SET work = ? WHERE seq = ?", (dumps(work), row[0])
+                    )
+        if row is None or lagging:
             raise ApiError(404, [NOT_FOUND])
-        return json_text_response(200, '{"data":' + row[0] + "}")
+        return json_text_response(200, '{"data":' + row[1] + "}")
 
     async def create_job(self, request: Request) -> Response:
         body = await read_body(request)
@@ -151,8 +156,7 @@ class Jobs:
         self, conn: Any, given: list[str], targets: list[tuple[str, str]], update: dict[str, Any]
     ) -> dict[str, Any]:
         now = self.store.clock.now()
-        pending_s = float(self.store.knob("telnyx.job_pending_s", DEFAULT_JOB_PENDING_S))
-        run_s = float(self.store.knob("telnyx.job_run_s", DEFAULT_JOB_RUN_S))
+        work = new_work(self.store, update, len(targets), now)
         seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM telnyx_jobs").fetchone()[0]
         job_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox.invalid/telnyx/jobs/{seq}"))
         if given:
@@ -169,12 +173,13 @@ class Jobs:
             "pending_operations": [{"id": i, "phone_number": e} for i, e in targets],
             "successful_operations": [],
             "failed_operations": [],
-            "parameters": {**update, "phone_numbers": given or [i for i, _ in targets]},
+            "parameters": self._saved(
+                {**update, "phone_numbers": given or [i for i, _ in targets]}
+            ),
             "created_at": iso(now),
             "updated_at": iso(now),
-            "etc": iso(now + pending_s + run_s),
+            "etc": iso(work["done_at"]),
         }
-        work = {"update": update, "start_at": now + pending_s, "done_at": now + pending_s + run_s}
         conn.execute(
             "INSERT INTO telnyx_jobs (seq, id, status, due_at, doc, work) "
             "VALUES (?, ?, 'pending', ?, ?, ?)",
@@ -182,75 +187,67 @@ class Jobs:
         )
         return doc
 
+    def _saved(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The ``parameters`` a job keeps, normalised as knob ``telnyx.job_parameters`` says."""
+        how = knobs.value(self.store, "telnyx.job_parameters")
+        if how is True:
+            how = SDK_PARAMETERS
+        if not how:
+            return parameters
+        if how.get("empty"):
+            return {}  # "Historical jobs with no saved arguments return an empty object."
+        saved = json.loads(dumps(parameters))
+        for path in how.get("drop", ()):
+            _drop(saved, path.split("."))
+        if how.get("sort_tags") and isinstance(saved.get("tags"), list):
+            saved["tags"] = sorted(set(saved["tags"]))
+        return saved
+
     def advance(self) -> None:
-        """Move every job whose next transition is due (called before each request)."""
-        now = self.store.clock.now()
-        with self.store.lock:
-            due = self.conn.execute(
-                "SELECT seq FROM telnyx_jobs WHERE due_at IS NOT NULL "
-                "AND due_at <= ? ORDER BY due_at, seq",
-                (now,),
-            ).fetchall()
-        for (seq,) in due:
-            with self.store.transaction() as conn:
-                doc_text, work_text = conn.execute(
-                    "SELECT doc, work FROM telnyx_jobs WHERE seq = ?", (seq,)
-                ).fetchone()
-                doc, work = json.loads(doc_text), json.loads(work_text)
-                due_at = self._advance(conn, doc, work, now)
-                conn.execute(
-                    "UPDATE telnyx_jobs SET status = ?, due_at = ?, doc = ? WHERE seq = ?",
-                    (doc["status"], due_at, dumps(doc), seq),
-                )
+        """Move every job whose next transition is due (the gate calls this first)."""
+        advance(self.store)
 
-    def _advance(self, conn: Any, doc: dict[str, Any], work: dict[str, Any], now: float) -> Any:
-        if doc["status"] == "pending" and now >= work["start_at"]:
-            doc["updated_at"] = iso(work["start_at"])
-            if self.store.knob("telnyx.expire_jobs", False):
-                doc["status"], doc["pending_operations"] = "expired", []
-                return None
-            doc["status"] = "in_progress"
-        if doc["status"] == "in_progress" and now >= work["done_at"]:
-            self._complete(conn, doc, work)
-            return None
-        return work["start_at"] if doc["status"] == "pending" else work["done_at"]
 
-    def _complete(self, conn: Any, doc: dict[str, Any], work: dict[str, Any]) -> None:
-        stamp = iso(work["done_at"])
-        fail = set(self.store.knob("telnyx.fail_numbers", []) or [])
-        ids = [op["id"] for op in doc["pending_operations"]]
-        rows = conn.execute(
-            "SELECT id, phone_number, status, detailed, voice FROM telnyx_numbers "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (dumps(ids),),
-        )
-        by_id = {r[0]: r for r in rows}
-        writes = []
-        for op in doc["pending_operations"]:
-            id_, e164, status, detailed_text, voice_text = by_id[op["id"]]
-            if id_ in fail or e164 in fail:
-                doc["failed_operations"].append({**op, "errors": [NUMBER_FAILURE]})
-            elif status != "active":
-                doc["failed_operations"].append(
-                    {
-                        **op,
-                        "errors": [
-                            err(
-                                "10015",
-                                "Bad Request",
-                                f"The phone number cannot be updated while it is {status}.",
-                                pointer="/phone_numbers",
-                            )
-                        ],
-                    }
+def _drop(doc: dict[str, Any], path: list[str]) -> None:
+    """Remove ``path`` from ``doc``, and any object it leaves empty."""
+    head, rest = path[0], path[1:]
+    if rest and isinstance(doc.get(head), dict):
+        _drop(doc[head], rest)
+        if not doc[head]:
+            del doc[head]
+    elif not rest:
+        doc.pop(head, None)
+
+
+def _job_filters(query: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """The jobs list's ``filter[...]`` parameters → wanted values per filter. Statuses only as
+    repeated ``filter[status][]`` (the SDK's docstring: "scalar and comma-separated status values
+    are not accepted"); every value checked against its enum (422 otherwise)."""
+    wanted: dict[str, set[str]] = {}
+    for key, value in query:
+        if not key.startswith("filter"):
+            continue
+        match = FILTER_KEY.match(key)
+        name, sub = (match.group(1), match.group(2)) if match else ("", None)
+        if name == "status":
+            if sub != "":
+                raise bad_parameter(
+                    "Use repeated filter[status][] parameters; scalar and comma-separated status "
+                    "values are not accepted.",
+                    key,
                 )
-            else:
-                detailed, voice = json.loads(detailed_text), json.loads(voice_text)
-                update_number(detailed, voice, work["update"], stamp)
-                writes.append((dumps(detailed), dumps(voice), id_))
-                doc["successful_operations"].append(op)
-        conn.executemany("UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?", writes)
-        doc.update(status="completed", pending_operations=[], updated_at=stamp)
+            if value not in JOB_STATUSES:
+                raise bad_parameter("must be one of: " + ", ".join(JOB_STATUSES), key)
+            wanted.setdefault(name, set()).add(value)
+        elif name == "type" and sub is None:
+            if value not in JOB_TYPES:
+                raise bad_parameter("must be one of: " + ", ".join(JOB_TYPES), key)
+            wanted.setdefault(name, set()).add(value)
+        elif name == "phone_number" and sub in (None, ""):
+            wanted.setdefault(name, set()).update(value.split(","))
+        else:
+            raise unsupported_filter(key)
+    return wanted
 
 
 def _job_matches(doc: Mapping[str, Any], wanted: Mapping[str, set[str]]) -> bool:

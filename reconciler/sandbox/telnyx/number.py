@@ -5,6 +5,7 @@ together, and timestamps as Telnyx writes them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,39 @@ SIM_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp() - 1_000_000
 
 SEED_CREATED = datetime(2025, 6, 2, 15, 0, tzinfo=UTC).timestamp()
 """Numbers are listed newest first; ordinal n was created ``n`` seconds before this."""
+
+
+NESTED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "call_forwarding": {"call_forwarding_enabled": True, "forwards_to": ""},
+    "call_recording": {
+        "inbound_call_recording_enabled": False,
+        "inbound_call_recording_channels": "single",
+        "inbound_call_recording_format": "wav",
+    },
+    "cnam_listing": {"cnam_listing_enabled": False},
+    "media_features": {
+        "accept_any_rtp_packets_enabled": False,
+        "rtp_auto_adjust_enabled": True,
+        "t38_fax_gateway_enabled": False,
+    },
+}
+"""The nested voice objects a write may set, as a new number has them (the spec's defaults;
+``forwarding_type`` and ``cnam_listing_details`` have none and are absent)."""
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """How a write changes a number where Telnyx does not say (knobs ``telnyx.voice_replace``
+    and ``telnyx.blank_reference_as_null``; docs/sandbox-telnyx.md)."""
+
+    replace_nested: bool = False
+    """A nested voice object sent replaces the stored one (unsent subfields back to defaults)
+    instead of merging per subfield."""
+    blank_reference_as_null: bool = False
+    """``customer_reference: ""`` is stored as null instead of as the empty string."""
+
+
+MERGE = Semantics()
 
 
 def iso(t: float) -> str:
@@ -76,23 +110,12 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
         "id": detailed["id"],
         "record_type": "voice_settings",
         "phone_number": e164,
-        "call_forwarding": {"call_forwarding_enabled": True, "forwards_to": ""},
-        "call_recording": {
-            "inbound_call_recording_enabled": False,
-            "inbound_call_recording_channels": "single",
-            "inbound_call_recording_format": "wav",
-        },
-        "cnam_listing": {"cnam_listing_enabled": False},
+        **{name: dict(defaults) for name, defaults in NESTED_DEFAULTS.items()},
         "emergency": {
             "emergency_enabled": detailed["emergency_enabled"],
             "emergency_status": detailed["emergency_status"],
         },
         "inbound_call_screening": "disabled",
-        "media_features": {
-            "accept_any_rtp_packets_enabled": False,
-            "rtp_auto_adjust_enabled": True,
-            "t38_fax_gateway_enabled": False,
-        },
         "tech_prefix_enabled": False,
         "translated_number": "",
         "usage_payment_method": "pay-per-minute",
@@ -106,10 +129,17 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
 
 
 def update_number(
-    detailed: dict[str, Any], voice: dict[str, Any], changes: Mapping[str, Any], now: str
+    detailed: dict[str, Any],
+    voice: dict[str, Any],
+    changes: Mapping[str, Any],
+    now: str,
+    semantics: Semantics = MERGE,
 ) -> None:
-    """Apply a PATCH or job body: top-level scalars replace, ``tags`` replace the whole set,
-    nested ``voice`` objects merge per subfield. Summary flags of ``detailed`` follow ``voice``."""
+    """Apply a PATCH or job body: top-level scalars replace, ``tags`` replace the whole set
+    (``[]`` clears it), nested ``voice`` objects merge per subfield (or replace, see
+    ``Semantics``). Summary flags of ``detailed`` follow ``voice``."""
+    if semantics.blank_reference_as_null and changes.get("customer_reference") == "":
+        changes = {**changes, "customer_reference": None}
     for name in (
         "billing_group_id",
         "customer_reference",
@@ -133,6 +163,8 @@ def update_number(
     for name, value in (changes.get("voice") or {}).items():
         if name == "caller_id_name_enabled":  # only /phone_numbers shows it
             detailed[name] = value
+        elif isinstance(value, dict) and semantics.replace_nested:
+            voice[name] = {**NESTED_DEFAULTS.get(name, {}), **value}
         elif isinstance(value, dict):
             voice.setdefault(name, {}).update(value)
         else:

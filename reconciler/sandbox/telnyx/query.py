@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from ..http import dumps
@@ -182,8 +182,8 @@ def paging(query: Mapping[str, str]) -> tuple[int, int]:
                     err(
                         "10015",
                         "Invalid pagination",
-                        "The provided 'page' parameter is invalid. It must be an object with 'size' "
-                        "and/or 'number' with numeric values.",
+                        "The provided 'page' parameter is invalid. It must be an object with "
+                        "'size' and/or 'number' with numeric values.",
                         pointer=f"page/{name or 'number'}",
                     )
                 ],
@@ -192,13 +192,13 @@ def paging(query: Mapping[str, str]) -> tuple[int, int]:
     return out["number"], out["size"]
 
 
-def page_meta(number: int, size: int, total: int) -> str:
-    """The ``meta`` object of a page, rendered."""
-    return dumps(
-        {
-            "page_number": number,
-            "page_size": size,
-            "total_pages": math.ceil(total / size),
-            "total_results": total,
-        }
-    )
+def page_meta(number: int, size: int, total: int, omit: Collection[str] = ()) -> str:
+    """The ``meta`` object of a page, rendered, without the fields in ``omit`` (knob
+    ``telnyx.omit_page_meta``: the spec marks none of them required)."""
+    meta = {
+        "page_number": number,
+        "page_size": size,
+        "total_pages": math.ceil(total / size),
+        "total_results": total,
+    }
+    return dumps({k: v for k, v in meta.items() if k not in omit})

@@ -134,7 +134,8 @@ def check_billing_group(value: str, status: int = 403) -> None:
                 err(
                     code,
                     title,
-                    "The specified billing group either does not exist or is not part of your account",
+                    "The specified billing group either does not exist or is not part of your "
+                    "account",
                     pointer="/billing_group_id",
                 )
             ],

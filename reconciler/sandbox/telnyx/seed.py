@@ -9,6 +9,7 @@ from typing import Any
 
 from ..http import dumps
 from ..store import SandboxStore
+from . import churn
 from .account import BILLING_GROUPS
 from .number import SEED_CREATED, new_number, number_id, stamp
 from .tables import NumberRow, insert_numbers
@@ -140,6 +141,7 @@ def seed(store: SandboxStore) -> None:
         )
     with store.transaction() as conn:
         insert_numbers(conn, rows)
+    churn.reset(store)
 
 
 def seed_synthetic(

@@ -2,11 +2,12 @@
 
 One row per number holds both listing projections pre-rendered as compact JSON (``detailed`` for
 ``GET /phone_numbers``, ``voice`` for ``GET /phone_numbers/voice``), so a page body is a join of
-stored strings: nothing is decoded on the read path. ``ordinal`` is the rowid, dense from 1
-because numbers are never deleted, so an unfiltered page is a rowid range and the total is
-``max(ordinal)``. Writes (jobs, PATCH) decode one number, change it and re-render both
-projections together, which keeps the summary flags of ``/phone_numbers`` in step with the voice
-settings. A job keeps its response document and, apart, the work it will do.
+stored strings: nothing is decoded on the read path. ``ordinal`` is the rowid, dense from 1 as
+seeded, so an unfiltered page is a rowid range and the total is ``max(ordinal)``; once knob
+``telnyx.shift_listing`` has bought or released numbers (``churn``) pages use LIMIT/OFFSET.
+Writes (jobs, PATCH) decode one number, change it and re-render both projections together, which
+keeps the summary flags of ``/phone_numbers`` in step with the voice settings. A job keeps its
+response document and, apart, the work it will do.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS telnyx_numbers (
-    ordinal INTEGER PRIMARY KEY,        -- dense 1..N: page n is a rowid range
+    ordinal INTEGER PRIMARY KEY,        -- dense 1..N as seeded: page n is a rowid range
     id TEXT NOT NULL UNIQUE,
     phone_number TEXT NOT NULL UNIQUE,
     status TEXT NOT NULL,
