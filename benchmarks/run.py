@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reconciler.clock import Clock
 from reconciler.loader import load
 from reconciler.models import unflatten
-from reconciler.providers import open_provider
+from reconciler.providers import open_account
 from reconciler.runner import apply, plan_accounts
 from reconciler.sandbox import SIMULATORS, LatencyMiddleware, Sandbox
 from reconciler.sandbox.store import SandboxStore
@@ -401,7 +401,7 @@ def latency_runs(args: argparse.Namespace, work: Workload, config: Path, sandbox
     out: dict[str, Any] = {}
     sandbox.store.set_knob("latency_ms", args.latency_ms)
     state = load(config)
-    provider = open_provider(ACCOUNT, state.accounts[ACCOUNT].config, sandbox=sandbox)
+    provider = open_account(ACCOUNT, state.accounts[ACCOUNT].config, state.accounts[ACCOUNT].source, sandbox=sandbox)
 
     async def fetch() -> float:
         start = time.perf_counter()

@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
-from .errors import AuthError, PermissionError_, ProviderError, TransportError
+from .errors import ProviderError
 from .plan import BulkCall, Plan
-from .providers.base import CallResult, Provider
+from .providers.base import AccountFatal, CallResult, CallStatus, Provider
 
 log = logging.getLogger(__name__)
 
 Recorder = Callable[[str, dict[str, Any]], None]
-
-FATAL = (AuthError, PermissionError_, TransportError)
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 4
 
@@ -38,8 +36,8 @@ class ApplyReport:
     """(account, e164) → why the number is not in its desired state after the apply."""
     verified: int = 0
     not_attempted: list[BulkCall] = field(default_factory=list)
-    stopped: str | None = None
-    """The error that stopped the apply, if one did."""
+    stopped: dict[str, str] = field(default_factory=dict)
+    """account → the account-fatal error that stopped its calls."""
 
     @property
     def exit_code(self) -> int:
@@ -63,31 +61,30 @@ async def apply_plan(
 ) -> ApplyReport:
     clock = clock or Clock()
     report = ApplyReport()
-    stop = asyncio.Event()
     emit = record or (lambda event, data: None)
 
     async def run(index: int, call: BulkCall, gate: asyncio.Semaphore) -> None:
         async with gate:
-            if stop.is_set():
+            if call.account in report.stopped:
                 report.not_attempted.append(call)
                 return
             provider = providers[call.account]
             emit("call_started", {"index": index, "account": call.account, "ids": len(call.ids)})
             try:
                 result = await provider.apply(call)
-            except FATAL as exc:
-                stop.set()
-                report.stopped = str(exc)
-                result = CallResult(call, "failed", error=str(exc))
-            except ProviderError as exc:
-                result = CallResult(call, "failed", error=str(exc))
+            except AccountFatal as exc:
+                report.stopped.setdefault(call.account, str(exc))
+                result = CallResult(call, CallStatus.FAILED, error=str(exc))
+            except ProviderError as exc:  # a provider breaking the contract: still one call
+                log.warning("provider %s raised for one call: %s", call.account, exc)
+                result = CallResult(call, CallStatus.FAILED, error=str(exc))
             report.results.append(result)
             emit(
                 "call_finished",
                 {
                     "index": index,
                     "account": call.account,
-                    "status": result.status,
+                    "status": str(result.status),
                     "job_id": result.job_id,
                     "failed": len(result.failed),
                     "error": result.error,
@@ -106,16 +103,15 @@ async def apply_plan(
     for result in report.results:
         call = result.call
         for id_ in call.ids:
-            reason = result.failed.get(id_) if result.status != "failed" else (
-                result.failed.get(id_) or result.error or "call failed"
-            )
+            reason = result.failed.get(id_)
             if reason:
                 report.failed[(call.account, e164_of.get((call.account, id_), id_))] = reason
     for call in report.not_attempted:
         for e164 in call.e164s:
-            report.failed[(call.account, e164)] = "not sent: the apply stopped before this call"
+            why = report.stopped.get(call.account, "")
+            report.failed[(call.account, e164)] = f"not sent: the account stopped ({why})"
 
-    if verify and not report.stopped:
+    if verify:
         await _verify(plan, providers, report, clock)
     return report
 
@@ -125,8 +121,16 @@ async def _verify(
 ) -> None:
     """Re-read the numbers the calls touched until their changed fields show the new values."""
     expected: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+    unknown = {
+        (r.call.account, i) for r in report.results if r.outcome_unknown for i in r.call.ids
+    }
     for change in plan.changes:
-        if (change.account, change.e164) in report.failed:
+        if change.account in report.stopped:
+            continue
+        if (change.account, change.e164) in report.failed and (
+            change.account,
+            change.id,
+        ) not in unknown:
             continue
         expected.setdefault(change.account, {})[change.id] = (
             change.e164,
@@ -158,11 +162,15 @@ async def _verify(
                 else:
                     del pending[id_]
                     report.verified += 1
+                    # A call whose answer was lost but whose change landed counts as applied.
+                    report.failed.pop((account, e164), None)
             if not pending or clock.now() >= deadline:
                 break
             await clock.sleep(min(provider.config.poll_interval_s, max(0.0, deadline - clock.now())))
         for id_, (e164, _) in pending.items():
             timeout = provider.config.verify_timeout_s
-            report.failed[(account, e164)] = f"{last.get(id_, 'not verified')} (waited {timeout:g}s)"
+            seen = f"{last.get(id_, 'not verified')} (waited {timeout:g}s)"
+            earlier = report.failed.get((account, e164))
+            report.failed[(account, e164)] = f"{earlier}; {seen}" if earlier else seen
 
     await asyncio.gather(*(one_account(a, w) for a, w in expected.items()))

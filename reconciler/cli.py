@@ -199,6 +199,40 @@ def drift(path: Path, as_json: bool, sandbox_db: Path | None) -> None:
         sys.exit(EXIT_CHANGES)
 
 
+@main.command("export")
+@click.argument("path", required=False, type=click.Path(path_type=Path), metavar="[PATH]")
+@click.option("--provider", "accounts", multiple=True, metavar="ACCOUNT", help="Account to export (repeatable; default: all in PATH).")
+@click.option("--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix or telnyx.")
+@click.option("--base-url", help="Quick start: the carrier's API base URL.")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Quick start: the embedded sandbox.")
+@click.option("--fields", metavar="F,...", help="Fields to manage (default: all but secrets); voice.call_forwarding means its fields.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), metavar="DIR", help="Write DIR/ACCOUNT.yaml (default: print the YAML).")
+@sandbox_db_option
+@handle_errors
+def export_cmd(
+    path: Path | None,
+    accounts: tuple[str, ...],
+    carrier: str | None,
+    base_url: str | None,
+    use_sandbox: bool,
+    fields: str | None,
+    output: Path | None,
+    sandbox_db: Path | None,
+) -> None:
+    """Write YAML describing live accounts (profiles, prefixes), which plan reads back unchanged."""
+    from .export import run_export, summary
+
+    results = asyncio.run(
+        run_export(path, accounts, carrier=carrier, base_url=base_url, sandbox=use_sandbox,
+                   fields=fields, output=output, sandbox_db=sandbox_db)
+    )
+    if output is None:
+        click.echo(results[0].text, nl=False)
+    for result in results:
+        for line in summary(result):
+            click.echo(line, err=output is None)
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the config files (for editors: yaml-language-server)."""
@@ -276,23 +310,30 @@ def sandbox_seed(numbers: int, carrier: str, profiles: int, overrides: float, dr
 
 
 @sandbox.command("knob")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.argument("value", required=False)
 @sandbox_db_option
 @handle_errors
-def sandbox_knob(name: str, value: str | None, sandbox_db: Path | None) -> None:
-    """Show or set a sandbox knob (VALUE is JSON; 'null' removes it), e.g. latency_ms 100."""
-    from .sandbox import Sandbox
+def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -> None:
+    """List the knobs, show one, or set one (VALUE is JSON; 'null' removes it), e.g. latency_ms 100.
 
+    A served sandbox sees the change at its next request."""
+    from .sandbox import Sandbox, knobs
+
+    known = knobs.registry()
+    if name is not None:
+        knobs.lookup(name, known)  # unknown name: refused before anything is opened
+        checked = knobs.check(name, knobs.parse(value)) if value is not None else None
     sb = Sandbox.open(sandbox_db)
-    if value is not None:
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        sb.store.set_knob(name, parsed)
-    click.echo(f"{name} = {json.dumps(sb.store.knob(name))}")
-    sb.close()
+    try:
+        if name is None:
+            click.echo("\n".join(knobs.describe(known.values(), sb.store.knobs())))
+            return
+        if value is not None:
+            sb.store.set_knob(name, checked)
+        click.echo(f"{name} = {json.dumps(sb.store.knob(name, known[name].default))}")
+    finally:
+        sb.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

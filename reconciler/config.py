@@ -1,39 +1,136 @@
-"""Provider account configuration (the ``providers:`` section), after ``${VAR}`` expansion."""
+"""Provider account configuration (the ``providers:`` section), after ``${VAR}`` expansion.
+
+``ProviderConfig`` holds the options every carrier account has; a carrier adds its own in a
+subclass named by its ``Carrier.config_model`` (Telnyx: job polling). Validating a mapping with
+``ProviderConfig.model_validate`` picks the model of the mapping's ``type``.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator
 
-CARRIERS = ("wavix", "telnyx")
+from . import carriers
+
+MAX_WAIT_S = 86_400.0
+"""No timeout or interval may exceed a day: a longer one is a typo that would hang an apply."""
 
 
 class ProviderConfig(BaseModel):
     """One named carrier account.
 
-    ``sandbox: true`` points the account at the embedded simulator (in-process, no network);
-    ``base_url`` at any other endpoint (e.g. a served sandbox ``http://127.0.0.1:P/wavix``).
+    ``sandbox: true`` marks a sandbox account: without ``base_url`` it uses the embedded
+    simulator (in-process, no network); with one, a served sandbox at that URL. Only a sandbox
+    account may go without ``api_key`` (it then uses the simulator's documented key).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    type: Literal["wavix", "telnyx"]
+    type: StrictStr
     api_key: SecretStr | None = None
     sandbox: StrictBool = False
     base_url: StrictStr | None = None
-    max_ids_per_call: int | None = Field(default=None, ge=1)
-    """Bulk call size limit. Wavix documents none (default 500); Telnyx allows at most 1000."""
+    max_ids_per_call: int | None = Field(default=None, ge=1, strict=True)
+    """Bulk call size limit (the carrier's default when unset; never above its hard limit)."""
     grouping: Literal["cover", "exact"] = "cover"
-    concurrency: int = Field(default=8, ge=1, le=64)
+    concurrency: int = Field(default=8, ge=1, le=64, strict=True)
     """Concurrent requests when reading (page fetches) and, for Wavix, when applying."""
-    verify_timeout_s: float = Field(default=30.0, ge=0)
+    requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    """Optional cap on requests per second for this account's API key (reads, polls and calls)."""
+    verify_timeout_s: float = Field(default=30.0, ge=0, le=MAX_WAIT_S)
     """How long apply waits for the carrier to show the new values before calling it a failure."""
-    poll_interval_s: float = Field(default=1.0, gt=0)
-    """Telnyx: seconds between job polls (and between verify re-reads)."""
-    job_timeout_s: float = Field(default=900.0, gt=0)
-    """Telnyx: give up polling a job after this long (it is reported, the next plan shows the rest)."""
+    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    """Seconds between verify re-reads (and, for job carriers, between job polls)."""
+
+    @field_validator("type")
+    @classmethod
+    def _known_carrier(cls, value: str) -> str:
+        known = carriers.names()
+        if value not in known:
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown carrier type {value[:40]!r} (known: {', '.join(known)}){hint}")
+        return value
+
+    @field_validator("verify_timeout_s", "requests_per_second", "poll_interval_s", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("expected a number, not a boolean")
+        return value
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> ProviderConfig:  # type: ignore[override]
+        """On the base class, validate with the model of the carrier named by ``type``."""
+        if cls is ProviderConfig and isinstance(obj, dict):
+            kind = obj.get("type")
+            if isinstance(kind, str) and kind in carriers.registry():
+                model = carriers.get(kind).config_model
+                if model is not ProviderConfig:
+                    return model.model_validate(obj, **kwargs)
+        return super().model_validate(obj, **kwargs)
+
+    @property
+    def carrier(self) -> carriers.Carrier:
+        return carriers.get(self.type)
+
+    @property
+    def max_batch(self) -> int:
+        return self.max_ids_per_call or self.carrier.default_max_batch
 
 
-DEFAULT_MAX_IDS = {"wavix": 500, "telnyx": 1000}
-HARD_MAX_IDS = {"wavix": 10_000, "telnyx": 1000}
+class PollingConfig(ProviderConfig):
+    """Options of job-based carriers (Telnyx): how jobs are polled."""
+
+    job_timeout_s: float = Field(default=900.0, gt=0, le=MAX_WAIT_S)
+    """Give up polling a job after this long (it is reported; the next plan shows the rest)."""
+
+    @field_validator("job_timeout_s", mode="before")
+    @classmethod
+    def _no_bool_poll(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("expected a number, not a boolean")
+        return value
+
+
+def all_config_fields() -> set[str]:
+    """Every option name any carrier's account accepts (for "did you mean")."""
+    names: set[str] = set(ProviderConfig.model_fields)
+    for carrier in carriers.registry().values():
+        names.update(carrier.config_model.model_fields)
+    return names
+
+
+class _CarrierTable:
+    """Read-only per-carrier view kept for callers written before the registry (the loader);
+    it reads the registry, it holds no table of its own."""
+
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(carriers.get(name), self.attr)
+
+    def __iter__(self) -> Any:
+        return iter(carriers.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in carriers.registry()
+
+
+DEFAULT_MAX_IDS: Any = _CarrierTable("default_max_batch")
+HARD_MAX_IDS: Any = _CarrierTable("hard_max_batch")
+
+
+class _Names:
+    def __iter__(self) -> Any:
+        return iter(carriers.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in carriers.registry()
+
+
+CARRIERS: Any = _Names()
+"""Names of the registered carriers (a live view)."""

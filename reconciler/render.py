@@ -16,39 +16,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from . import carriers
 from .applier import ApplyReport
-from .models import SECRET_FIELDS, WAVIX_TRANSPORTS, mask
+from .carriers import format_plain
+from .models import mask
 from .plan import BulkCall, FieldChange, Plan
-
-_TRANSPORT_NAMES = {v: k for k, v in WAVIX_TRANSPORTS.items()}
-CALL_NAMES = {
-    "wavix": "PATCH /v1/numbers",
-    "telnyx": "POST /phone_numbers/jobs/update_phone_numbers",
-}
 
 
 def fmt(value: Any) -> str:
-    """A canonical value, short and unambiguous."""
-    if isinstance(value, list) and value and isinstance(value[0], dict) and "transport" in value[0]:
-        return "[" + ", ".join(_destination(d) for d in value) + "]"
-    if isinstance(value, list):
-        return "[" + ", ".join(fmt(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return str(value)
+    """A canonical value, short and unambiguous (no carrier-specific item formatting)."""
+    return format_plain(value)
 
 
-def _destination(d: dict[str, Any]) -> str:
-    transport = _TRANSPORT_NAMES.get(d["transport"], str(d["transport"]))
-    trunk = f", trunk {d['trunk_id']}" if d.get("trunk_id") is not None else ""
-    return f"{d['destination']} ({transport}{trunk}, p{d['priority']})"
-
-
-def list_delta(old: Any, new: Any) -> str:
+def list_delta(old: Any, new: Any, desc: carriers.Carrier | None = None, path: str = "") -> str:
     """For list fields: which items were added and removed (deepdiff, order ignored)."""
     if not isinstance(new, list) or not isinstance(old, list | None):
         return ""
@@ -63,32 +43,33 @@ def list_delta(old: Any, new: Any) -> str:
             removed.append(level.t1)
         if level.t2 not in added:
             added.append(level.t2)
+    show = (lambda v: desc.format_value(path, v)) if desc else fmt
     parts = []
     if added:
-        parts.append("added " + fmt(added)[1:-1])
+        parts.append("added " + show(added)[1:-1])
     if removed:
-        parts.append("removed " + fmt(removed)[1:-1])
+        parts.append("removed " + show(removed)[1:-1])
     if not parts and old != new:
         parts.append("reordered")
     return "  (" + "; ".join(parts) + ")" if parts else ""
 
 
 def field_line(carrier: str, change: FieldChange) -> Text:
-    old = mask(carrier, change.field, change.old)
-    new = mask(carrier, change.field, change.new)
+    desc = carriers.get(carrier)
     line = Text("      ")
     line.append(change.field, style="bold")
     line.append(": ")
-    line.append(fmt(old) if old != "(sensitive)" else old, style="red")
+    line.append(desc.format_value(change.field, change.old), style="red")
     line.append(" → ")
-    line.append(fmt(new) if new != "(sensitive)" else new, style="green")
-    if change.field not in SECRET_FIELDS.get(carrier, ()):
-        line.append(list_delta(change.old, change.new), style="dim")
+    line.append(desc.format_value(change.field, change.new), style="green")
+    if not desc.is_secret(change.field):
+        line.append(list_delta(change.old, change.new, desc, change.field), style="dim")
     return line
 
 
 def patch_text(carrier: str, patch: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={fmt(mask(carrier, k, v)) if k not in SECRET_FIELDS.get(carrier, ()) else mask(carrier, k, v)}" for k, v in patch.items())
+    desc = carriers.get(carrier)
+    return ", ".join(f"{k}={desc.format_value(k, v)}" for k, v in patch.items())
 
 
 def summary_line(plan: Plan) -> str:
@@ -158,7 +139,7 @@ def drift_line(plan: Plan) -> str:
 def call_line(index: int, call: BulkCall) -> Text:
     line = Text(f"  {index}. ")
     line.append(call.account, style="bold")
-    line.append(f"  {CALL_NAMES.get(call.carrier, call.carrier)}  ")
+    line.append(f"  {carriers.get(call.carrier).call_label}  ")
     line.append(f"{len(call.ids)} number{'s' if len(call.ids) != 1 else ''}", style="cyan")
     line.append("  " + patch_text(call.carrier, call.patch), style="dim")
     return line
@@ -188,8 +169,8 @@ def plan_json(plan: Plan) -> str:
 def render_apply(report: ApplyReport, plan: Plan, console: Console) -> None:
     for result in sorted(report.results, key=lambda r: (r.call.account, r.call.e164s[:1])):
         ok = len(result.call.ids) - len(result.failed) if result.status != "failed" else 0
-        style = {"ok": "green", "partial": "yellow", "failed": "red"}[result.status]
-        line = Text(f"  {result.status:<8}", style=style)
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}[str(result.status)]
+        line = Text(f"  {str(result.status):<8}", style=style)
         line.append(f"{result.call.account}  {len(result.call.ids)} numbers, {ok} applied")
         if result.job_id:
             line.append(f"  job {result.job_id}", style="dim")
@@ -203,7 +184,7 @@ def render_apply(report: ApplyReport, plan: Plan, console: Console) -> None:
     changed = plan.changed
     bad = len(report.failed)
     if report.stopped:
-        msg = f"Apply stopped: {report.stopped}"
+        msg = "Apply stopped for " + "; ".join(f"{a}: {e}" for a, e in sorted(report.stopped.items()))
     elif bad:
         msg = (
             f"Apply partial: {changed - bad} of {changed} numbers converged, {bad} did not "

@@ -20,7 +20,7 @@ from .loader import DesiredState
 from .models import LiveNumber
 from .plan import Plan
 from .planner import make_plan
-from .providers import Provider, open_provider
+from .providers import Provider, open_account
 
 
 @asynccontextmanager
@@ -31,22 +31,26 @@ async def open_accounts(
     clock: Clock | None = None,
     sandbox: Any = None,
     sandbox_path: str | Path | None = None,
+    transports: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[dict[str, Provider]]:
     """Providers for the named accounts (default: every account with numbers entries).
 
     The embedded sandbox is opened only if an account uses it; pass ``sandbox`` to share one.
+    ``transports`` (account → ``httpx`` transport) replaces the network for those accounts.
+    Accounts sharing an API key and base URL share one request budget.
     """
     names = sorted(accounts if accounts is not None else state.rules)
     issues = []
     for name in names:
         account = state.accounts[name]
         for var in account.missing_env:
+            file, _, line = account.source.rpartition(":")
             issues.append(
                 ConfigIssue(
-                    account.source.rsplit(":", 1)[0],
-                    int(account.source.rsplit(":", 1)[1]),
-                    f"providers.{name}: environment variable {var} is not set; export it "
-                    "(the key never goes in the YAML)",
+                    file,
+                    int(line) if line.isdigit() else None,
+                    f"providers.{name}: environment variable {var} is not set or empty; export "
+                    "it (the key never goes in the YAML)",
                 )
             )
     if issues:
@@ -58,9 +62,26 @@ async def open_accounts(
         from .sandbox import Sandbox
 
         sandbox = own_sandbox = Sandbox.open(sandbox_path)
-    providers = {
-        n: open_provider(n, state.accounts[n].config, sandbox=sandbox, clock=clock) for n in names
-    }
+    budgets: dict[Any, Any] = {}
+    providers: dict[str, Provider] = {}
+    try:
+        for n in names:
+            account = state.accounts[n]
+            providers[n] = open_account(
+                n,
+                account.config,
+                account.source,
+                sandbox=sandbox,
+                transport=(transports or {}).get(n),
+                clock=clock,
+                budgets=budgets,
+            )
+    except BaseException:
+        for p in providers.values():
+            await p.aclose()
+        if own_sandbox is not None:
+            own_sandbox.close()
+        raise
     try:
         yield providers
     finally:

@@ -17,7 +17,7 @@ from reconciler.applier import EXIT_OK, EXIT_PARTIAL, apply_plan
 from reconciler.clock import FakeClock
 from reconciler.loader import load
 from reconciler.plan import Plan
-from reconciler.providers import open_provider
+from reconciler.providers import open_account
 from reconciler.runner import plan_accounts
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import telnyx as telnyx_sim
@@ -30,7 +30,7 @@ def plan_and_apply(
 
     async def go() -> tuple[Plan, Any, Any]:
         providers = {
-            name: open_provider(name, state.accounts[name].config, sandbox=sandbox, clock=clock)
+            name: open_account(name, state.accounts[name].config, state.accounts[name].source, sandbox=sandbox, clock=clock)
             for name in state.rules
         }
         if wrap:
@@ -53,7 +53,7 @@ def test_example_converges_on_the_fake_clock(sandbox: Sandbox, clock: FakeClock)
     state = load(EXAMPLE, env={})
 
     async def go() -> tuple[Any, Any]:
-        providers = {n: open_provider(n, state.accounts[n].config, sandbox=sandbox, clock=clock) for n in state.rules}
+        providers = {n: open_account(n, state.accounts[n].config, state.accounts[n].source, sandbox=sandbox, clock=clock) for n in state.rules}
         plan = await plan_accounts(state, providers)
         report = await apply_plan(plan, providers, clock=clock, record=lambda e, d: events.append((e, d)))
         again = await plan_accounts(state, providers)
@@ -168,7 +168,7 @@ def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClo
     state = load(config, env={})
 
     async def go() -> Plan:
-        provider = open_provider("tx", state.accounts["tx"].config, sandbox=sandbox, clock=clock)
+        provider = open_account("tx", state.accounts["tx"].config, state.accounts["tx"].source, sandbox=sandbox, clock=clock)
         try:
             return await plan_accounts(state, {"tx": provider})
         finally:
@@ -201,7 +201,7 @@ def test_reading_progress_counts_every_page(sandbox: Sandbox, clock: FakeClock, 
         pages = 6
 
     async def go() -> int:
-        provider = open_provider(account, state.accounts[account].config, sandbox=sandbox, clock=clock)
+        provider = open_account(account, state.accounts[account].config, state.accounts[account].source, sandbox=sandbox, clock=clock)
         console = Console(file=io.StringIO(), force_terminal=True)
         with render.progress(console, {account: provider}):
             hook = provider.on_progress

@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import sandbox_provider, sandbox_transport
 
 from reconciler.clock import FakeClock
-from reconciler.config import ProviderConfig
 from reconciler.errors import InvalidRequestError
-from reconciler.providers import open_provider
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import telnyx as telnyx_sim
 from reconciler.sandbox import wavix as wavix_sim
@@ -36,9 +35,8 @@ class RefuseLaterPages(httpx.AsyncBaseTransport):
 
 
 def fetch(sandbox: Sandbox, clock: FakeClock, carrier: str) -> tuple[Any, RefuseLaterPages]:
-    provider = open_provider("acct", ProviderConfig(type=carrier, sandbox=True), sandbox=sandbox, clock=clock)  # type: ignore[arg-type]
-    spy = RefuseLaterPages(provider._transport, PAGE_PARAM[carrier])  # type: ignore[arg-type]
-    provider._transport = spy  # before the first request builds the client
+    spy = RefuseLaterPages(sandbox_transport(sandbox), PAGE_PARAM[carrier])
+    provider = sandbox_provider(sandbox, carrier, account="acct", transport=spy, clock=clock)
 
     async def go() -> Any:
         try:

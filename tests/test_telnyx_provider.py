@@ -14,6 +14,7 @@ import httpx
 import pytest
 from conftest import EXAMPLE, spec_path
 from contract import ContractTransport
+from helpers import provider_factory
 
 from reconciler import errors
 from reconciler.clock import FakeClock
@@ -22,7 +23,7 @@ from reconciler.loader import load
 from reconciler.models import field_paths
 from reconciler.plan import BulkCall
 from reconciler.planner import plan_account
-from reconciler.providers import open_provider
+from reconciler.providers import open_account
 from reconciler.providers.telnyx import TelnyxProvider
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import telnyx as sim
@@ -43,25 +44,8 @@ def run(coro: Any) -> Any:
 @pytest.fixture
 def make(sandbox: Sandbox, clock: FakeClock) -> Iterator[Make]:
     """``make(key=DEFAULT_KEY, transport=None, **config)`` → a provider on the sandbox."""
-    made: list[TelnyxProvider] = []
-
-    def build(
-        key: str = sim.DEFAULT_KEY, transport: httpx.AsyncBaseTransport | None = None, **config: Any
-    ) -> TelnyxProvider:
-        provider = TelnyxProvider(
-            ACCOUNT,
-            ProviderConfig(type="telnyx", sandbox=True, **config),
-            base_url=BASE,
-            api_key=key,
-            transport=transport or httpx.ASGITransport(app=sandbox.app),
-            clock=clock,
-        )
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        run(provider.aclose())
+    with provider_factory(sandbox, "telnyx", clock, ACCOUNT) as build:
+        yield build
 
 
 @pytest.fixture
@@ -376,7 +360,7 @@ def test_refused_job_is_a_failed_call_with_the_carrier_reason(make: Make) -> Non
     assert result.status == "failed" and result.job_id is None
     assert result.error == (
         "[telnyx-main] POST /phone_numbers/jobs/update_phone_numbers → 422: "
-        "You must own every number in the bulk request"
+        "the carrier rejected the request: You must own every number in the bulk request"
     )
 
 
@@ -385,9 +369,10 @@ def test_gets_retry_5xx_with_backoff_on_the_clock(
 ) -> None:
     sandbox.store.set_knob("telnyx.fail_next", [500, 503])
     assert len(run(make(concurrency=1).fetch_all())) == 46
-    assert clock.slept == [0.5, 1.0]
+    # Full jitter: waits drawn from [0, 0.5] then [0, 1.0], on the fake clock.
+    assert len(clock.slept) == 2 and clock.slept[0] <= 0.5 and clock.slept[1] <= 1.0
     sandbox.store.set_knob("telnyx.fail_next", [500] * 5)
-    with pytest.raises(errors.ServerError, match=r"GET /phone_numbers → 500: An unexpected"):
+    with pytest.raises(errors.ServerError, match=r"GET /phone_numbers → 500: carrier server"):
         run(make(concurrency=1).fetch_all())
 
 
@@ -422,9 +407,8 @@ def test_errors_are_translated_and_never_carry_the_key(
 
 
 def test_open_provider_wires_the_sandbox(sandbox: Sandbox, clock: FakeClock) -> None:
-    provider = open_provider(
-        ACCOUNT, ProviderConfig(type="telnyx", sandbox=True), sandbox=sandbox, clock=clock
-    )
+    config = ProviderConfig.model_validate({"type": "telnyx", "sandbox": True})
+    provider = open_account(ACCOUNT, config, "providers.yaml:7", sandbox=sandbox, clock=clock)
     assert isinstance(provider, TelnyxProvider)
     assert provider.max_batch == 1000 and provider.job_based
     assert len(run(provider.fetch_all())) == 46

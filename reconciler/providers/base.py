@@ -2,8 +2,25 @@
 
 A provider reads an account's numbers into canonical ``LiveNumber`` values and applies one
 ``BulkCall`` (the same flat patch to ≤ ``max_batch`` ids). The core (planner, applier, render)
-never sees HTTP. Carrier errors are translated here into the ``ProviderError`` family
-(``reconciler.errors``), with the account, method and path in the message and never the key.
+never sees HTTP. Every request goes through the account's ``Http`` (``http.py``: retries,
+backoff, rate hints, the key's request budget, error translation, key scrubbing); a provider
+only says what is carrier-specific.
+
+The contract of ``apply`` (one contract for every carrier):
+
+* It **returns** a ``CallResult`` for everything that concerns one call: the call succeeded
+  (``CallStatus.OK``); some numbers failed (``PARTIAL``, with a reason per failed id); the whole
+  call failed (``FAILED``, with ``error`` and a reason per id) because the carrier refused it,
+  kept failing after the HTTP policy's retries, or never answered (then ``outcome_unknown`` is
+  true: the change may have landed; verify decides).
+* It **raises** only ``AccountFatal`` errors (``AuthError``: the key was rejected;
+  ``PermissionError_`` meaning the key lacks a scope). These concern the whole account: the
+  applier stops sending that account's remaining calls and goes on with other accounts.
+  A 403 about one field of one call (e.g. a billing group the account does not own) is a call
+  failure, not account-fatal: the provider returns it as ``FAILED``.
+
+``fetch_all`` and ``fetch`` raise a ``ProviderError`` when the account cannot be read (after the
+policy's retries); nothing is planned or verified from a partial read.
 """
 
 from __future__ import annotations
@@ -11,37 +28,57 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import ClassVar
 
 import httpx
 
 from ..clock import Clock
-from ..config import DEFAULT_MAX_IDS, ProviderConfig
-from ..models import LiveNumber, field_paths
+from ..config import ProviderConfig
+from ..errors import AuthError, PermissionError_
+from ..models import LiveNumber
 from ..plan import BulkCall
-from .http import make_client
+from .http import Budget, Http, RetryPolicy, retry_after_hint
+
+AccountFatal = (AuthError, PermissionError_)
+"""The only errors ``Provider.apply`` raises; they stop the account's remaining calls."""
+
+
+class CallStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
 
 
 @dataclass
 class CallResult:
-    """What one bulk call did. ``failed`` maps id → carrier error text for numbers that failed;
-    every id of the call not in ``failed`` succeeded. ``error`` is set when the whole call failed
-    (nothing applied, or unknown outcome — see ``outcome_unknown``)."""
+    """What one bulk call did. ``failed`` maps id → carrier reason for numbers that failed;
+    every id of the call not in ``failed`` succeeded (unless ``status`` is ``FAILED``, when none
+    did or the outcome is unknown). ``error`` says why the whole call failed."""
 
     call: BulkCall
-    status: str  # "ok" | "partial" | "failed"
+    status: CallStatus
     failed: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     job_id: str | None = None
     outcome_unknown: bool = False
     requests: int = 1
+    cause: Exception | None = field(default=None, repr=False, compare=False)
+    """The ``ProviderError`` behind a failed call, when there was one (for logs and tests)."""
+
+    def __post_init__(self) -> None:
+        self.status = CallStatus(self.status)
+        if self.status is CallStatus.FAILED:
+            reason = self.error or "call failed"
+            for id_ in self.call.ids:
+                self.failed.setdefault(id_, reason)
 
 
 class Provider(ABC):
     carrier: ClassVar[str]
-    DEFAULT_BASE_URL: ClassVar[str]
     job_based: ClassVar[bool] = False
     max_concurrent_calls: ClassVar[int] = 4
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init__(
         self,
@@ -52,37 +89,53 @@ class Provider(ABC):
         api_key: str,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.account = account
         self.config = config
         self.clock = clock or Clock()
-        self.max_batch = config.max_ids_per_call or DEFAULT_MAX_IDS[self.carrier]
-        self.settable_fields = frozenset(field_paths(self.carrier))
-        self._base_url = base_url
-        self._api_key = api_key
-        self._transport = transport
-        self.requests_sent = 0
+        self.max_batch = config.max_batch
+        self.settable_fields = frozenset(config.carrier.field_paths)
+        self.http = Http(
+            account=account,
+            base_url=base_url,
+            api_key=api_key,
+            clock=self.clock,
+            budget=budget or Budget(config.concurrency, config.requests_per_second, self.clock),
+            transport=transport,
+            policy=self.retry_policy,
+            error_text=self.error_text,
+            retry_hint=self.retry_hint,
+            key_hint=f"{config.carrier.key_env} or the account's api_key",
+            connections=self.http_concurrency,
+        )
         self.on_progress: Callable[[str, int, int], None] | None = None
         """Called as listing pages arrive: (account, pages read, pages in all). For the CLI."""
         self._pages_read = 0
-        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent so far (every attempt counts); tests reset it to 0 between steps."""
+        return self.http.requests_sent
+
+    @requests_sent.setter
+    def requests_sent(self, value: int) -> None:
+        self.http.requests_sent = value
 
     @property
     def http_concurrency(self) -> int:
         """Connections the HTTP client may hold open (enough for reads and calls in flight)."""
         return self.config.concurrency
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The account's HTTP client, built on first use by the one factory (``http.py``)."""
-        if self._client is None:
-            self._client = make_client(
-                self._base_url,
-                self._api_key,
-                transport=self._transport,
-                concurrency=self.http_concurrency,
-            )
-        return self._client
+    @staticmethod
+    def error_text(response: httpx.Response) -> str:
+        """The carrier's error body → one line (override for the carrier's own shape)."""
+        return response.text[:200].strip() or response.reason_phrase
+
+    @staticmethod
+    def retry_hint(response: httpx.Response, wall_now: float) -> float | None:
+        """Seconds the carrier asked us to wait before retrying (override per carrier)."""
+        return retry_after_hint(response, wall_now)
 
     def _page_read(self, total: int, *, first: bool = False) -> None:
         """Providers call this once per listing page they have read."""
@@ -100,10 +153,9 @@ class Provider(ABC):
 
     @abstractmethod
     async def apply(self, call: BulkCall) -> CallResult:
-        """Run one bulk call to the end (for job carriers: create the job and poll it)."""
+        """Run one bulk call to the end (for job carriers: create the job and poll it).
+        See the module docstring for what returns and what raises."""
 
     async def aclose(self) -> None:
         """Release the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.http.aclose()

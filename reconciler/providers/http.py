@@ -1,30 +1,341 @@
-"""The one place an httpx client is made. Keys go into a header and nowhere else."""
+"""The one HTTP policy every provider sends through.
+
+A provider says only what is carrier-specific (how its error bodies read, which header tells when
+a rate window resets); this module does the rest, the same way for every carrier:
+
+* **the client**: one ``httpx.AsyncClient`` per account, the key in one header and nowhere else;
+* **retries**: idempotent requests (GET, and writes a provider declares idempotent, like Wavix's
+  bulk PATCH) are retried on 408, 409, 429, any 5xx and transport errors, with exponential
+  backoff and full jitter on the injected clock, honouring the carrier's hint (``Retry-After`` in
+  seconds or as an HTTP date, Telnyx ``x-ratelimit-reset`` seconds, Wavix ``X-RateLimit-Reset``
+  Unix time), bounded by ``attempts`` and by ``total_s`` of waiting; then a ``ProviderError``
+  naming account, method and path. Non-idempotent requests are retried only on the statuses the
+  caller names as "nothing was done" (Telnyx job creation on 429);
+* **budget**: one ``Budget`` per API key bounds requests in flight and, when configured,
+  requests per second, shared by reads, polls and calls of every account using that key;
+* **secrets**: ``check_key`` refuses a key that cannot be sent in a header (control or non-ASCII
+  characters) without echoing it, and ``Http.scrub`` removes the key, in any escaped form, from
+  every message this module builds.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from .. import __version__
+from ..clock import Clock
+from ..errors import (
+    AuthError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionError_,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+"""Methods retried by default; a provider marks other requests idempotent per call."""
 
 
-def make_client(
-    base_url: str,
-    api_key: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    concurrency: int = 8,
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers={
-            "Authorization": f"Bearer {api_key}",
-            "Accept": "application/json",
-            "User-Agent": f"reconciler/{__version__}",
-        },
-        transport=transport,
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-    )
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``attempts`` counts every try; ``total_s`` bounds the waiting between
+    them; one wait is at most ``cap_s`` unless the carrier asked for longer (up to ``total_s``)."""
+
+    attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    total_s: float = 120.0
+    statuses: frozenset[int] = frozenset({408, 409, 429})
+    """Retryable besides every 5xx."""
+
+    def retryable(self, status: int) -> bool:
+        return status in self.statuses or status >= 500
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+def parse_retry_after(value: str | None, wall_now: float) -> float | None:
+    """``Retry-After``: delta seconds or an HTTP date → seconds from now (≥ 0); None if unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - wall_now
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def reset_seconds(value: str | None) -> float | None:
+    """A rate-limit reset header given in seconds from now (Telnyx ``x-ratelimit-reset``)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return max(0.0, seconds) if seconds is not None and seconds == seconds else None
+
+
+def reset_epoch(value: str | None, wall_now: float) -> float | None:
+    """A rate-limit reset header given as a Unix timestamp (Wavix ``X-RateLimit-Reset``)."""
+    try:
+        when = float(value) if value else None
+    except ValueError:
+        return None
+    return max(0.0, when - wall_now) if when is not None and when == when else None
+
+
+RetryHint = Callable[[httpx.Response, float], float | None]
+"""(response, wall-clock now) → seconds the carrier asked us to wait, or None."""
+
+
+def retry_after_hint(response: httpx.Response, wall_now: float) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"), wall_now)
+
+
+def check_key(key: str) -> str | None:
+    """Why ``key`` cannot be sent as a bearer token (never quoting it), or None when it can."""
+    if not key:
+        return "the API key is empty"
+    if key != key.strip():
+        return "the API key has leading or trailing whitespace"
+    if any(not (0x21 <= ord(c) <= 0x7E) for c in key):
+        return "the API key contains control, space or non-ASCII characters"
+    return None
+
+
+class Budget:
+    """The request budget of one API key: at most ``concurrency`` requests in flight and, when
+    ``per_second`` is set, no more than that many started per second (a token bucket on the
+    injected clock, burst of one second's worth)."""
+
+    def __init__(self, concurrency: int, per_second: float | None, clock: Clock) -> None:
+        self.concurrency = concurrency
+        self.per_second = per_second
+        self._gate = asyncio.Semaphore(concurrency)
+        self._clock = clock
+        self._tokens = per_second or 0.0
+        self._stamp: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Budget:
+        await self._gate.acquire()
+        if self.per_second:
+            try:
+                await self._take()
+            except BaseException:
+                self._gate.release()
+                raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._gate.release()
+
+    async def _take(self) -> None:
+        rate = self.per_second or 1.0
+        async with self._lock:
+            while True:
+                now = self._clock.now()
+                if self._stamp is not None:
+                    self._tokens = min(rate, self._tokens + (now - self._stamp) * rate)
+                self._stamp = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await self._clock.sleep((1.0 - self._tokens) / rate)
+
+
+@dataclass
+class Counter:
+    """Requests sent on behalf of one piece of work (e.g. ``CallResult.requests``)."""
+
+    n: int = 0
+
+
+ErrorText = Callable[[httpx.Response], str]
+"""The carrier's error body → one line of text (its own shape)."""
+
+
+@dataclass
+class Http:
+    """One account's HTTP: the client, the retry policy, the key's budget, error translation.
+
+    Providers call ``request``; it returns a 2xx ``httpx.Response`` or raises the matching
+    ``ProviderError`` (every message scrubbed of the key).
+    """
+
+    account: str
+    base_url: str
+    api_key: str
+    clock: Clock
+    budget: Budget
+    transport: httpx.AsyncBaseTransport | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    error_text: ErrorText | None = None
+    retry_hint: RetryHint = retry_after_hint
+    key_hint: str = "the account's api_key"
+    connections: int = 8
+    rng: random.Random = field(default_factory=random.Random)
+    requests_sent: int = 0
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers={
+                    "Authorization": f"Bearer {self.api_key}",
+                    "Accept": "application/json",
+                    "User-Agent": f"reconciler/{__version__}",
+                },
+                transport=self.transport,
+                timeout=DEFAULT_TIMEOUT,
+                limits=httpx.Limits(
+                    max_connections=self.connections, max_keepalive_connections=self.connections
+                ),
+            )
+        return self._client
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        retry_statuses: frozenset[int] = frozenset(),
+        counter: Counter | None = None,
+    ) -> httpx.Response:
+        """Send under the budget, retrying as the policy allows; 2xx → the response.
+
+        ``idempotent`` (default: by method) allows retries on every retryable outcome;
+        otherwise only the statuses in ``retry_statuses`` (answers that mean nothing was done)
+        are retried, and a transport error raises at once (the outcome is unknown).
+        """
+        retry_all = method in IDEMPOTENT if idempotent is None else idempotent
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests_sent += 1
+            if counter is not None:
+                counter.n += 1
+            try:
+                async with self.budget:
+                    response = await self.client.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                why = type(exc).__name__
+                if retry_all:
+                    delay = self._delay(attempt, waited, None)
+                    if delay is not None:
+                        waited += await self._wait(delay, method, path, why)
+                        continue
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise TransportError(
+                    self.scrub(f"no response{tries} ({why}: {exc}); check the network and base_url"),
+                    account=self.account,
+                    method=method,
+                    path=path,
+                ) from None
+            status = response.status_code
+            if status < 400:
+                return response
+            if retry_all and self.policy.retryable(status) or status in retry_statuses:
+                hint = self.retry_hint(response, self.clock.wall())
+                delay = self._delay(attempt, waited, hint)
+                if delay is not None:
+                    waited += await self._wait(delay, method, path, str(status))
+                    continue
+            raise self.error(method, path, response, attempts=attempt)
+
+    def _delay(self, attempt: int, waited: float, hint: float | None) -> float | None:
+        """The next wait, or None when the attempts or the time budget are spent."""
+        if attempt >= self.policy.attempts:
+            return None
+        delay = hint if hint is not None else self.policy.backoff(attempt, self.rng)
+        if waited + delay > self.policy.total_s:
+            return None
+        return delay
+
+    async def _wait(self, delay: float, method: str, path: str, why: str) -> float:
+        log.info("[%s] %s %s → %s; retrying in %.2fs", self.account, method, path, why, delay)
+        await self.clock.sleep(delay)
+        return delay
+
+    def error(
+        self, method: str, path: str, response: httpx.Response, *, attempts: int = 1
+    ) -> ProviderError:
+        """A non-2xx answer → the matching ``ProviderError`` (scrubbed)."""
+        status = response.status_code
+        said = self.scrub(self.error_text(response) if self.error_text else _plain_text(response))
+        tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        cls: type[ProviderError]
+        if status == 401:
+            cls, message = AuthError, f"the API key was rejected ({said}); check {self.key_hint}"
+        elif status == 403:
+            cls, message = PermissionError_, f"forbidden: {said}"
+        elif status == 404:
+            cls, message = NotFoundError, f"not found: {said}"
+        elif status == 429:
+            cls, message = RateLimitError, f"rate limited{tries}: {said}; try again later"
+        elif status >= 500:
+            cls, message = ServerError, f"carrier server error{tries}: {said}"
+        elif status in (400, 409, 422):
+            cls, message = InvalidRequestError, f"the carrier rejected the request: {said}"
+        else:
+            cls, message = ProviderError, f"unexpected answer{tries}: {said}"
+        error = cls(message, account=self.account, method=method, path=path, status=status, detail=said)
+        error.retry_after = self.retry_hint(response, self.clock.wall())  # type: ignore[attr-defined]
+        return error
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the key, in plain, repr-escaped or JSON-escaped form."""
+        return scrub(text, self.api_key)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def scrub(text: str, key: str) -> str:
+    if not key:
+        return text
+    forms = {key, repr(key)[1:-1], key.encode("unicode_escape").decode("ascii", "replace")}
+    try:
+        forms.add(key.encode("utf-8").decode("latin-1"))
+    except UnicodeError:  # pragma: no cover
+        pass
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def _plain_text(response: httpx.Response) -> str:
+    text = response.text[:200].strip()
+    return text or response.reason_phrase or f"HTTP {response.status_code}"

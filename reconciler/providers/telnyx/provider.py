@@ -43,20 +43,21 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import orjson
 
-from ..errors import (
-    AuthError,
+from ...config import PollingConfig
+from ...errors import (
     InvalidRequestError,
     NotFoundError,
-    PermissionError_,
     ProviderError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from ..gcpause import without_gc
-from ..models import LiveNumber, canonical_tags, unflatten
-from ..plan import BulkCall
-from .base import CallResult, Provider
+from ...gcpause import without_gc
+from ...models import LiveNumber, unflatten
+from ...plan import BulkCall
+from ..base import AccountFatal, CallResult, CallStatus, Provider
+from ..http import Counter, parse_retry_after, reset_seconds
+from .settings import canonical_tags
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ VOICE = "/phone_numbers/voice"
 JOBS = "/phone_numbers/jobs"
 CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
 PAGE_SIZE = 250
-GET_ATTEMPTS = 5
-BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 8.0
 JOB_SEARCH_PAGES = 4
 DONE = ("completed", "failed", "expired")
 CAP_DETAIL = (
@@ -121,7 +120,7 @@ def number_values(item: dict[str, Any]) -> tuple[Any, ...]:
     """One ``GET /phone_numbers`` item → values in ``NUMBER_PATHS`` order."""
     get = item.get
     return (
-        sorted(set(get("tags") or ())),  # canonical_tags, inlined: called a million times
+        canonical_tags(get("tags")),
         get("connection_id"),
         get("customer_reference"),
         get("billing_group_id"),
@@ -202,7 +201,6 @@ def _by_e164(number: LiveNumber) -> str:
 
 class TelnyxProvider(Provider):
     carrier: ClassVar[str] = "telnyx"
-    DEFAULT_BASE_URL: ClassVar[str] = "https://api.telnyx.com/v2"
     job_based: ClassVar[bool] = True
     max_concurrent_calls: ClassVar[int] = 20  # the account's cap on pending/in-progress jobs
 
@@ -212,6 +210,7 @@ class TelnyxProvider(Provider):
         self._watermark: tuple[datetime | None, frozenset[str]] | None = None
         self._watermark_lock = asyncio.Lock()
         self._claimed: set[str] = set()  # job ids already bound to one of our calls
+        self.config: PollingConfig = self.config  # type: ignore[assignment]
 
     @property
     def http_concurrency(self) -> int:
@@ -309,22 +308,29 @@ class TelnyxProvider(Provider):
     # ---- applying
     async def apply(self, call: BulkCall) -> CallResult:
         body = {"phone_numbers": list(call.ids), **unflatten(call.patch)}
-        sent = _Counter()
+        sent = Counter()
         deadline = self.clock.now() + self.config.job_timeout_s
         await self._note_watermark(sent)
         job: dict[str, Any] | None = None
         unknown: list[str] = []
         while job is None:
             try:
-                response = await self._send("POST", CREATE_JOB, sent, json=body)
+                # 429 means the job was not created: the HTTP policy may send it again.
+                response = await self.http.request(
+                    "POST", CREATE_JOB, json=body, retry_statuses=frozenset({429}), counter=sent
+                )
                 job = self._decode("POST", CREATE_JOB, response).get("data")
                 if not isinstance(job, dict) or "id" not in job:
                     raise self._bad_answer("POST", CREATE_JOB, "a 2xx answer without a job")
+            except AccountFatal:
+                raise
             except (RateLimitError, InvalidRequestError) as exc:
                 retryable = isinstance(exc, RateLimitError) or CAP_DETAIL in exc.detail
                 if not retryable or self.clock.now() >= deadline:
-                    return CallResult(call, "failed", error=str(exc), requests=sent.n)
-                wait = _retry_after(exc) or self.config.poll_interval_s
+                    return CallResult(
+                        call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
+                    )
+                wait = getattr(exc, "retry_after", None) or self.config.poll_interval_s
                 log.info("%s; job not created, retrying in %.1fs", exc, wait)
                 await self.clock.sleep(min(wait, max(0.0, deadline - self.clock.now())))
             except (ServerError, TransportError) as exc:
@@ -333,20 +339,22 @@ class TelnyxProvider(Provider):
                 await self.clock.sleep(self.config.poll_interval_s)
                 try:
                     job = await self._find_job(call, body, sent)
+                except AccountFatal:
+                    raise
                 except ProviderError as search_exc:
                     unknown.append(f"looking for the job: {search_exc}")
                     return self._unknown(call, unknown, sent)
                 if job is None and len(unknown) >= 2:
                     return self._unknown(call, unknown, sent)
-            except (AuthError, PermissionError_):
-                raise
             except ProviderError as exc:  # any other 4xx: rejected, nothing created
-                return CallResult(call, "failed", error=str(exc), requests=sent.n)
+                return CallResult(
+                    call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
+                )
         self._claimed.add(job["id"])
         return await self._poll(call, job, deadline, sent)
 
     async def _poll(
-        self, call: BulkCall, job: dict[str, Any], deadline: float, sent: _Counter
+        self, call: BulkCall, job: dict[str, Any], deadline: float, sent: Counter
     ) -> CallResult:
         job_id = job["id"]
         path = f"{JOBS}/{job_id}"
@@ -357,12 +365,12 @@ class TelnyxProvider(Provider):
             await self.clock.sleep(min(self.config.poll_interval_s, left))
             try:
                 job = (await self._get(path, counter=sent))["data"]
-            except (AuthError, PermissionError_):
+            except AccountFatal:
                 raise
             except ProviderError as exc:
                 return CallResult(
                     call,
-                    "failed",
+                    CallStatus.FAILED,
                     failed={i: f"job {job_id}: {exc}" for i in call.ids},
                     error=f"lost track of job {job_id}: {exc}; check GET {path} before re-running",
                     job_id=job_id,
@@ -372,7 +380,7 @@ class TelnyxProvider(Provider):
         return self._settled(call, job, sent)
 
     def _settled(
-        self, call: BulkCall, job: dict[str, Any], sent: _Counter, timed_out: bool = False
+        self, call: BulkCall, job: dict[str, Any], sent: Counter, timed_out: bool = False
     ) -> CallResult:
         """A finished (or given-up-on) job → per-number outcome."""
         job_id, status = job["id"], job.get("status")
@@ -387,12 +395,14 @@ class TelnyxProvider(Provider):
                     failed[id_] = f"not reported by job {job_id}"
             failed = {i: r for i, r in failed.items() if i in set(call.ids)}
             if not failed:
-                return CallResult(call, "ok", job_id=job_id, requests=sent.n)
+                return CallResult(call, CallStatus.OK, job_id=job_id, requests=sent.n)
             if ok & set(call.ids):
-                return CallResult(call, "partial", failed=failed, job_id=job_id, requests=sent.n)
+                return CallResult(
+                    call, CallStatus.PARTIAL, failed=failed, job_id=job_id, requests=sent.n
+                )
             return CallResult(
                 call,
-                "failed",
+                CallStatus.FAILED,
                 failed=failed,
                 job_id=job_id,
                 requests=sent.n,
@@ -412,7 +422,7 @@ class TelnyxProvider(Provider):
                 failed.setdefault(id_, reason)
         return CallResult(
             call,
-            "failed",
+            CallStatus.FAILED,
             failed=failed,
             error=reason,
             job_id=job_id,
@@ -420,21 +430,21 @@ class TelnyxProvider(Provider):
             requests=sent.n,
         )
 
-    def _unknown(self, call: BulkCall, errors: list[str], sent: _Counter) -> CallResult:
+    def _unknown(self, call: BulkCall, errors: list[str], sent: Counter) -> CallResult:
         message = (
             f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
             f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
         )
         return CallResult(
             call,
-            "failed",
+            CallStatus.FAILED,
             failed={i: message for i in call.ids},
             error=message,
             outcome_unknown=True,
             requests=sent.n,
         )
 
-    async def _note_watermark(self, sent: _Counter) -> None:
+    async def _note_watermark(self, sent: Counter) -> None:
         """Once per provider: remember the newest existing job, so adoption ignores old jobs."""
         async with self._watermark_lock:
             if self._watermark is not None:
@@ -445,7 +455,7 @@ class TelnyxProvider(Provider):
             self._watermark = (max(times) if times else None, frozenset(j.get("id") for j in jobs))
 
     async def _find_job(
-        self, call: BulkCall, body: dict[str, Any], sent: _Counter
+        self, call: BulkCall, body: dict[str, Any], sent: Counter
     ) -> dict[str, Any] | None:
         """Our job if the carrier created it although we got no answer (newest first)."""
         since, seen = self._watermark or (None, frozenset())
@@ -477,44 +487,16 @@ class TelnyxProvider(Provider):
         params: dict[str, Any] | None = None,
         *,
         missing_ok: bool = False,
-        counter: _Counter | None = None,
+        counter: Counter | None = None,
     ) -> dict[str, Any]:
-        """GET → decoded body; retried on 429/5xx/transport errors. ``missing_ok``: 404 → {}."""
-        for attempt in range(GET_ATTEMPTS):
-            try:
-                response = await self._send("GET", path, counter, params=params)
-                return self._decode("GET", path, response)
-            except NotFoundError:
-                if missing_ok:
-                    return {}
-                raise
-            except (RateLimitError, ServerError, TransportError) as exc:
-                if attempt + 1 == GET_ATTEMPTS:
-                    raise
-                wait = _retry_after(exc) or min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt)
-                log.info("%s; retry %d in %.1fs", exc, attempt + 1, wait)
-                await self.clock.sleep(wait)
-        raise AssertionError("unreachable")
-
-    async def _send(
-        self, method: str, path: str, counter: _Counter | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        """One request; a non-2xx answer or no answer → the matching ``ProviderError``."""
-        self.requests_sent += 1
-        if counter is not None:
-            counter.n += 1
+        """GET → decoded body (the HTTP policy retries it). ``missing_ok``: 404 → {}."""
         try:
-            response = await self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise TransportError(
-                self._scrub(f"no response ({type(exc).__name__}: {exc})"),
-                account=self.account,
-                method=method,
-                path=path,
-            ) from exc
-        if response.is_success:
-            return response
-        raise self._error(method, path, response)
+            response = await self.http.request("GET", path, params=params, counter=counter)
+        except NotFoundError:
+            if missing_ok:
+                return {}
+            raise
+        return self._decode("GET", path, response)
 
     def _decode(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -528,55 +510,27 @@ class TelnyxProvider(Provider):
     def _bad_answer(self, method: str, path: str, what: str) -> ServerError:
         return ServerError(what, account=self.account, method=method, path=path)
 
-    def _error(self, method: str, path: str, response: httpx.Response) -> ProviderError:
-        status = response.status_code
-        detail = self._scrub(_error_text(response))
-        if status == 429:
-            return TelnyxRateLimitError(
-                detail,
-                account=self.account,
-                method=method,
-                path=path,
-                status=status,
-                detail=detail,
-                retry_after=_reset_seconds(response),
-            )
-        cls = _ERRORS.get(status, ServerError if status >= 500 else InvalidRequestError)
-        message = detail
-        if cls is AuthError:
-            message = f"{detail} (check TELNYX_API_KEY or the account's api_key)"
-        return cls(
-            message, account=self.account, method=method, path=path, status=status, detail=detail
-        )
+    @staticmethod
+    def error_text(response: httpx.Response) -> str:
+        """Telnyx error bodies: ``{"errors": [{"code", "title", "detail"}]}``."""
+        try:
+            errors = response.json().get("errors") or []
+            texts = [str(e.get("detail") or e.get("title") or e.get("code")) for e in errors]
+            if texts:
+                return "; ".join(texts)[:500]
+        except (ValueError, AttributeError):
+            pass
+        return response.reason_phrase or f"HTTP {response.status_code}"
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-
-_ERRORS: dict[int, type[ProviderError]] = {
-    400: InvalidRequestError,
-    401: AuthError,
-    403: PermissionError_,
-    404: NotFoundError,
-    422: InvalidRequestError,
-}
-
-
-class TelnyxRateLimitError(RateLimitError):
-    """429, with the seconds until the rate window resets when the carrier said."""
-
-    def __init__(self, message: str, *, retry_after: float | None, **where: Any) -> None:
-        super().__init__(message, **where)
-        self.retry_after = retry_after
-
-
-class _Counter:
-    """Requests sent for one call (``CallResult.requests``)."""
-
-    __slots__ = ("n",)
-
-    def __init__(self) -> None:
-        self.n = 0
+    @staticmethod
+    def retry_hint(response: httpx.Response, wall_now: float) -> float | None:
+        """``x-ratelimit-reset`` (seconds until the window resets), else ``Retry-After``."""
+        hint = None
+        if response.status_code == 429:
+            hint = reset_seconds(response.headers.get("x-ratelimit-reset"))
+        if hint is None:
+            hint = parse_retry_after(response.headers.get("retry-after"), wall_now)
+        return hint
 
 
 def describe(error: dict[str, Any]) -> str:
@@ -584,32 +538,6 @@ def describe(error: dict[str, Any]) -> str:
     head = " ".join(str(error[k]) for k in ("code", "title") if error.get(k))
     detail = error.get("detail")
     return f"{head}: {detail}" if head and detail else head or str(detail or "error")
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        errors = response.json().get("errors") or []
-        texts = [str(e.get("detail") or e.get("title") or e.get("code")) for e in errors]
-        if texts:
-            return "; ".join(texts)
-    except (ValueError, AttributeError):
-        pass
-    return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _retry_after(exc: ProviderError) -> float | None:
-    return exc.retry_after if isinstance(exc, TelnyxRateLimitError) else None
-
-
-def _reset_seconds(response: httpx.Response) -> float | None:
-    for header in ("x-ratelimit-reset", "retry-after"):
-        try:
-            value = float(response.headers[header])
-        except (KeyError, ValueError):
-            continue
-        if 0 < value <= 60:
-            return value
-    return None
 
 
 def _total_pages(body: dict[str, Any]) -> int:
