@@ -7,7 +7,8 @@ Interface (shared by the Wavix and Telnyx tests)::
     ...                                                       # exercise the client
     contract.assert_clean(min_exchanges=3)
 
-* ``ContractTransport(inner, spec, strip_prefix="", *, server_url=None)`` is an
+* ``ContractTransport(inner, spec, strip_prefix="", *, server_url=None)`` (``spec``: a path or a
+  loaded ``OpenAPI``, e.g. ``wavix_contract.wavix_spec()``) is an
   ``httpx.AsyncBaseTransport`` wrapping ``inner`` (e.g. ``httpx.ASGITransport(app=sandbox.app)``).
   Each request is validated before it is sent (path, method, parameters, security, body) and each
   response after it is received (status listed for the operation, headers, body schema).
@@ -98,13 +99,13 @@ class ContractTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         inner: httpx.AsyncBaseTransport,
-        spec: Path | str,
+        spec: Path | str | OpenAPI,
         strip_prefix: str = "",
         *,
         server_url: str | None = None,
     ) -> None:
         self.inner = inner
-        self.openapi = load_spec(str(spec))
+        self.openapi = spec if isinstance(spec, OpenAPI) else load_spec(str(spec))
         self.strip_prefix = strip_prefix.rstrip("/")
         server = server_url or self.openapi.spec.read_value()["servers"][0]["url"]
         parts = urlsplit(server)

@@ -44,10 +44,10 @@ def test_sdk_lists_gets_and_bulk_updates(
         60,
         2,
     )
-    assert [n.id for n in page.items] == list(range(400051, 400061))
+    assert [n.id for n in page.items] == list(range(sim.FIRST_ID + 50, sim.FIRST_ID + 60))
     assert {d.name for d in page.doc_types} == {"id", "address", "localaddress"}
 
-    number = wavix.numbers.get(400001)
+    number = wavix.numbers.get(sim.FIRST_ID)
     assert (number.number, number.label, number.transcription_threshold) == (
         "13135550100",
         "Detroit main line",
@@ -57,13 +57,13 @@ def test_sdk_lists_gets_and_bulk_updates(
 
     new_route = NumberDestination(destination="sip:sdk@pbx.example.com", priority=1, transport=1)
     updated = wavix.numbers.bulk_update(
-        ids=[400001, 400002], destinations=[new_route], call_recording_enabled=False
+        ids=[sim.FIRST_ID, sim.FIRST_ID + 1], destinations=[new_route], call_recording_enabled=False
     )
-    assert [n.id for n in updated.items or []] == [400001, 400002]
+    assert [n.id for n in updated.items or []] == [sim.FIRST_ID, sim.FIRST_ID + 1]
     assert all(n.call_recording_enabled is False for n in updated.items or [])
 
     clock.advance(sim.DEFAULT_ASYNC_DELAY_S + 0.1)  # destinations land asynchronously
-    for id_ in (400001, 400002):
+    for id_ in (sim.FIRST_ID, sim.FIRST_ID + 1):
         assert [d.destination for d in wavix.numbers.get(id_).destination] == [
             "sip:sdk@pbx.example.com"
         ]
@@ -71,12 +71,12 @@ def test_sdk_lists_gets_and_bulk_updates(
 
 def test_sdk_sees_the_carrier_errors(base_url: str, http: httpx.Client) -> None:
     with pytest.raises(ForbiddenError) as forbidden:
-        sdk(base_url, http, sim.READONLY_KEY).numbers.bulk_update(ids=[400001], sms_enabled=False)
+        sdk(base_url, http, sim.READONLY_KEY).numbers.bulk_update(ids=[sim.FIRST_ID], sms_enabled=False)
     assert forbidden.value.status_code == 403
     assert "numbers:write" in str(forbidden.value.body)
 
     with pytest.raises(UnauthorizedError):
         sdk(base_url, http, "wvx_wrong").numbers.list()
     with pytest.raises(NotFoundError):
-        sdk(base_url, http).numbers.bulk_update(ids=[400001, 999], sms_enabled=False)
-    assert sdk(base_url, http).numbers.get(400001).sms_enabled is True  # nothing was applied
+        sdk(base_url, http).numbers.bulk_update(ids=[sim.FIRST_ID, 999], sms_enabled=False)
+    assert sdk(base_url, http).numbers.get(sim.FIRST_ID).sms_enabled is True  # nothing was applied

@@ -21,7 +21,7 @@ SIMULATORS: dict[str, ModuleType] = {"wavix": wavix, "telnyx": telnyx}
 """carrier → simulator module. Each has ``MOUNT``, ``SCHEMA``, ``TABLES``, ``seed(store)``,
 ``make_app(store)`` and ``DEFAULT_KEY`` (the documented full-access sandbox key)."""
 
-SEED_VERSION = "1"
+SEED_VERSION = "2"
 
 
 class LatencyMiddleware:

@@ -10,8 +10,11 @@ the queue is empty the knob is removed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .store import SandboxStore
+
+FAULT_FIELDS = {"status", "retry_after", "processed"}
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,26 @@ def pop_fault(store: SandboxStore, knob: str) -> Fault | None:
             int(head["status"]), head.get("retry_after"), bool(head.get("processed", False))
         )
     return Fault(int(head))
+
+
+def check_queue(value: Any) -> list[Any]:
+    """Validator of a ``fail_next`` knob value (see ``knobs.py``): a list of HTTP error statuses
+    or ``{"status": s, "retry_after": secs, "processed": bool}`` objects."""
+    if not isinstance(value, list):
+        value = [value]  # one fault is a queue of one
+    for i, entry in enumerate(value):
+        status = entry.get("status") if isinstance(entry, dict) else entry
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError(f"item {i}: expected an HTTP error status (400-599) or an object")
+        if isinstance(entry, dict):
+            unknown = set(entry) - FAULT_FIELDS
+            if unknown:
+                raise ValueError(f"item {i}: unknown field(s) {', '.join(sorted(unknown))}")
+            after = entry.get("retry_after")
+            if after is not None and (
+                isinstance(after, bool) or not isinstance(after, int | float) or after < 0
+            ):
+                raise ValueError(f"item {i}: retry_after must be a number of seconds >= 0")
+            if not isinstance(entry.get("processed", False), bool):
+                raise ValueError(f"item {i}: processed must be true or false")
+    return value

@@ -4,6 +4,11 @@ Each carrier simulator owns its tables (created by its ``SCHEMA`` and filled by 
 this module owns the connection, the injected clock and the *knobs*: named settings persisted in
 the database (latency, async delays, job timings, fault injection) so a knob set from the CLI or a
 test applies to the embedded and the served sandbox alike.
+
+Knobs are read on every request, so they are cached per connection; the cache is dropped when
+``PRAGMA data_version`` says another connection (``reconciler sandbox knob`` in another process,
+while ``sandbox serve`` runs) committed since it was filled. Which knobs exist and what values they
+take is ``knobs.py``'s business: the store keeps whatever JSON it is given.
 """
 
 from __future__ import annotations
@@ -47,13 +52,22 @@ class SandboxStore:
         self.clock = clock or Clock()
         self.lock = threading.RLock()
         self._knob_cache: dict[str, Any] | None = None
+        self._knob_version = -1
 
     # ---- knobs
     def knob(self, name: str, default: Any = None) -> Any:
-        if self._knob_cache is None:
-            rows = self.conn.execute("SELECT name, value FROM knobs").fetchall()
-            self._knob_cache = {n: json.loads(v) for n, v in rows}
-        return self._knob_cache.get(name, default)
+        return self._knobs().get(name, default)
+
+    def _knobs(self) -> dict[str, Any]:
+        with self.lock:
+            # data_version changes only when *another* connection commits; our own writes
+            # clear the cache in set_knob.
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._knob_cache is None or version != self._knob_version:
+                rows = self.conn.execute("SELECT name, value FROM knobs").fetchall()
+                self._knob_cache = {n: json.loads(v) for n, v in rows}
+                self._knob_version = version
+            return self._knob_cache
 
     def set_knob(self, name: str, value: Any) -> None:
         with self.lock:
@@ -67,8 +81,8 @@ class SandboxStore:
             self._knob_cache = None
 
     def knobs(self) -> dict[str, Any]:
-        self.knob("_")
-        return dict(self._knob_cache or {})
+        """Every knob set, name → value."""
+        return dict(self._knobs())
 
     # ---- meta (e.g. "seeded")
     def get_meta(self, name: str) -> str | None:

@@ -14,23 +14,29 @@ Routes, relative to ``MOUNT``::
                                ``wavix.async_delay_s`` seconds of store-clock time later
 
 Storage: one row per number holding the whole response ``Number`` as JSON text, so a page is
-served by concatenating stored strings (no per-row decoding); ids are dense integers from
-``FIRST_ID``, so an unfiltered page is an id range. Pending asynchronous changes sit in
-``wavix_pending`` and are applied lazily at the start of every request.
+served by concatenating stored strings (no per-row decoding); ids are dense 64-bit integers from
+``FIRST_ID`` (11 digits, like the official examples), so an unfiltered page is an id range.
+Pending asynchronous changes sit in ``wavix_pending`` and are applied lazily at the start of
+every request.
 
-Knobs (``store.set_knob``): ``wavix.async_delay_s`` (default 1.0; 0 applies at once),
-``wavix.fail_next`` (a list of HTTP statuses, or ``{"status": s, "retry_after": secs}``; each
-request pops one and fails with it before anything else happens), ``wavix.max_ids`` (bulk ids
-limit; unset = none, as documented).
+Knobs (``knobs.KNOBS``; docs/sandbox-wavix.md gives the carrier assumption behind each):
+``wavix.async_delay_s``, ``wavix.fail_next``, ``wavix.max_ids``, ``wavix.sparse_items`` (fields
+left out or null in responses), ``wavix.refuse_*`` and ``wavix.refusal_status`` (numbers that
+make a whole PATCH fail), ``wavix.rate_limit``, ``wavix.rate_window_s`` and
+``wavix.rate_limit_headers`` (per-key 429s, with or without ``Retry-After`` /
+``X-RateLimit-Reset``).
 
 Modules: ``api`` (routes and handlers), ``requests`` (body models, parameters), ``errors`` (the
 carrier's error shapes), ``number`` (the ``Number`` object), ``tables`` (schema, shared SQL),
-``pending`` (asynchronous changes), ``account`` (keys, trunks), ``seed`` (the documented seed and
-the benchmark loaders). This package re-exports what the sandbox, the CLI and tests use.
+``pending`` (asynchronous changes), ``refusals`` (all-or-nothing PATCH refusals), ``sparse``
+(sparse responses), ``ratelimit`` (429s), ``knobs`` (the knob declarations), ``account`` (keys,
+trunks), ``seed`` (the documented seed and the benchmark loaders). This package re-exports what
+the sandbox, the CLI and tests use.
 """
 
 from __future__ import annotations
 
+from . import knobs
 from .account import DEFAULT_KEY, KEYS, READONLY_KEY, TRUNKS
 from .api import DEFAULT_PER_PAGE, MAX_PER_PAGE, MOUNT, make_app
 from .number import make_number
@@ -55,6 +61,7 @@ __all__ = [
     "TABLES",
     "TRUNKS",
     "bulk_insert",
+    "knobs",
     "make_app",
     "make_number",
     "seed",

@@ -1,5 +1,7 @@
-"""The Wavix routes: every request passes fault injection, due asynchronous changes and the key
-check, then its handler; a ``WavixError`` becomes the carrier's error response."""
+"""The Wavix routes: every request passes fault injection, due asynchronous changes, the key
+check and the key's rate limit, then its handler; a ``WavixError`` becomes the carrier's error
+response. Every ``Number`` sent goes through the ``wavix.sparse_items`` knob (``sparse``), and
+every PATCH through the refusal knobs (``refusals``) before anything is applied."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ from starlette.routing import Route
 from ..faults import pop_fault
 from ..http import bearer_key, dumps, json_response, json_text_response
 from ..store import SandboxStore
-from . import pending
+from . import pending, sparse
 from .account import DOC_TYPES, KEYS
 from .errors import WavixError, forbidden, injected, invalid, not_found, unauthorized
+from .knobs import value
+from .ratelimit import RateLimiter
+from .refusals import refusal
 from .requests import (
     NumberBulkUpdate,
     NumberUpdate,
@@ -42,6 +47,7 @@ class WavixSimulator:
 
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
+        self.rate = RateLimiter(store)
 
     # ---- plumbing shared by every route
     def route(self, scope: str, handler: Handler) -> Handler:
@@ -51,20 +57,26 @@ class WavixSimulator:
                 if fault is not None:
                     raise injected(fault)
                 pending.apply_due(self.store)
-                self._authorize(request, scope)
+                self.rate.count(self._authorize(request, scope))
                 return await handler(request)
             except WavixError as err:
                 return json_response(err.status, err.body, err.headers)
 
         return endpoint
 
-    def _authorize(self, request: Request, scope: str) -> None:
+    def _authorize(self, request: Request, scope: str) -> str:
+        """The request's key, once it is known to allow ``scope``."""
         key = bearer_key(request.headers.get("authorization"))
         level = KEYS.get(key) if key is not None else None
-        if level is None:
+        if key is None or level is None:
             raise unauthorized()
         if scope == "write" and level != "write":
             raise forbidden()
+        return key
+
+    def _shaped(self, bodies: list[str]) -> list[str]:
+        rules = sparse.rules(self.store)
+        return [sparse.shape(rules, b) for b in bodies] if rules else bodies
 
     # ---- GET /v1/numbers
     async def list_numbers(self, request: Request) -> Response:
@@ -126,7 +138,7 @@ class WavixSimulator:
         }
         text = (
             '{"items":['
-            + ",".join(r[0] for r in rows)
+            + ",".join(self._shaped([r[0] for r in rows]))
             + '],"doc_types":'
             + _DOC_TYPES_JSON
             + ',"pagination":'
@@ -144,7 +156,7 @@ class WavixSimulator:
             ).fetchone()
         if row is None:
             raise not_found()
-        return json_text_response(200, row[0])
+        return json_text_response(200, self._shaped([row[0]])[0])
 
     # ---- PATCH /v1/numbers/{id}
     async def update_number(self, request: Request) -> Response:
@@ -153,13 +165,17 @@ class WavixSimulator:
         check_trunks(update.destinations)
         changes = fields(update)
         with self.store.transaction() as conn:
-            if not bodies(conn, [number_id]):
+            found = bodies(conn, [number_id])
+            if not found:
                 raise not_found()
+            refused = refusal(self.store, found, changes)
+            if refused is not None:
+                raise refused
             ids = DestinationIds(conn)
             body = write_changes(conn, {number_id: changes}, ids)[number_id]
             ids.save()
             pending.supersede(conn, number_id, changes)
-        return json_text_response(200, body)
+        return json_text_response(200, self._shaped([body])[0])
 
     # ---- PATCH /v1/numbers (bulk)
     async def bulk_update(self, request: Request) -> Response:
@@ -168,26 +184,29 @@ class WavixSimulator:
         ids_in = list(dict.fromkeys(update.ids))  # duplicates accepted, applied once
         if not ids_in:
             raise invalid("ids")
-        limit = self.store.knob("wavix.max_ids")
+        limit = value(self.store, "wavix.max_ids")
         if limit is not None and len(ids_in) > limit:
             raise invalid("ids")
         changes = fields(update)
-        sync = {k: v for k, v in changes.items() if k not in pending.ASYNC_FIELDS}
-        later = {k: v for k, v in changes.items() if k in pending.ASYNC_FIELDS}
-        delay = pending.async_delay(self.store)
-        if delay <= 0:
-            sync, later = changes, {}
+        delays = pending.async_delays(self.store)
+        later = {k: v for k, v in changes.items() if delays.get(k, 0) > 0}
+        sync = {k: v for k, v in changes.items() if k not in later}
         with self.store.transaction() as conn:
             found = bodies(conn, ids_in)
             if len(found) != len(ids_in):
                 raise not_found()  # whole request refused, nothing applied
+            refused = refusal(self.store, found, changes)
+            if refused is not None:
+                raise refused  # all or nothing: one refused number fails every id
             if sync:
                 ids = DestinationIds(conn)
                 found.update(write_changes(conn, dict.fromkeys(ids_in, sync), ids))
                 ids.save()
             if later:
-                pending.schedule(conn, ids_in, later, self.store.clock.now() + delay)
-        text = '{"items":[' + ",".join(found[i] for i in ids_in) + "]}"
+                now = self.store.clock.now()
+                due = {f: now + delays[f] for f in later}
+                pending.schedule(conn, ids_in, later, due)
+        text = '{"items":[' + ",".join(self._shaped([found[i] for i in ids_in])) + "]}"
         return json_text_response(200, text)
 
 

@@ -8,6 +8,18 @@ from typing import Any
 
 from .account import TRUNKS
 
+NUMBER_FIELDS = (
+    "id number activation_fee monthly_fee per_min city state country country_short_name "
+    "destination channels require_docs documents domestic_cli free_min unlimited label status "
+    "seconds added paid_until sms_enabled sms_relay_url cnam call_recording_enabled "
+    "transcription_enabled transcription_threshold call_status_url"
+).split()
+"""The fields of a response ``Number``, in the order ``make_number`` writes them."""
+DESTINATION_FIELDS = "id destination priority transport trunk_id trunk_label srtp".split()
+"""The fields of a response destination item (``InboundCallDestination``)."""
+ASYNC_FIELDS = ("destinations", "sms_relay_url")
+"""Request fields the bulk PATCH applies later (the docs: "applied asynchronously")."""
+
 
 def make_number(
     id: int,

@@ -11,8 +11,9 @@ from ..store import SandboxStore
 from .number import make_number, response_destinations
 from .tables import FIRST_DESTINATION_ID, DestinationIds, Row, insert_rows, row
 
-FIRST_ID = 400001
-"""Ids are dense integers from here, so an unfiltered page is an id range."""
+FIRST_ID = 47_832_123_001
+"""Ids are dense integers from here, so an unfiltered page is an id range. 11 digits, like the
+official examples (``47832123321``): past int32 and uint32, as real Wavix ids are."""
 
 # --------------------------------------------------------------------------------------------
 # Loading numbers (benchmarks)
@@ -208,8 +209,8 @@ def _seed_plan() -> list[tuple[str, int, dict[str, Any]]]:
 
 
 def seed_numbers() -> list[dict[str, Any]]:
-    """The documented seed as complete ``Number`` dicts (ids 400001..400060, in ``SEED_BLOCKS``
-    order; destination ids from ``FIRST_DESTINATION_ID``)."""
+    """The documented seed as complete ``Number`` dicts (ids 47832123001..47832123060, in
+    ``SEED_BLOCKS`` order; destination ids from ``FIRST_DESTINATION_ID``)."""
     dest_id = iter(range(FIRST_DESTINATION_ID, FIRST_DESTINATION_ID + 1000)).__next__
     out = []
     for k, (number, _, fields) in enumerate(_seed_plan()):

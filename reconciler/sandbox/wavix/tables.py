@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS wavix_counters (name TEXT PRIMARY KEY, value INTEGER 
 """
 TABLES = ["wavix_numbers", "wavix_pending", "wavix_counters"]
 
-FIRST_DESTINATION_ID = 7_000_001
+FIRST_DESTINATION_ID = 310_000_000_001
+"""Destination ids are 64-bit too (12 digits here)."""
 
 Row = tuple[int, str, str | None, int | None, str]
 """(id, number, label, city_id, body JSON) of ``wavix_numbers``."""
