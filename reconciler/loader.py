@@ -283,6 +283,10 @@ class _Builder:
                         continue
                     value, unset = _expand(value, self.env)
                     missing.extend(unset)
+                    if key == "api_key" and not unset and value == "":
+                        # ${VAR:-} with VAR unset or empty: an empty key is never sent.
+                        missing.extend(m.group(1) for m in _ENV.finditer(body[key]))
+                        continue
                     if unset and key == "api_key":
                         continue
                 values[key] = value
