@@ -316,13 +316,13 @@ class SyntheticAccount:
         """File name → YAML text: providers (the embedded sandbox, or ``base_url``), profiles,
         numbers (one prefix entry per profile) and, with overrides, overrides (exact entries)."""
         head = f"{MARK} ({self.describe()}).\n"
-        target = {"base_url": base_url} if base_url else {"sandbox": True}
+        target = {"sandbox": True, **({"base_url": base_url} if base_url else {})}
         provider = {"type": self.carrier, **target, **(options or {})}
         served = (
             ""
             if base_url
             else (
-                "# For a served sandbox (`reconciler sandbox serve`), replace `sandbox: true` with\n"
+                "# For a served sandbox (`reconciler sandbox serve`), add under `sandbox: true`\n"
                 f"#   base_url: http://127.0.0.1:8765{_mount(self.carrier)}\n"
             )
         )
@@ -456,6 +456,6 @@ def seed(
         f"Wrote {', '.join(str(p) for p in written)}",
         f"Next: reconciler plan {directory}{db_option}",
         f"Served instead: `reconciler sandbox serve{db_option}`, then in "
-        f"{directory / 'providers.yaml'} replace `sandbox: true` with "
-        f"`base_url: http://127.0.0.1:8765{_mount(account.carrier)}`.",
+        f"{directory / 'providers.yaml'} add `base_url: http://127.0.0.1:8765"
+        f"{_mount(account.carrier)}` under `sandbox: true`.",
     ]

@@ -1,0 +1,268 @@
+"""End-to-end benchmark: `reconciler plan` as a user runs it, its own process against a served
+sandbox, for each output format.
+
+    python benchmarks/e2e.py [--quick] [--million] [--workloads base,overrides,profiles]
+        [--carriers wavix,telnyx] [--numbers N] [--repeat R] [--src DIR] [--json FILE]
+
+For each workload and carrier: ``reconciler sandbox seed`` into a fresh database,
+``reconciler sandbox serve`` on a free loopback port (a subprocess), the seeded providers file
+pointed at it (``base_url``), then one process per output format: ``plan DIR`` (text),
+``plan DIR --json`` and ``plan DIR --format markdown`` when ``plan --help`` offers it, stdout to
+a file. Per process: wall time from spawn to exit, and from ``wait4`` the client's own max RSS
+and CPU time (user + sys); the server is another process and counts in neither. ``calls`` and
+``lower bound`` come from the JSON plan's summary. With ``--repeat R`` each command runs R times
+and the fastest run is kept (the machine may be busy with other work).
+
+``--src DIR`` benchmarks another checkout (seed, serve and plan all run from it, e.g. a
+``git archive`` of an older commit), so before/after figures come from one script.
+
+Workloads (100k numbers, 30 % drift): ``base`` 5 profiles; ``overrides`` one profile and an
+exact entry per number overriding one field (100 distinct values); ``profiles`` 5,000 profiles;
+``million`` (``--million``) 1M numbers over 5 profiles. ``--quick``: ``base`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+LOOPBACK = "127.0.0.1"
+MOUNTS = {"wavix": "/wavix", "telnyx": "/telnyx/v2"}
+"""Where ``sandbox serve`` mounts each simulator (docs/sandbox-*.md)."""
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "base": {"numbers": 100_000, "profiles": 5},
+    "overrides": {"numbers": 100_000, "profiles": 1, "overrides": 1.0},
+    "profiles": {"numbers": 100_000, "profiles": 5000},
+    "million": {"numbers": 1_000_000, "profiles": 5},
+}
+DRIFT = 0.3
+MB = 1024 * 1024
+
+
+@dataclass
+class Row:
+    carrier: str
+    workload: str
+    numbers: int
+    output: str
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    calls: int | None = None
+    lower_bound: int | None = None
+    changed: int | None = None
+    output_bytes: int = 0
+    seed_s: float = 0.0
+
+
+class Reconciler:
+    """Runs the ``reconciler`` CLI of one checkout as separate processes."""
+
+    def __init__(self, src: Path) -> None:
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *_pythonpath()])}
+        self.env.pop("RECONCILER_SANDBOX_DB", None)
+        # What the console script does (``reconciler`` is this under another name).
+        self.argv = [
+            sys.executable,
+            "-c",
+            "import sys; from reconciler.cli import main; sys.argv[0] = 'reconciler'; main()",
+        ]
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [*self.argv, *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"reconciler {' '.join(args)} → {done.returncode}\n{done.stderr}")
+        return done.stdout
+
+    def popen(self, *args: str, stdout: Any, stderr: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*self.argv, *args], env=self.env, stdout=stdout, stderr=stderr)
+
+    def measure(self, args: list[str], out: Path) -> tuple[float, float, float]:
+        """(wall s, CPU s, max RSS MB) of one client process; stdout to ``out``."""
+        with out.open("wb") as stdout, tempfile.TemporaryFile() as stderr:
+            started = time.perf_counter()
+            proc = self.popen(*args, stdout=stdout, stderr=stderr)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - started
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                stderr.seek(0)
+                tail = stderr.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"reconciler {' '.join(args)} → {proc.returncode}\n{tail}")
+        # Linux reports ru_maxrss in KiB.
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / MB
+
+    def formats(self) -> list[tuple[str, list[str]]]:
+        """The output formats ``plan`` offers: text, json, and markdown when present."""
+        help_text = self.run("plan", "--help")
+        out = [("text", []), ("json", ["--json"])]
+        if "--format" in help_text and "markdown" in help_text:
+            out.append(("markdown", ["--format", "markdown"]))
+        return out
+
+
+def _pythonpath() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    """``reconciler sandbox serve`` on a free loopback port, stopped on exit."""
+
+    def __init__(self, cli: Reconciler, db: Path) -> None:
+        self.cli, self.db, self.port = cli, db, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        args = ["sandbox", "serve", "--port", str(self.port), "--sandbox-db", str(self.db)]
+        self.proc = self.cli.popen(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection((LOOPBACK, self.port), timeout=1).close()
+                return f"http://{LOOPBACK}:{self.port}"
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    raise RuntimeError(f"sandbox serve did not start:\n{err}") from None
+                time.sleep(0.05)
+
+    def __exit__(self, *_: Any) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def bench(
+    cli: Reconciler, carrier: str, workload: str, options: dict[str, Any], repeat: int, work: Path
+) -> list[Row]:
+    label = f"{options['profiles']:,} profile" + ("s" if options["profiles"] > 1 else "")
+    if options.get("overrides"):
+        label += f", {options['overrides']:.0%} overridden"
+    config, db = work / f"{carrier}-{workload}", work / f"{carrier}-{workload}.sqlite3"
+    seed_args = [f"--{k}={v}" for k, v in options.items()]
+    started = time.perf_counter()
+    cli.run("sandbox", "seed", f"--carrier={carrier}", f"--drift={DRIFT}", *seed_args,
+            "--config-out", str(config), "--sandbox-db", str(db))  # fmt: skip
+    seed_s = time.perf_counter() - started
+    rows = []
+    with Served(cli, db) as base:
+        providers = config / "providers.yaml"
+        served = rf"\1sandbox: true\n\1base_url: {base}{MOUNTS[carrier]}"
+        providers.write_text(re.sub(r"(?m)^( +)sandbox: true$", served, providers.read_text()))
+        for output, flags in cli.formats():
+            runs = []
+            for _ in range(repeat):
+                out = work / f"out-{carrier}-{workload}-{output}"
+                runs.append((*cli.measure(["plan", str(config), *flags], out), out))
+            wall, cpu, rss, out = min(runs, key=lambda r: r[0])
+            row = Row(carrier, label, options["numbers"], output, round(wall, 2), round(cpu, 2),
+                      round(rss, 1), output_bytes=out.stat().st_size, seed_s=round(seed_s, 1))  # fmt: skip
+            if output == "json":
+                summary = json.loads(out.read_text())["summary"]
+                row.calls, row.lower_bound = summary["calls"], summary["lower_bound"]
+                row.changed = summary["changed"]
+            rows.append(row)
+            print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
+    planned = next(r for r in rows if r.output == "json")  # every format plans the same calls
+    for row in rows:
+        row.calls, row.lower_bound, row.changed = (
+            planned.calls,
+            planned.lower_bound,
+            planned.changed,
+        )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| carrier | workload | numbers | output | wall s | CPU s | max RSS MB | calls | lower bound |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.carrier} | {r.workload} | {r.numbers:,} | {r.output} | {r.wall_s} | {r.cpu_s} | "
+            f"{r.max_rss_mb} | {_cell(r.calls)} | {_cell(r.lower_bound)} |"
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}; {time.strftime('%Y-%m-%d')}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workloads", default="base,overrides,profiles")
+    parser.add_argument("--carriers", default="wavix,telnyx")
+    parser.add_argument("--quick", action="store_true", help="the base workload only")
+    parser.add_argument("--million", action="store_true", help="add 1M numbers (takes long)")
+    parser.add_argument("--numbers", type=int, help="numbers in every workload (small: smoke)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per command, fastest kept")
+    parser.add_argument("--src", type=Path, default=REPO, help="the checkout to benchmark")
+    parser.add_argument("--json", type=Path, help="also write one JSON line per row here")
+    args = parser.parse_args(argv)
+
+    workloads = ["base"] if args.quick else args.workloads.split(",")
+    if args.million and "million" not in workloads:
+        workloads.append("million")
+    unknown = set(workloads) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    cli = Reconciler(args.src.resolve())
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="reconciler-e2e-") as tmp:
+        for workload in workloads:
+            options = dict(WORKLOADS[workload])
+            if args.numbers:
+                options["numbers"] = args.numbers
+                options["profiles"] = min(options["profiles"], args.numbers)
+            for carrier in args.carriers.split(","):
+                rows.extend(bench(cli, carrier, workload, options, args.repeat, Path(tmp)))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
+    print(f"End to end: `reconciler plan` as its own process against `reconciler sandbox serve`, "
+          f"{DRIFT:.0%} drift. Machine: {machine()}\n")  # fmt: skip
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
