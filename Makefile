@@ -1,12 +1,21 @@
 .PHONY: test bench bench-quick
 
+# Extra options for the end-to-end benchmark, e.g. `make bench E2E="--million --repeat 3"`.
+E2E ?=
+
 test:
 	python -m pytest
 
-# The standard benchmark set (1k-1M numbers, both carriers); about 10 minutes on 2 cores.
+# End to end first (`reconciler plan` as its own process against `reconciler sandbox serve`:
+# 100k numbers, per-number overrides, 5,000 profiles; both carriers; about 10 minutes on 2 cores),
+# then the in-process standard set (1k-1M numbers, both carriers; about 10 minutes).
 bench:
+	python benchmarks/e2e.py --json benchmarks/results/e2e-latest.jsonl $(E2E)
+	@echo
 	python benchmarks/standard.py
 
-# Up to 100k numbers; about 2 minutes.
+# The 100k/5-profile end-to-end rows, then the in-process set up to 100k; about 5 minutes.
 bench-quick:
+	python benchmarks/e2e.py --quick --json benchmarks/results/e2e-latest.jsonl $(E2E)
+	@echo
 	python benchmarks/standard.py --quick

@@ -1,11 +1,12 @@
 """Benchmark: calls planned vs bounds, plan speed and memory, fetch/apply wall time vs naive.
 
     python benchmarks/run.py --carrier wavix|telnyx --numbers N --profiles K --drift F \\
-        --latency-ms L [--json] [--seed S] [--naive-sample M] [--skip-apply]
+        [--overrides F] --latency-ms L [--json] [--seed S] [--naive-sample M] [--skip-apply]
 
-Builds a synthetic in-memory sandbox account of N numbers split evenly over K profiles (one prefix
-selector each); a share F of the numbers drifted in a random non-empty subset of their profile's
-fields. Then, in this process, as a user would run it:
+Builds the synthetic account of ``reconciler sandbox seed`` (reconciler/sandbox/synthetic.py) in
+an in-memory sandbox: N numbers split evenly over K prefix profiles; a share drifted in a random
+non-empty subset of their fields, a share with a per-number override. Then, in this process
+(benchmarks/e2e.py measures the whole command as its own process instead):
 
 1. plan at zero latency: load the YAML, read the account through the provider, canonicalise,
    diff, group. The sandbox's own serving cost is taken out: every listing page is rendered once
@@ -32,7 +33,6 @@ import gc
 import json
 import math
 import os
-import random
 import resource
 import sys
 import tempfile
@@ -44,7 +44,6 @@ from typing import Any
 
 import httpx
 import psutil
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -55,6 +54,7 @@ from reconciler.providers import open_account
 from reconciler.runner import apply, plan_accounts
 from reconciler.sandbox import SIMULATORS, LatencyMiddleware, Sandbox
 from reconciler.sandbox.store import SandboxStore
+from reconciler.sandbox.synthetic import SyntheticAccount
 
 ACCOUNT = "bench"
 NAIVE_PARALLELISM = 10
@@ -62,145 +62,25 @@ MB = 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------
-# Workload: profiles, drift, seeding
+# Workload: the synthetic account of `reconciler sandbox seed`
 
 
-def wavix_profiles(k: int, rng: random.Random) -> list[dict[str, Any]]:
-    out = []
-    for i in range(k):
-        out.append(
-            {
-                "sms_enabled": i % 2 == 0,
-                "destinations": [
-                    {"destination": f"sip:in{i}@pbx.example.com", "priority": 1, "transport": 1, "trunk_id": None},
-                    {"destination": f"+1313555{i:04d}", "priority": 2, "transport": 4, "trunk_id": None},
-                ],
-                "sms_relay_url": f"https://hooks.example.com/sms/{i}",
-                "call_recording_enabled": True,
-                "transcription_threshold": 30 + i,
-            }
-        )
-    return out
+def workload(args: argparse.Namespace) -> SyntheticAccount:
+    return SyntheticAccount(
+        args.carrier, args.numbers, args.profiles, args.overrides, args.drift, args.seed
+    )
 
 
-def wavix_wrong(field: str, value: Any) -> Any:
-    return {
-        "sms_enabled": lambda v: not v,
-        "destinations": lambda v: v[:1],
-        "sms_relay_url": lambda v: v + "-old",
-        "call_recording_enabled": lambda v: not v,
-        "transcription_threshold": lambda v: v + 5,
-    }[field](value)
-
-
-def telnyx_profiles(k: int, rng: random.Random) -> list[dict[str, Any]]:
-    return [
-        {
-            "tags": sorted({"bench", f"team{i}"}),
-            "connection_id": f"16846411232360{i:05d}",
-            "customer_reference": f"ref-{i}",
-            "voice.call_forwarding.forwards_to": f"+1312555{i:04d}",
-            "voice.call_recording.inbound_call_recording_enabled": i % 2 == 0,
-        }
-        for i in range(k)
-    ]
-
-
-def telnyx_wrong(field: str, value: Any) -> Any:
-    return {
-        "tags": lambda v: v[:1],
-        "connection_id": lambda v: v[:-1] + "9",
-        "customer_reference": lambda v: v + "-old",
-        "voice.call_forwarding.forwards_to": lambda v: v[:-1] + ("1" if v[-1] != "1" else "2"),
-        "voice.call_recording.inbound_call_recording_enabled": lambda v: not v,
-    }[field](value)
-
-
-class Workload:
-    """N numbers over K profiles; batches of identical numbers seeded through the simulator."""
-
-    def __init__(self, carrier: str, numbers: int, profiles: int, drift: float, seed: int) -> None:
-        self.carrier, self.n, self.k, self.f = carrier, numbers, profiles, drift
-        self.rng = random.Random(seed)
-        self.profiles = (wavix_profiles if carrier == "wavix" else telnyx_profiles)(profiles, self.rng)
-        self.wrong = wavix_wrong if carrier == "wavix" else telnyx_wrong
-        self.prefixes = [f"1{201 + i}" for i in range(profiles)]
-        # batches: (profile index, drifted fields, count)
-        self.batches: list[tuple[int, tuple[str, ...], int]] = []
-        self.drifted_per_profile = [0] * profiles
-        for i in range(profiles):
-            size = numbers // profiles + (1 if i < numbers % profiles else 0)
-            drifted = round(size * drift)
-            self.drifted_per_profile[i] = drifted
-            self.batches.append((i, (), size - drifted))
-            fields = sorted(self.profiles[i])
-            counts: dict[tuple[str, ...], int] = {}
-            for _ in range(drifted):
-                subset = tuple(f for f in fields if self.rng.random() < 0.5) or (self.rng.choice(fields),)
-                counts[subset] = counts.get(subset, 0) + 1
-            self.batches.extend((i, subset, c) for subset, c in sorted(counts.items()))
-
-    def settings_for(self, profile: int, drifted: tuple[str, ...]) -> dict[str, Any]:
-        flat = dict(self.profiles[profile])
-        for f in drifted:
-            flat[f] = self.wrong(f, flat[f])
-        return flat
-
-    def seed(self, sandbox: Sandbox) -> None:
-        store = sandbox.store
-        sim = SIMULATORS[self.carrier]
-        with store.transaction() as conn:
-            for table in sim.TABLES:
-                conn.execute(f"DELETE FROM {table}")
-        offsets = [0] * self.k
-        for profile, drifted, count in self.batches:
-            if count == 0:
-                continue
-            flat = self.settings_for(profile, drifted)
-            sim.seed_synthetic(
-                store,
-                count,
-                prefix=self.prefixes[profile],
-                first_line=2_000_000 + offsets[profile],
-                settings=carrier_settings(self.carrier, flat),
-            )
-            offsets[profile] += count
-
-    def config_dir(self, concurrency: int, poll_interval: float) -> Path:
-        d = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
-        profiles = {f"p{i}": unflatten(p) for i, p in enumerate(self.profiles)}
-        for body in profiles.values():  # YAML uses transport names
-            for dest in body.get("destinations", []):
-                dest.pop("trunk_id", None)
-        doc = {
-            "providers": {
-                ACCOUNT: {
-                    "type": self.carrier,
-                    "sandbox": True,
-                    "concurrency": concurrency,
-                    "poll_interval_s": poll_interval,
-                    "verify_timeout_s": 120,
-                }
-            },
-            "profiles": profiles,
-            "numbers": [
-                {"provider": ACCOUNT, "number": f"+{p}*", "profile": f"p{i}"}
-                for i, p in enumerate(self.prefixes)
-            ],
-        }
-        (d / "bench.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-        return d
-
-
-def carrier_settings(carrier: str, flat: dict[str, Any]) -> dict[str, Any]:
-    """Flat canonical settings → the simulator's stored (response) shape."""
-    if carrier == "wavix":
-        out = {k: v for k, v in flat.items() if k != "destinations"}
-        if "destinations" in flat:
-            out["destination"] = [dict(d) for d in flat["destinations"]]
-        return out
-    nested = unflatten(flat)
-    return nested
+def config_dir(work: SyntheticAccount, concurrency: int, poll_interval: float) -> Path:
+    d = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
+    options = {
+        "concurrency": concurrency,
+        "poll_interval_s": poll_interval,
+        "verify_timeout_s": 120,
+    }
+    for name, text in work.config_files(ACCOUNT, options=options).items():
+        (d / name).write_text(text)
+    return d
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,9 +141,9 @@ class PeakRSS:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-def build_sandbox(work: Workload, *, job_s: float) -> tuple[Sandbox, PageCache]:
+def build_sandbox(work: SyntheticAccount, *, job_s: float) -> tuple[Sandbox, PageCache]:
     sandbox = Sandbox(SandboxStore(":memory:", clock=Clock()))
-    work.seed(sandbox)
+    work.seed_store(sandbox.store)
     sandbox.store.set_knob("wavix.async_delay_s", 0.0)
     sandbox.store.set_knob("telnyx.job_pending_s", job_s / 2)
     sandbox.store.set_knob("telnyx.job_run_s", job_s / 2)
@@ -285,7 +165,9 @@ async def timed_plan(config: Path, sandbox: Sandbox) -> tuple[Any, float, float,
     return plan, time.perf_counter() - wall, time.process_time() - cpu, requests
 
 
-async def naive_apply(work: Workload, sandbox: Sandbox, plan: Any, sample: int) -> tuple[float, int, int]:
+async def naive_apply(
+    work: SyntheticAccount, sandbox: Sandbox, plan: Any, sample: int
+) -> tuple[float, int, int]:
     """One PATCH per changed number with its own changed fields, 10 in flight."""
     sim = SIMULATORS[work.carrier]
     changes = list(plan.changes)
@@ -297,7 +179,9 @@ async def naive_apply(work: Workload, sandbox: Sandbox, plan: Any, sample: int) 
     requests = 0
     base = "http://sandbox.invalid" + sim.MOUNT
 
-    async with httpx.AsyncClient(transport=transport, base_url=base, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=base, headers=headers, timeout=60
+    ) as client:
 
         async def one(change: Any) -> None:
             nonlocal requests
@@ -307,7 +191,8 @@ async def naive_apply(work: Workload, sandbox: Sandbox, plan: Any, sample: int) 
                     body = dict(patch)
                     if "destinations" in body:
                         body["destinations"] = [
-                            {k: v for k, v in d.items() if v is not None} for d in body["destinations"]
+                            {k: v for k, v in d.items() if v is not None}
+                            for d in body["destinations"]
                         ]
                     r = await client.patch(f"/v1/numbers/{change.id}", json=body)
                     requests += 1
@@ -333,9 +218,9 @@ async def naive_apply(work: Workload, sandbox: Sandbox, plan: Any, sample: int) 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    work = Workload(args.carrier, args.numbers, args.profiles, args.drift, args.seed)
+    work = workload(args)
     limit = 500 if args.carrier == "wavix" else 1000
-    config = work.config_dir(args.concurrency, args.poll_interval)
+    config = config_dir(work, args.concurrency, args.poll_interval)
 
     t0 = time.perf_counter()
     sandbox, cache = build_sandbox(work, job_s=args.job_s)
@@ -363,6 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "numbers": args.numbers,
         "profiles": args.profiles,
         "drift": args.drift,
+        "overrides": args.overrides,
         "latency_ms": args.latency_ms,
         "concurrency": args.concurrency,
         "limit": limit,
@@ -397,11 +283,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def latency_runs(args: argparse.Namespace, work: Workload, config: Path, sandbox: Sandbox, cache: PageCache) -> dict[str, Any]:
+def latency_runs(
+    args: argparse.Namespace,
+    work: SyntheticAccount,
+    config: Path,
+    sandbox: Sandbox,
+    cache: PageCache,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sandbox.store.set_knob("latency_ms", args.latency_ms)
     state = load(config)
-    provider = open_account(ACCOUNT, state.accounts[ACCOUNT].config, state.accounts[ACCOUNT].source, sandbox=sandbox)
+    provider = open_account(
+        ACCOUNT, state.accounts[ACCOUNT].config, state.accounts[ACCOUNT].source, sandbox=sandbox
+    )
 
     async def fetch() -> float:
         start = time.perf_counter()
@@ -447,25 +341,41 @@ def latency_runs(args: argparse.Namespace, work: Workload, config: Path, sandbox
 
 
 COLUMNS = [
-    ("carrier", "carrier"), ("numbers", "numbers"), ("changed", "changed"), ("calls", "calls"),
-    ("calls_exact_grouping", "exact"), ("lower_bound", "lower"), ("profile_bound", "profile"),
-    ("calls_per_number", "per-number"), ("plan_wall_s", "plan s"), ("plan_cpu_s", "cpu s"),
-    ("peak_rss_mb", "peak MB"), ("client_peak_mb", "client MB"), ("fetch_wall_s", "fetch s"),
-    ("fetch_bound_s", "bound s"), ("apply_wall_s", "apply s"), ("naive_apply_wall_s", "naive s"),
+    ("carrier", "carrier"),
+    ("numbers", "numbers"),
+    ("changed", "changed"),
+    ("calls", "calls"),
+    ("calls_exact_grouping", "exact"),
+    ("lower_bound", "lower"),
+    ("profile_bound", "profile"),
+    ("calls_per_number", "per-number"),
+    ("plan_wall_s", "plan s"),
+    ("plan_cpu_s", "cpu s"),
+    ("peak_rss_mb", "peak MB"),
+    ("client_peak_mb", "client MB"),
+    ("fetch_wall_s", "fetch s"),
+    ("fetch_bound_s", "bound s"),
+    ("apply_wall_s", "apply s"),
+    ("naive_apply_wall_s", "naive s"),
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--carrier", choices=["wavix", "telnyx"], required=True)
     parser.add_argument("--numbers", type=int, required=True)
     parser.add_argument("--profiles", type=int, default=5)
     parser.add_argument("--drift", type=float, default=0.3)
+    parser.add_argument("--overrides", type=float, default=0.0, help="share with an exact entry")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--poll-interval", type=float, default=0.25, help="Telnyx job polling")
     parser.add_argument("--job-s", type=float, default=0.5, help="simulated Telnyx job duration")
-    parser.add_argument("--naive-sample", type=int, default=0, help="time the naive apply on M numbers and scale")
+    parser.add_argument(
+        "--naive-sample", type=int, default=0, help="time the naive apply on M numbers and scale"
+    )
     parser.add_argument("--skip-apply", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 KEYS = {
-    "numbers", "changed", "calls", "calls_exact_grouping", "calls_per_number", "lower_bound",
-    "profile_bound", "plan_wall_s", "plan_cpu_s", "peak_rss_mb", "fetch_wall_s", "apply_wall_s",
+    "numbers",
+    "changed",
+    "calls",
+    "calls_exact_grouping",
+    "calls_per_number",
+    "lower_bound",
+    "profile_bound",
+    "plan_wall_s",
+    "plan_cpu_s",
+    "peak_rss_mb",
+    "fetch_wall_s",
+    "apply_wall_s",
     "naive_apply_wall_s",
 }
 
@@ -23,10 +34,25 @@ def test_benchmark_runs(carrier: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    code = module.main([
-        "--carrier", carrier, "--numbers", "400", "--profiles", "4", "--drift", "0.5",
-        "--latency-ms", "1", "--job-s", "0.05", "--poll-interval", "0.02", "--json",
-    ])
+    code = module.main(
+        [
+            "--carrier",
+            carrier,
+            "--numbers",
+            "400",
+            "--profiles",
+            "4",
+            "--drift",
+            "0.5",
+            "--latency-ms",
+            "1",
+            "--job-s",
+            "0.05",
+            "--poll-interval",
+            "0.02",
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert KEYS <= set(result)
@@ -35,3 +61,29 @@ def test_benchmark_runs(carrier: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert result["calls"] <= result["calls_exact_grouping"] <= result["calls_per_number"]
     assert result["apply_exit_code"] == 0  # the plan applied and verified against the sandbox
     assert result["naive_requests"] >= result["changed"]
+
+
+E2E = RUN.parent / "e2e.py"
+
+
+def test_end_to_end_benchmark_prints_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_e2e", E2E)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_e2e", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    rows_file = tmp_path / "rows.jsonl"
+    code = module.main(["--numbers", "200", "--workloads", "base", "--json", str(rows_file)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| carrier | workload | numbers | output | wall s | CPU s | max RSS MB | calls |" in out
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert {(r["carrier"], r["output"]) for r in rows} >= {
+        (carrier, output) for carrier in ("wavix", "telnyx") for output in ("text", "json")
+    }
+    for row in rows:  # each row is one plan process of its own, against the served sandbox
+        assert f"| {row['carrier']} | 5 profiles | 200 | {row['output']} |" in out
+        assert row["changed"] == 60 and row["lower_bound"] <= row["calls"]
+        assert row["max_rss_mb"] > 0 and row["output_bytes"] > 0
