@@ -43,6 +43,12 @@ class ProviderConfig(BaseModel):
     """How long apply waits for the carrier to show the new values before calling it a failure."""
     poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
     """Seconds between verify re-reads (and, for job carriers, between job polls)."""
+    max_change_share: float = Field(default=0.30, ge=0, le=1)
+    """Safety rail: most of the managed numbers one run may change (accounts of ≥ 10 numbers)."""
+    max_changes: int | None = Field(default=None, ge=0, strict=True)
+    """Safety rail: most numbers one run may change (unset: no absolute limit)."""
+    max_routing_changes: int | None = Field(default=100, ge=0, strict=True)
+    """Safety rail: most numbers whose routing fields one run may change (null: no limit)."""
 
     @field_validator("type")
     @classmethod
@@ -54,7 +60,9 @@ class ProviderConfig(BaseModel):
             raise ValueError(f"unknown carrier type {value[:40]!r} (known: {', '.join(known)}){hint}")
         return value
 
-    @field_validator("verify_timeout_s", "requests_per_second", "poll_interval_s", mode="before")
+    @field_validator(
+        "verify_timeout_s", "requests_per_second", "poll_interval_s", "max_change_share", mode="before"
+    )
     @classmethod
     def _no_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):

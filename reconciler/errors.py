@@ -4,8 +4,14 @@ a message and an exit code. Nothing here ever carries an API key.
     ReconcilerError                     exit 1
     ├── ConfigError                     bad YAML / settings / references (file:line), no API call
     │     (carries a list of ConfigIssue so one run reports every problem)
-    ├── PlanError                       desired state contradicts the live account
-    │                                   (e.g. a declared exact number the account does not have)
+    ├── PlanError                       planning rules refuse the run
+    │   ├── MissingNumbers              a declared exact number the account does not have
+    │   ├── PlanFileError               a saved plan that cannot be trusted: another format
+    │   │                               version, edited or corrupted, or its config changed
+    │   └── Refused                     exit 3: refused, nothing sent
+    │       ├── RailError               a safety rail (rails.py): too many changes, routing
+    │       │                           changes, an empty config; --force or a higher limit
+    │       └── StalePlan               numbers of a saved plan moved since it was made
     ├── ProviderError                   a carrier call failed; message names account, method, path
     │   ├── AuthError                   401: bad or missing key
     │   ├── PermissionError_            403: the key lacks a scope (e.g. numbers:write)
@@ -14,7 +20,7 @@ a message and an exit code. Nothing here ever carries an API key.
     │   ├── RateLimitError              429
     │   ├── ServerError                 5xx
     │   └── TransportError              no response (connection refused, timeout)
-    ├── ApplyError                      apply stopped (exit 1); PartialApply is exit 4
+    ├── ApplyError                      apply stopped (exit 1); a partial apply is exit 4
     └── Aborted                         the user did not type "yes"
 """
 
@@ -52,6 +58,44 @@ class ConfigError(ReconcilerError):
 
 class PlanError(ReconcilerError):
     pass
+
+
+class MissingNumbers(PlanError):
+    """Exact numbers the YAML declares that the account does not have: (account, e164) pairs."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        self.missing = list(missing)
+        listed = ", ".join(f"{e} ({a})" for a, e in self.missing)
+        super().__init__(
+            f"declared numbers not in the account: {listed}. The tool never buys numbers: "
+            "remove them from the YAML or order them first."
+        )
+
+
+class PlanFileError(PlanError):
+    """A saved plan that is not applied: unreadable, another format, edited, or stale config."""
+
+
+class Refused(PlanError):
+    """The run was refused by a planning rule; nothing was sent (exit 3)."""
+
+    exit_code = 3
+
+
+class RailError(Refused):
+    """A safety rail tripped. ``rail`` names it; ``account`` is the account it tripped on."""
+
+    def __init__(self, message: str, *, rail: str, account: str = "") -> None:
+        self.rail, self.account = rail, account
+        super().__init__(message)
+
+
+class StalePlan(Refused):
+    """Numbers of a saved plan changed since it was made; ``moved`` lists them."""
+
+    def __init__(self, message: str, moved: list[object]) -> None:
+        self.moved = moved
+        super().__init__(message)
 
 
 class ProviderError(ReconcilerError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PLAN_FORMAT = 1
@@ -63,12 +63,23 @@ class AccountSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanWarning:
+    """Something a reviewer must see: a safety rail the plan trips (``apply`` will refuse it
+    without ``--force``), an empty config, or a run limited by ``--target``."""
+
+    rail: str
+    account: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     accounts: tuple[AccountSummary, ...]
     changes: tuple[NumberChange, ...]
     calls: tuple[BulkCall, ...]
     format: int = PLAN_FORMAT
     meta: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[PlanWarning, ...] = ()
 
     # ---- derived figures
     @property
@@ -95,6 +106,37 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.calls)
 
+    def without(self, numbers: set[tuple[str, str]]) -> Plan:
+        """This plan with the (account, id) ``numbers`` taken out of its changes and calls
+        (calls left empty are dropped; each account's figures follow)."""
+        changes = tuple(c for c in self.changes if (c.account, c.id) not in numbers)
+        calls = []
+        for b in self.calls:
+            keep = [i for i, id_ in enumerate(b.ids) if (b.account, id_) not in numbers]
+            if len(keep) == len(b.ids):
+                calls.append(b)
+            elif keep:
+                ids = tuple(b.ids[i] for i in keep)
+                e164s = tuple(b.e164s[i] for i in keep) if b.e164s else ()
+                calls.append(BulkCall(b.account, b.carrier, b.patch, ids, e164s))
+        changed: dict[str, int] = {}
+        for c in changes:
+            changed[c.account] = changed.get(c.account, 0) + 1
+        n_calls: dict[str, int] = {}
+        for b in calls:
+            n_calls[b.account] = n_calls.get(b.account, 0) + 1
+        accounts = tuple(
+            replace(
+                a,
+                changed=changed.get(a.account, 0),
+                in_sync=a.in_sync,
+                calls=n_calls.get(a.account, 0),
+                lower_bound=-(-changed.get(a.account, 0) // a.max_batch),
+            )
+            for a in self.accounts
+        )
+        return replace(self, accounts=accounts, changes=changes, calls=tuple(calls))
+
     # ---- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,9 +155,7 @@ class Plan:
                     "account": c.account,
                     "id": c.id,
                     "e164": c.e164,
-                    "changes": [
-                        {"field": f.field, "old": f.old, "new": f.new} for f in c.changes
-                    ],
+                    "changes": [{"field": f.field, "old": f.old, "new": f.new} for f in c.changes],
                 }
                 for c in self.changes
             ],
@@ -128,6 +168,9 @@ class Plan:
                     "e164s": list(b.e164s),
                 }
                 for b in self.calls
+            ],
+            "warnings": [
+                {"rail": w.rail, "account": w.account, "message": w.message} for w in self.warnings
             ],
         }
 
@@ -163,6 +206,7 @@ class Plan:
                 )
                 for b in data["calls"]
             ),
+            warnings=tuple(PlanWarning(**w) for w in data.get("warnings", ())),
         )
 
     def checksum(self) -> str:

@@ -1,26 +1,37 @@
 """Wiring shared by the commands: open the accounts' providers, read live state, plan, apply.
 
 The CLI calls these; tests and the benchmark call them too, so every entry point runs the same
-path a user runs.
+path a user runs. ``planned(path)`` is the one way a config becomes a plan (load → open the
+accounts → read → plan → missing numbers → rails), for ``plan``, ``apply`` and ``drift``;
+``saved_plan(file)`` is the way a plan file becomes an applicable plan (check the file and the
+config → open → re-read the planned numbers → what moved).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
-from .errors import ConfigError, ConfigIssue
+from .errors import ConfigError, ConfigIssue, MissingNumbers
 from .gcpause import gc_paused
-from .loader import DesiredState
+from .loader import DesiredState, load
 from .models import LiveNumber
-from .plan import Plan
+from .plan import Plan, PlanWarning
 from .planner import make_plan
 from .providers import Provider, open_account
+
+Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[Any]]
+"""Wraps the reads with a display (the CLI's ``render.progress``)."""
+
+_SELECTOR = re.compile(r"^\+[0-9]{1,15}\*?$")
 
 
 @asynccontextmanager
@@ -116,3 +127,215 @@ async def apply(
     on_call_done: Any = None,
 ) -> ApplyReport:
     return await apply_plan(plan, providers, clock=clock, record=record, on_call_done=on_call_done)
+
+
+# --------------------------------------------------------------------------------------------
+# The one path from a config to a plan
+
+
+class Targets:
+    """``--target`` selectors: exact E.164 numbers or prefixes ending in ``*``."""
+
+    def __init__(self, selectors: Iterable[str]) -> None:
+        self.selectors = tuple(dict.fromkeys(s.strip() for s in selectors))
+        bad = [s for s in self.selectors if not _SELECTOR.match(s)]
+        if bad:
+            raise ConfigError(
+                f"--target {bad[0]!r}: give an E.164 number (+13135550100) or a prefix ending "
+                "in * (+1313555*)"
+            )
+        self.exact = {s for s in self.selectors if not s.endswith("*")}
+        self.prefixes = tuple(s[:-1] for s in self.selectors if s.endswith("*"))
+
+    def __bool__(self) -> bool:
+        return bool(self.selectors)
+
+    def __call__(self, e164: str) -> bool:
+        return e164 in self.exact or e164.startswith(self.prefixes)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How a run reaches the carriers: a shared sandbox or its file, test transports per
+    account, the clock, and a display wrapped around the reads."""
+
+    sandbox: Any = None
+    sandbox_path: str | Path | None = None
+    transports: Mapping[str, Any] | None = None
+    clock: Clock | None = None
+    progress: Progress | None = None
+
+    @asynccontextmanager
+    async def open(
+        self, state: DesiredState, accounts: Iterable[str] | None = None
+    ) -> AsyncIterator[dict[str, Provider]]:
+        async with open_accounts(
+            state,
+            accounts=accounts,
+            sandbox=self.sandbox,
+            sandbox_path=self.sandbox_path,
+            transports=self.transports,
+            clock=self.clock,
+        ) as providers:
+            yield providers
+
+    def reading(self, providers: Mapping[str, Provider]) -> AbstractContextManager[Any]:
+        return self.progress(providers) if self.progress else nullcontext()
+
+
+@dataclass
+class Run:
+    """A plan made from a config, with the open providers it was read through."""
+
+    state: DesiredState
+    providers: dict[str, Provider]
+    plan: Plan
+    observed: dict[tuple[str, str], LiveNumber]
+    """The live numbers the plan changes, as read (for a saved plan's fingerprints)."""
+    path: Path
+
+
+@asynccontextmanager
+async def planned(
+    path: str | Path,
+    *,
+    targets: Sequence[str] = (),
+    overrides: rails.Overrides | None = None,
+    wiring: Wiring | None = None,
+    meta: dict[str, Any] | None = None,
+) -> AsyncIterator[Run]:
+    """Load the config at ``path``, read its accounts and plan, all through one path.
+
+    Raises ``MissingNumbers`` when the config declares exact numbers an account does not have.
+    The plan carries warnings: the rails it trips (``rails.check``; ``rails.enforce`` refuses
+    them), an empty config, a run limited by ``targets``. The providers stay open while the
+    caller is in the block, so it can apply the plan.
+    """
+    selected = Targets(targets)
+    state = load(path)
+    wiring = wiring or Wiring()
+    async with wiring.open(state) as providers:
+        with wiring.reading(providers):
+            plan, observed = await _read_and_plan(state, providers, selected, meta)
+        if plan.missing:
+            raise MissingNumbers(plan.missing)
+        configs = {name: state.accounts[name].config for name in providers}
+        warnings = [
+            *rails.check(plan, configs, overrides),
+            *rails.config_warnings(state),
+            *rails.plan_empty_warnings(plan),
+        ]
+        if selected:
+            warnings.append(_target_warning(plan, selected))
+        yield Run(state, providers, replace(plan, warnings=tuple(warnings)), observed, Path(path))
+
+
+async def _read_and_plan(
+    state: DesiredState,
+    providers: Mapping[str, Provider],
+    selected: Targets,
+    meta: dict[str, Any] | None,
+) -> tuple[Plan, dict[tuple[str, str], LiveNumber]]:
+    meta = dict(meta or {})
+    with gc_paused():
+        current = await fetch_current(providers)
+        if selected:
+            meta["targets"] = list(selected.selectors)
+            meta["managed"] = {}
+            meta["read"] = {name: len(live) for name, live in current.items()}
+            for name, live in current.items():
+                resolver = state.resolver(name)
+                meta["managed"][name] = sum(1 for n in live if resolver.desired(n.e164) is not None)
+                current[name] = [n for n in live if selected(n.e164)]
+        limits = {name: p.max_batch for name, p in providers.items()}
+        plan = make_plan(state, current, limits=limits, meta=meta)
+        if selected:  # exact numbers outside the targets were not looked for
+            plan = replace(
+                plan,
+                accounts=tuple(
+                    replace(a, missing=tuple(e for e in a.missing if selected(e)))
+                    for a in plan.accounts
+                ),
+            )
+        wanted = {(c.account, c.id) for c in plan.changes}
+        observed = {
+            (name, n.id): n
+            for name, live in current.items()
+            for n in live
+            if (name, n.id) in wanted
+        }
+    return plan, observed
+
+
+def _target_warning(plan: Plan, selected: Targets) -> PlanWarning:
+    read = sum(plan.meta.get("read", {}).values())
+    scope = sum(a.total for a in plan.accounts)
+    return PlanWarning(
+        rails.TARGET,
+        "",
+        f"limited to --target {' '.join(selected.selectors)}: {scope} of the {read} numbers read "
+        "are in scope; the others were not checked",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The one path from a plan file to an applicable plan
+
+
+@dataclass
+class SavedRun:
+    """A saved plan checked against its config and re-read live state, ready to apply."""
+
+    saved: planfile.SavedPlan
+    state: DesiredState
+    providers: dict[str, Provider]
+    plan: Plan
+    """The saved plan with real secret values and the rails recomputed."""
+    moved: list[planfile.Moved]
+    """Planned numbers whose live state moved since the plan was made."""
+    overrides: rails.Overrides | None = None
+
+    def without_moved(self) -> Plan:
+        """The plan with the moved numbers taken out (``--skip-stale``), rails recomputed."""
+        plan = self.plan.without({(m.account, m.id) for m in self.moved})
+        configs = {name: self.state.accounts[name].config for name in self.providers}
+        kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
+        return replace(plan, warnings=(*rails.check(plan, configs, self.overrides), *kept))
+
+
+@asynccontextmanager
+async def saved_plan(
+    saved: planfile.SavedPlan,
+    *,
+    config: str | Path | None = None,
+    overrides: rails.Overrides | None = None,
+    wiring: Wiring | None = None,
+) -> AsyncIterator[SavedRun]:
+    """Re-load the config the plan was made from (``config`` overrides the recorded path),
+    check it is unchanged, open the plan's accounts, re-read only the planned numbers and
+    compare them with the plan's fingerprints. Nothing is sent."""
+    state = load(config if config is not None else saved.config_path)
+    planfile.check_config(saved, state)
+    plan = planfile.restore_secrets(saved, state)
+    names = sorted({c.account for c in plan.changes})
+    wiring = wiring or Wiring()
+    async with wiring.open(state, names) as providers:
+        with wiring.reading(providers):
+            live = await reread(plan, providers)
+        moved = planfile.compare(saved, state, live)
+        configs = {name: state.accounts[name].config for name in providers}
+        kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
+        plan = replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
+        yield SavedRun(saved, state, providers, plan, moved, overrides)
+
+
+async def reread(
+    plan: Plan, providers: Mapping[str, Provider]
+) -> dict[tuple[str, str], LiveNumber]:
+    """The plan's numbers, re-read per account (providers choose per-id reads or listings)."""
+    ids: dict[str, list[str]] = {}
+    for change in plan.changes:
+        ids.setdefault(change.account, []).append(change.id)
+    names = sorted(ids)
+    lists = await asyncio.gather(*(providers[n].fetch(ids[n]) for n in names))
+    return {(name, n.id): n for name, live in zip(names, lists, strict=True) for n in live}

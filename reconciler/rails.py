@@ -1,0 +1,221 @@
+"""Safety rails: limits a plan must stay within before ``apply`` sends anything.
+
+Like octoDNS's ``raise_if_unsafe``, the rails live in the core and run after the plan is shown,
+so a reviewer sees what tripped them. ``check`` is pure (a plan and the account limits in, the
+rails it trips out, as ``PlanWarning`` values attached to the plan so ``plan`` shows them);
+``enforce`` turns tripped rails into a ``RailError`` (exit 3) unless the run says ``--force``.
+
+The rails, per account (options of the ``providers:`` entry, overridable per run):
+
+* ``change_share``: at most ``max_change_share`` (default 30 %) of the account's managed numbers
+  change in one run, checked when the account manages ``MIN_MANAGED`` numbers or more. A typo
+  such as ``+1*`` instead of ``+1313*`` trips it.
+* ``max_changes``: at most ``max_changes`` numbers change (no limit unless set).
+* ``routing``: at most ``max_routing_changes`` (default 100) numbers get a routing field changed
+  (``Carrier.routing_fields``: where calls go), whatever the share.
+
+And one that only warns on ``validate``/``plan`` but refuses ``drift`` (which would otherwise
+report "in sync" for a config that checks nothing): ``empty``, a config that manages no number in
+an account it declares, an empty file, or a ``numbers:`` list without entries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import carriers
+from .config import ProviderConfig
+from .errors import RailError
+from .loader import DesiredState
+from .plan import Plan, PlanWarning
+
+MIN_MANAGED = 10
+"""The share rail applies to accounts managing at least this many numbers."""
+
+SHARE, COUNT, ROUTING, EMPTY, TARGET = "change_share", "max_changes", "routing", "empty", "target"
+REFUSING = (SHARE, COUNT, ROUTING)
+"""Rails that make ``apply`` refuse without ``--force``."""
+
+_NUMBERS_KEY = re.compile(r"^numbers\s*:", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_change_share: float = 0.30
+    max_changes: int | None = None
+    max_routing_changes: int | None = 100
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Per-run limits (command-line options); None keeps the account's own."""
+
+    max_change_share: float | None = None
+    max_changes: int | None = None
+    max_routing_changes: int | None = None
+    force: bool = False
+
+    def limits(self, config: ProviderConfig) -> Limits:
+        def pick(mine: float | int | None, theirs: float | int | None) -> float | int | None:
+            return mine if mine is not None else theirs
+
+        return Limits(
+            max_change_share=float(pick(self.max_change_share, config.max_change_share) or 0.0),
+            max_changes=pick(self.max_changes, config.max_changes),  # type: ignore[arg-type]
+            max_routing_changes=pick(self.max_routing_changes, config.max_routing_changes),  # type: ignore[arg-type]
+        )
+
+
+def managed_counts(plan: Plan) -> dict[str, int]:
+    """Managed numbers per account: the plan's own figures, or the whole account's when the run
+    was limited by ``--target`` (``meta["managed"]``)."""
+    counts = {a.account: a.in_sync + a.changed + len(a.not_patchable) for a in plan.accounts}
+    counts.update(plan.meta.get("managed", {}))
+    return counts
+
+
+def check(
+    plan: Plan, configs: Mapping[str, ProviderConfig], overrides: Overrides | None = None
+) -> list[PlanWarning]:
+    """The refusing rails ``plan`` trips, one warning per (rail, account), accounts in order."""
+    overrides = overrides or Overrides()
+    changed: dict[str, int] = {}
+    routing: dict[str, int] = {}
+    carrier_of = {a.account: carriers.get(a.carrier) for a in plan.accounts}
+    for change in plan.changes:
+        changed[change.account] = changed.get(change.account, 0) + 1
+        desc = carrier_of[change.account]
+        if any(desc.is_routing(f.field) for f in change.changes):
+            routing[change.account] = routing.get(change.account, 0) + 1
+    managed = managed_counts(plan)
+    out: list[PlanWarning] = []
+    for summary in plan.accounts:
+        name = summary.account
+        if name not in configs:
+            continue
+        limits = overrides.limits(configs[name])
+        n, total, r = changed.get(name, 0), managed.get(name, 0), routing.get(name, 0)
+        allowed = math.floor(limits.max_change_share * total + 1e-9)
+        if total >= MIN_MANAGED and n > allowed:
+            out.append(
+                PlanWarning(
+                    SHARE,
+                    name,
+                    f"{name}: {n} of {total} managed numbers would change ({_pct(n / total)}), "
+                    f"above max_change_share {_pct(limits.max_change_share)} ({allowed} numbers)",
+                )
+            )
+        if limits.max_changes is not None and n > limits.max_changes:
+            out.append(
+                PlanWarning(
+                    COUNT,
+                    name,
+                    f"{name}: {n} numbers would change, above max_changes {limits.max_changes}",
+                )
+            )
+        if limits.max_routing_changes is not None and r > limits.max_routing_changes:
+            fields = ", ".join(carrier_of[name].routing_fields)
+            out.append(
+                PlanWarning(
+                    ROUTING,
+                    name,
+                    f"{name}: {r} numbers would get a routing field changed ({fields}), above "
+                    f"max_routing_changes {limits.max_routing_changes}",
+                )
+            )
+    return out
+
+
+def enforce(plan: Plan, *, force: bool = False) -> None:
+    """Raise ``RailError`` naming every refusing rail the plan's warnings record, unless forced."""
+    tripped = [w for w in plan.warnings if w.rail in REFUSING]
+    if not tripped or force:
+        return
+    lines = "\n".join(f"  - [{w.rail}] {w.message}" for w in tripped)
+    raise RailError(
+        f"apply refused by {len(tripped)} safety rail{'s' if len(tripped) != 1 else ''}; "
+        f"nothing was sent:\n{lines}\n"
+        "If these changes are intended: re-run with --force, or raise the limit for this run "
+        "(--max-change-share, --max-changes, --max-routing-changes) or in the account's entry "
+        "under providers: (max_change_share, max_changes, max_routing_changes).",
+        rail=tripped[0].rail,
+        account=tripped[0].account,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Empty or truncated configs
+
+
+def config_warnings(state: DesiredState) -> list[PlanWarning]:
+    """Offline: declared accounts without selectors, empty files, empty ``numbers:`` lists."""
+    out: list[PlanWarning] = []
+    with_entries = {
+        src.rsplit(":", 1)[0] for rules in state.rules.values() for r in rules for src in r.sources
+    }
+    for file in state.files:
+        text = _read(file)
+        if not _has_content(text):
+            out.append(PlanWarning(EMPTY, "", f"{file}: the file is empty (truncated?)"))
+        elif _NUMBERS_KEY.search(text) and file not in with_entries:
+            out.append(PlanWarning(EMPTY, "", f"{file}: numbers: has no entries (truncated?)"))
+    if not with_entries:
+        out.append(PlanWarning(EMPTY, "", "the configuration has no numbers entries at all"))
+    for name in sorted(state.accounts):
+        if not state.rules.get(name):
+            out.append(
+                PlanWarning(
+                    EMPTY,
+                    name,
+                    f"{name}: the account is declared under providers but no numbers entry "
+                    "selects any of its numbers",
+                )
+            )
+    return out
+
+
+def plan_empty_warnings(plan: Plan) -> list[PlanWarning]:
+    """Accounts whose selectors matched no live number (the plan manages none of them)."""
+    counts = managed_counts(plan)
+    return [
+        PlanWarning(
+            EMPTY,
+            a.account,
+            f"{a.account}: the configuration's selectors match none of the account's "
+            f"{a.total} numbers",
+        )
+        for a in plan.accounts
+        if counts.get(a.account, 0) == 0
+    ]
+
+
+def refuse_empty(warnings: Iterable[PlanWarning]) -> None:
+    """For ``drift``: an empty config is an error (exit 3) naming what is empty."""
+    empty = [w for w in warnings if w.rail == EMPTY]
+    if empty:
+        lines = "\n".join(f"  - {w.message}" for w in empty)
+        raise RailError(
+            f"the configuration checks nothing in part of what it declares, so 'no drift' would "
+            f"mean nothing:\n{lines}\nFix the config, or pass --allow-empty if this is intended.",
+            rail=EMPTY,
+            account=empty[0].account,
+        )
+
+
+def _read(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "?"  # the loader reported it already; not "empty"
+
+
+def _has_content(text: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f} %".replace(".0 %", " %")

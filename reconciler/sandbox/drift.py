@@ -1,0 +1,127 @@
+"""Out-of-band changes in the sandbox (``reconciler sandbox drift``): someone edits numbers in the
+carrier's portal, so a new user can watch ``drift`` and stale saved plans at work.
+
+Candidates are read from the simulators' tables (ids and numbers only); every change goes through
+the simulator's own HTTP API in-process (a single-number PATCH, as a portal would do), so the
+simulator's rules apply to it as to any client. Fields changed are ones every example profile
+manages and that any value of can be flipped safely: a boolean, a URL, a reference, a tag.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import ReconcilerError
+from . import SIMULATORS, Sandbox
+
+EDITED = "changed-by-hand"
+EDITED_URL = "https://hooks.example.net/changed-by-hand"
+
+Mutation = Callable[[Any], Any]
+MUTATIONS: dict[str, dict[str, Mutation]] = {
+    "wavix": {
+        "sms_enabled": lambda v: not v,
+        "call_recording_enabled": lambda v: not v,
+        "transcription_enabled": lambda v: not v,
+        "call_status_url": lambda v: EDITED_URL if v != EDITED_URL else EDITED_URL + "/2",
+    },
+    "telnyx": {
+        "hd_voice_enabled": lambda v: not v,
+        "customer_reference": lambda v: EDITED if v != EDITED else EDITED + "-2",
+        "tags": lambda v: sorted({*(v or []), EDITED}) if EDITED not in (v or []) else [],
+    },
+}
+"""carrier → field → how a portal user changes its value."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    carrier: str
+    id: str
+    e164: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Edit:
+    carrier: str
+    id: str
+    e164: str
+    field: str
+    old: Any
+    new: Any
+
+
+def candidates(
+    sandbox: Sandbox,
+    carriers: Iterable[str],
+    managed: Callable[[str, str], Iterable[str] | None] | None = None,
+) -> list[Candidate]:
+    """Numbers that can be edited; with ``managed(carrier, e164)`` → the fields a config manages
+    (None: unmanaged), only managed numbers and fields."""
+    conn = sandbox.store.conn
+    rows: list[tuple[str, str, str]] = []
+    if "wavix" in carriers:
+        for id_, number in conn.execute("SELECT id, number FROM wavix_numbers ORDER BY id"):
+            rows.append(("wavix", str(id_), "+" + number.lstrip("+")))
+    if "telnyx" in carriers:
+        query = (
+            "SELECT id, phone_number FROM telnyx_numbers WHERE status = 'active' ORDER BY ordinal"
+        )
+        for id_, number in conn.execute(query):
+            rows.append(("telnyx", id_, number))
+    out = []
+    for carrier, id_, e164 in rows:
+        fields = tuple(MUTATIONS[carrier])
+        if managed is not None:
+            wanted = managed(carrier, e164)
+            if wanted is None:
+                continue
+            fields = tuple(f for f in fields if f in set(wanted))
+        if fields:
+            out.append(Candidate(carrier, id_, e164, fields))
+    return out
+
+
+async def make_drift(sandbox: Sandbox, chosen: list[Candidate], rng: random.Random) -> list[Edit]:
+    """Change one field of each chosen number through the simulator's API."""
+    transport = httpx.ASGITransport(app=sandbox.app)
+    edits = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        for c in chosen:
+            sim = SIMULATORS[c.carrier]
+            headers = {"Authorization": f"Bearer {sim.DEFAULT_KEY}"}
+            path = (
+                f"{sim.MOUNT}/v1/numbers/{c.id}"
+                if c.carrier == "wavix"
+                else f"{sim.MOUNT}/phone_numbers/{c.id}"
+            )
+            field = rng.choice(c.fields)
+            got = await client.get(path, headers=headers)
+            _check(got, c)
+            body = got.json()
+            current = body["data"] if c.carrier == "telnyx" else body
+            old = current.get(field)
+            new = MUTATIONS[c.carrier][field](old)
+            done = await client.patch(path, headers=headers, json={field: new})
+            _check(done, c)
+            edits.append(Edit(c.carrier, c.id, c.e164, field, old, new))
+    return edits
+
+
+def choose(found: list[Candidate], numbers: int, rng: random.Random) -> list[Candidate]:
+    picked = rng.sample(found, min(numbers, len(found)))
+    return sorted(picked, key=lambda c: (c.carrier, c.e164))
+
+
+def _check(response: httpx.Response, c: Candidate) -> None:
+    if response.status_code >= 300:
+        raise ReconcilerError(
+            f"sandbox {c.carrier} refused the edit of {c.e164}: {response.status_code} "
+            f"{response.text[:200]} (a fault knob set? see reconciler sandbox knob)"
+        )
