@@ -1,10 +1,15 @@
-"""The command line: click wiring only. Loader → providers → planner/applier → render → exit code.
+"""The command line: click wiring only. Config → runner (plan, rails) → render → exit code.
 
-Exit codes (also in the README):
-  validate  0 valid / 1 invalid
-  plan      0 success; with --detailed-exitcode 0 no changes / 2 changes; 1 error
-  apply     0 applied and verified / 4 partial (some numbers failed) / 1 error that stopped it
-  drift     0 in sync / 2 drift / 1 error
+Exit codes, the same for every command (README and docs/review-workflow.md list them):
+
+  0  success, or nothing to do (plan without --detailed-exitcode; drift in sync)
+  1  error: invalid config, unreadable/edited/outdated plan file, carrier error, cancelled
+  2  changes (plan --detailed-exitcode) or drift (drift)
+  3  refused, nothing sent: a stale saved plan, a safety rail, an empty config (drift)
+  4  partial apply: some numbers did not reach their desired state
+
+Shell completion (click): ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"`` in
+``~/.bashrc`` (``zsh_source`` for zsh, ``fish_source`` for fish).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import functools
 import json
 import logging
+import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,15 +27,15 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from . import __version__, render
-from .errors import Aborted, ConfigError, ReconcilerError
+from . import __version__, planfile, rails, render, runner
+from .errors import Aborted, ConfigError, ReconcilerError, StalePlan
 from .loader import load
-from .runner import apply as run_apply
-from .runner import open_accounts, plan_accounts
+from .plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CHANGES = 2
+DRIFT_MARKER = "<!-- reconciler-drift -->"
 
 
 def _console(err: bool = False) -> Console:
@@ -76,7 +82,68 @@ sandbox_db_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+output_options = _stack(
+    click.option(
+        "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+        show_default=True, help="Output form (markdown: a pull-request comment).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+    click.option("--full", is_flag=True, help="Every number in detail, no '… and N more'."),
+    click.option(
+        "--split-dir", type=click.Path(path_type=Path), metavar="DIR",
+        help="Markdown in parts that each fit a GitHub comment: DIR/plan-1.md, ... (paths on stdout).",
+    ),
+    click.option("--marker", metavar="TEXT", help="Hidden marker line of the Markdown parts."),
+)
+target_option = click.option(
+    "--target", "targets", multiple=True, metavar="SELECTOR",
+    help="Only these numbers: +13135550100 or a prefix +1313555* (repeatable); the rest is not checked.",
+)
+rail_options = _stack(
+    click.option("--max-change-share", type=click.FloatRange(0, 1), help="Rail for this run: most of the managed numbers that may change (0-1)."),
+    click.option("--max-changes", type=click.IntRange(0), help="Rail for this run: most numbers that may change."),
+    click.option("--max-routing-changes", type=click.IntRange(0), help="Rail for this run: most numbers whose routing may change."),
+    click.option("--force", is_flag=True, help="Apply even when a safety rail trips."),
+)
+
+
+def _overrides(limits: dict[str, Any]) -> rails.Overrides:
+    return rails.Overrides(
+        max_change_share=limits.get("max_change_share"),
+        max_changes=limits.get("max_changes"),
+        max_routing_changes=limits.get("max_routing_changes"),
+        force=bool(limits.get("force")),
+    )
+
+
+class _Group(click.Group):
+    """Usage errors exit 1, not click's 2: 2 means "changes" or "drift" to scripts."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
 def main(verbose: int) -> None:
@@ -98,103 +165,272 @@ def validate(path: Path) -> None:
         f"Configuration is valid: {len(state.files)} file(s), {len(state.accounts)} account(s), "
         f"{rules} number selector(s)."
     )
+    for warning in rails.config_warnings(state):
+        click.echo(f"Warning: {warning.message}", err=True)
 
 
-async def _plan(path: Path, sandbox_db: Path | None) -> Any:
-    state = load(path)
-    async with open_accounts(state, sandbox_path=sandbox_db) as providers:
-        with render.progress(_console(err=True), providers):
-            return await plan_accounts(state, providers, meta={"config": str(path)})
+def _emit(
+    plan: Plan,
+    *,
+    fmt: str,
+    full: bool = False,
+    split_dir: Path | None = None,
+    marker: str | None = None,
+    drift: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Write a plan or drift report to stdout, or Markdown parts into ``split_dir``."""
+    out = sys.stdout
+    if split_dir is not None:
+        split_dir.mkdir(parents=True, exist_ok=True)
+        extra = {"marker": marker} if marker else {}
+        parts = render.markdown_parts(plan, drift=drift, full=full or verbose, **extra)
+        stem = "drift" if drift else "plan"
+        for old in split_dir.glob(f"{stem}-*.md"):
+            old.unlink()  # parts of an earlier, longer run would be posted again
+        for i, body in enumerate(parts, 1):
+            part = split_dir / f"{stem}-{i}.md"
+            part.write_text(body, encoding="utf-8")
+            click.echo(str(part))
+        return
+    if drift:
+        render.write_drift(plan, out, fmt=fmt, verbose=verbose, color=render.use_color(out))
+    else:
+        render.write_plan(plan, out, fmt=fmt, full=full, color=render.use_color(out))
+    out.flush()  # before any message on stderr: a piped stdout is block-buffered
+
+
+def _fmt(fmt: str, as_json: bool, split_dir: Path | None) -> str:
+    if as_json:
+        return "json"
+    return "markdown" if split_dir is not None else fmt
+
+
+def _wiring(sandbox_db: Path | None) -> runner.Wiring:
+    """The sandbox file, and the progress display on stderr around the reads."""
+    return runner.Wiring(
+        sandbox_path=sandbox_db, progress=lambda ps: render.progress(_console(err=True), ps)
+    )
 
 
 @main.command()
 @path_argument
+@click.option(
+    "-o", "--out", "out", type=click.Path(path_type=Path), metavar="FILE",
+    help="Also save the plan to FILE (JSON) for 'reconciler apply FILE'.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes.")
-@json_option
+@output_options
+@target_option
+@rail_options
 @sandbox_db_option
 @handle_errors
-def plan(path: Path, detailed_exitcode: bool, as_json: bool, sandbox_db: Path | None) -> None:
-    """Read the live accounts and show what apply would change, in the fewest bulk calls."""
-    result = asyncio.run(_plan(path, sandbox_db))
-    if as_json:
-        click.echo(render.plan_json(result))
-    else:
-        render.render_plan(result, _console())
-    _missing_check(result)
+def plan(
+    path: Path,
+    out: Path | None,
+    detailed_exitcode: bool,
+    fmt: str,
+    as_json: bool,
+    full: bool,
+    split_dir: Path | None,
+    marker: str | None,
+    targets: tuple[str, ...],
+    sandbox_db: Path | None,
+    **limits: Any,
+) -> None:
+    """Read the live accounts and show what apply would change, in the fewest bulk calls.
+
+    Rails the plan trips are shown as warnings: apply will refuse them without --force."""
+
+    async def go() -> Plan:
+        async with runner.planned(
+            path, targets=targets, overrides=_overrides(limits), wiring=_wiring(sandbox_db),
+            meta={"config": str(path)},
+        ) as run:
+            if out is not None:
+                planfile.write(planfile.build(run.plan, run.state, run.observed, config_path=path), out)
+            return run.plan
+
+    result = asyncio.run(go())
+    _emit(result, fmt=_fmt(fmt, as_json, split_dir), full=full, split_dir=split_dir, marker=marker)
+    if out is not None:
+        click.echo(f"Saved the plan to {out}; apply exactly it with: reconciler apply {out}", err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
 
 
-def _missing_check(result: Any) -> None:
-    if result.missing:
-        listed = ", ".join(f"{e} ({a})" for a, e in result.missing)
-        raise ReconcilerError(
-            f"declared numbers not in the account: {listed}. The tool never buys numbers: "
-            "remove them from the YAML or order them first."
+@main.command()
+@click.argument("plan_file", type=click.Path(path_type=Path), metavar="PLAN_FILE")
+@output_options
+@handle_errors
+def show(
+    plan_file: Path, fmt: str, as_json: bool, full: bool, split_dir: Path | None, marker: str | None
+) -> None:
+    """Render a saved plan (from 'plan -o') without calling any API."""
+    saved = planfile.read(plan_file)
+    fmt = _fmt(fmt, as_json, split_dir)
+    if fmt == "text" and split_dir is None:
+        click.echo(
+            f"Saved plan {plan_file}: made {saved.created_at or '?'} by reconciler "
+            f"{saved.tool_version or '?'} from {saved.config_path} ({saved.config_files} file(s))."
         )
+    _emit(saved.plan, fmt=fmt, full=full, split_dir=split_dir, marker=marker)
 
 
 @main.command()
 @path_argument
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (config PATH).")
+@click.option(
+    "--skip-stale", is_flag=True,
+    help="Plan file: leave out the numbers that changed since the plan and apply the rest.",
+)
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), metavar="PATH",
+    help="Plan file: the config it was made from, when not at the recorded path.",
+)
+@click.option("--full", is_flag=True, help="Print every number of the plan.")
+@target_option
+@rail_options
 @sandbox_db_option
 @handle_errors
-def apply(path: Path, auto_approve: bool, sandbox_db: Path | None) -> None:
-    """Plan, confirm, run the bulk calls, and verify by re-reading the carrier."""
-    out = _console()
+def apply(
+    path: Path,
+    auto_approve: bool,
+    skip_stale: bool,
+    config: Path | None,
+    full: bool,
+    targets: tuple[str, ...],
+    sandbox_db: Path | None,
+    **limits: Any,
+) -> None:
+    """Apply a saved plan file exactly, or plan a config, confirm and apply; then verify.
 
-    async def go() -> int:
-        state = load(path)
-        async with open_accounts(state, sandbox_path=sandbox_db) as providers:
-            with render.progress(_console(err=True), providers):
-                the_plan = await plan_accounts(state, providers, meta={"config": str(path)})
-            render.render_plan(the_plan, out)
-            _missing_check(the_plan)
-            if not the_plan.has_changes:
-                return 0
-            if not auto_approve:
-                out.print()
-                try:
-                    answer = click.prompt(
-                        "Do you want to perform these actions? Only 'yes' will be accepted",
-                        default="",
-                        show_default=False,
-                    )
-                except click.exceptions.Abort:
-                    raise Aborted(
-                        "no answer; nothing was changed (use --auto-approve in scripts)"
-                    ) from None
-                if answer.strip() != "yes":
-                    raise Aborted("nothing was changed")
-            out.print()
-            out.print(f"Applying {len(the_plan.calls)} bulk call(s)...")
-            with render.progress(_console(err=True), providers, len(the_plan.calls)) as done:
-                report = await run_apply(the_plan, providers, on_call_done=done)
-            render.render_apply(report, the_plan, out)
-            return report.exit_code
-
-    code = asyncio.run(go())
+    PATH is a plan file from 'plan -o' (applied as reviewed: refused, exit 3, if a planned
+    number changed since; no prompt) or a config (planned now; asks for 'yes')."""
+    overrides = _overrides(limits)
+    if planfile.looks_like_plan_file(path):
+        if targets:
+            raise ConfigError("--target applies when planning; make the plan file with it")
+        code = asyncio.run(_apply_saved(path, config, skip_stale, overrides, full, sandbox_db))
+    else:
+        code = asyncio.run(_apply_config(path, auto_approve, targets, overrides, full, sandbox_db))
     sys.exit(code)
 
 
+async def _apply_config(
+    path: Path,
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    overrides: rails.Overrides,
+    full: bool,
+    sandbox_db: Path | None,
+) -> int:
+    async with runner.planned(
+        path, targets=targets, overrides=overrides, wiring=_wiring(sandbox_db),
+        meta={"config": str(path)},
+    ) as run:
+        _emit(run.plan, fmt="text", full=full)
+        rails.enforce(run.plan, force=overrides.force)
+        if not run.plan.has_changes:
+            return 0
+        if not auto_approve:
+            _confirm()
+        return await _send(run.plan, run.providers)
+
+
+async def _apply_saved(
+    path: Path,
+    config: Path | None,
+    skip_stale: bool,
+    overrides: rails.Overrides,
+    full: bool,
+    sandbox_db: Path | None,
+) -> int:
+    saved = planfile.read(path)
+    async with runner.saved_plan(
+        saved, config=config, overrides=overrides, wiring=_wiring(sandbox_db)
+    ) as run:
+        _emit(run.plan, fmt="text", full=full)
+        the_plan = run.plan
+        if run.moved:
+            if not skip_stale:
+                raise StalePlan(planfile.stale_message(run.moved), run.moved)
+            click.echo()
+            click.echo(
+                f"Skipping {len(run.moved)} number(s) that changed since the plan was made "
+                "(--skip-stale):"
+            )
+            for moved in run.moved:
+                click.echo(f"  - {moved.describe()}")
+            the_plan = run.without_moved()
+        rails.enforce(the_plan, force=overrides.force)
+        if not the_plan.has_changes:
+            click.echo("Nothing to apply.")
+            return 0
+        return await _send(the_plan, run.providers)
+
+
+def _confirm() -> None:
+    click.echo()
+    try:
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
+    except click.exceptions.Abort:
+        raise Aborted("no answer; nothing was changed (use --auto-approve in scripts)") from None
+    if answer.strip() != "yes":
+        raise Aborted("nothing was changed")
+
+
+async def _send(the_plan: Plan, providers: Any) -> int:
+    click.echo()
+    click.echo(f"Applying {len(the_plan.calls)} bulk call(s)...")
+    with render.progress(_console(err=True), providers, len(the_plan.calls)) as done:
+        report = await runner.apply(the_plan, providers, on_call_done=done)
+    render.write_apply(report, the_plan, sys.stdout, color=render.use_color(sys.stdout))
+    return report.exit_code
+
+
 @main.command()
 @path_argument
-@json_option
+@output_options
+@click.option("-v", "--verbose", "verbose", is_flag=True, help="List unmanaged numbers and every drifted number.")
+@click.option("--allow-empty", is_flag=True, help="Accept a config that manages nothing in an account it declares.")
+@target_option
 @sandbox_db_option
 @handle_errors
-def drift(path: Path, as_json: bool, sandbox_db: Path | None) -> None:
-    """For cron: exit 0 when the accounts match the YAML, 2 when something moved, 1 on error."""
-    result = asyncio.run(_plan(path, sandbox_db))
-    if as_json:
-        click.echo(render.plan_json(result))
-    elif result.has_changes:
-        render.render_plan(result, _console(), drift=True)
-    else:
-        _console().print(
-            f"No drift: {result.in_sync} managed numbers match the configuration "
-            f"({result.unmanaged} unmanaged)."
-        )
-    _missing_check(result)
+def drift(
+    path: Path,
+    fmt: str,
+    as_json: bool,
+    full: bool,
+    split_dir: Path | None,
+    marker: str | None,
+    verbose: bool,
+    allow_empty: bool,
+    targets: tuple[str, ...],
+    sandbox_db: Path | None,
+) -> None:
+    """For cron: exit 0 when the accounts match the YAML, 2 when something moved, 1 on error.
+
+    Findings are grouped by cause (account, field, desired, actual). An empty or truncated
+    config is refused (exit 3) unless --allow-empty."""
+
+    async def go() -> Plan:
+        async with runner.planned(
+            path, targets=targets, wiring=_wiring(sandbox_db), meta={"config": str(path)},
+        ) as run:
+            return run.plan
+
+    result = asyncio.run(go())
+    if not allow_empty:
+        rails.refuse_empty(result.warnings)
+    _emit(
+        result, fmt=_fmt(fmt, as_json, split_dir), full=full, split_dir=split_dir,
+        marker=marker or DRIFT_MARKER, drift=True, verbose=verbose,
+    )
     if result.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -334,6 +570,56 @@ def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -
         click.echo(f"{name} = {json.dumps(sb.store.knob(name, known[name].default))}")
     finally:
         sb.close()
+
+
+@sandbox.command("drift")
+@click.option("--numbers", type=click.IntRange(1), required=True, help="How many numbers to edit.")
+@click.option("--seed", "seed_", type=int, default=1, show_default=True, help="Random seed.")
+@click.option(
+    "--carrier", "carrier", type=click.Choice(["wavix", "telnyx", "all"]), default="all",
+    show_default=True,
+)
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), metavar="PATH",
+    help="Edit only numbers and fields this config manages (so drift sees every edit).",
+)
+@sandbox_db_option
+@handle_errors
+def sandbox_drift(
+    numbers: int, seed_: int, carrier: str, config: Path | None, sandbox_db: Path | None
+) -> None:
+    """Change N numbers behind the tool's back (like an edit in the carrier's portal)."""
+    from .sandbox import Sandbox
+    from .sandbox.drift import candidates, choose, make_drift
+
+    names = ("wavix", "telnyx") if carrier == "all" else (carrier,)
+    managed = None
+    if config is not None:
+        state = load(config)
+        by_carrier = {
+            n: state.resolver(n)
+            for n, a in state.accounts.items()
+            if a.config.sandbox and not a.config.base_url
+        }
+
+        def managed(carrier_name: str, e164: str) -> Any:
+            for name, resolver in by_carrier.items():
+                if state.accounts[name].config.type == carrier_name:
+                    want = resolver.desired(e164)
+                    if want is not None:
+                        return want
+            return None
+
+    sb = Sandbox.open(sandbox_db)
+    try:
+        rng = random.Random(seed_)
+        chosen = choose(candidates(sb, names, managed), numbers, rng)
+        edits = asyncio.run(make_drift(sb, chosen, rng))
+    finally:
+        sb.close()
+    for e in edits:
+        click.echo(f"  {e.carrier:<7} {e.e164}  {e.field}: {json.dumps(e.old)} → {json.dumps(e.new)}")
+    click.echo(f"Changed {len(edits)} number(s) out of band. Next: reconciler drift PATH")
 
 
 if __name__ == "__main__":  # pragma: no cover
