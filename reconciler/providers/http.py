@@ -34,6 +34,7 @@ from .. import __version__
 from ..clock import Clock
 from ..errors import (
     AuthError,
+    ConfigError,
     InvalidRequestError,
     NotFoundError,
     PermissionError_,
@@ -161,10 +162,10 @@ class Budget:
                 if self._stamp is not None:
                     self._tokens = min(rate, self._tokens + (now - self._stamp) * rate)
                 self._stamp = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - 1e-9:  # float dust must not spin the loop
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
-                await self._clock.sleep((1.0 - self._tokens) / rate)
+                await self._clock.sleep(max((1.0 - self._tokens) / rate, 1e-3))
 
 
 @dataclass
@@ -204,6 +205,9 @@ class Http:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            why = check_key(self.api_key)
+            if why:  # never let an HTTP library echo a key it cannot encode
+                raise ConfigError(f"[{self.account}] {why}; the key was not sent")
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
                 headers={
@@ -266,15 +270,20 @@ class Http:
                 return response
             if retry_all and self.policy.retryable(status) or status in retry_statuses:
                 hint = self.retry_hint(response, self.clock.wall())
-                delay = self._delay(attempt, waited, hint)
+                # A 429 without a hint says only "not now" (Wavix documents no rate headers):
+                # nothing was done and probing is cheap, so only the time budget bounds it.
+                paced = status == 429 and hint is None
+                delay = self._delay(attempt, waited, hint, by_time_only=paced)
                 if delay is not None:
                     waited += await self._wait(delay, method, path, str(status))
                     continue
             raise self.error(method, path, response, attempts=attempt)
 
-    def _delay(self, attempt: int, waited: float, hint: float | None) -> float | None:
+    def _delay(
+        self, attempt: int, waited: float, hint: float | None, *, by_time_only: bool = False
+    ) -> float | None:
         """The next wait, or None when the attempts or the time budget are spent."""
-        if attempt >= self.policy.attempts:
+        if attempt >= self.policy.attempts and not by_time_only:
             return None
         delay = hint if hint is not None else self.policy.backoff(attempt, self.rng)
         if waited + delay > self.policy.total_s:
