@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import run
 
 from reconciler import errors
 from reconciler.clock import FakeClock
@@ -67,40 +66,40 @@ def make_http(
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
-def test_idempotent_requests_retry_retryable_statuses(clock: FakeClock, status: int) -> None:
+async def test_idempotent_requests_retry_retryable_statuses(clock: FakeClock, status: int) -> None:
     http = make_http(answers(httpx.Response(status), httpx.Response(200, json={})), clock)
     counter = Counter()
-    assert run(http.request("GET", "/x", counter=counter)).status_code == 200
+    assert (await http.request("GET", "/x", counter=counter)).status_code == 200
     assert counter.n == 2 and len(clock.slept) == 1
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-def test_other_statuses_are_not_retried(clock: FakeClock, status: int) -> None:
+async def test_other_statuses_are_not_retried(clock: FakeClock, status: int) -> None:
     http = make_http(answers(httpx.Response(status, text="no")), clock)
     with pytest.raises(errors.ProviderError) as info:
-        run(http.request("GET", "/x"))
+        await http.request("GET", "/x")
     assert info.value.status == status and clock.slept == []
 
 
-def test_backoff_is_full_jitter_and_bounded_by_attempts(clock: FakeClock) -> None:
+async def test_backoff_is_full_jitter_and_bounded_by_attempts(clock: FakeClock) -> None:
     http = make_http(answers(*[httpx.Response(503)] * 5), clock)
     with pytest.raises(errors.ServerError, match=r"\[acct\] GET /x → 503: .*\(5 attempts\)"):
-        run(http.request("GET", "/x"))
+        await http.request("GET", "/x")
     assert len(clock.slept) == 4
     for attempt, slept in enumerate(clock.slept, 1):
         assert 0 <= slept <= min(8.0, 0.5 * 2 ** (attempt - 1))
     assert len(set(clock.slept)) == 4  # jittered, not a fixed ladder
 
 
-def test_total_time_bounds_retries(clock: FakeClock) -> None:
+async def test_total_time_bounds_retries(clock: FakeClock) -> None:
     slow = [httpx.Response(429, headers={"Retry-After": "50"})] * 5
     http = make_http(answers(*slow), clock, policy=RetryPolicy(total_s=120))
     with pytest.raises(errors.RateLimitError):
-        run(http.request("GET", "/x"))
+        await http.request("GET", "/x")
     assert clock.slept == [50.0, 50.0]  # a third wait would pass the 120 s budget
 
 
-def test_retry_after_seconds_and_http_date(clock: FakeClock) -> None:
+async def test_retry_after_seconds_and_http_date(clock: FakeClock) -> None:
     when = email.utils.formatdate(clock.wall() + 7, usegmt=True)
     http = make_http(
         answers(
@@ -110,11 +109,11 @@ def test_retry_after_seconds_and_http_date(clock: FakeClock) -> None:
         ),
         clock,
     )
-    run(http.request("GET", "/x"))
+    await http.request("GET", "/x")
     assert clock.slept[0] == 3.0 and 3.0 <= clock.slept[1] <= 4.0  # the wall clock moved 3 s
 
 
-def test_carrier_hints_telnyx_seconds_and_wavix_unix_time(clock: FakeClock) -> None:
+async def test_carrier_hints_telnyx_seconds_and_wavix_unix_time(clock: FakeClock) -> None:
     telnyx = make_http(
         answers(
             httpx.Response(429, headers={"x-ratelimit-reset": "4"}), httpx.Response(200, json={})
@@ -122,7 +121,7 @@ def test_carrier_hints_telnyx_seconds_and_wavix_unix_time(clock: FakeClock) -> N
         clock,
         hint=TelnyxProvider.retry_hint,
     )
-    run(telnyx.request("GET", "/x"))
+    await telnyx.request("GET", "/x")
     assert clock.slept == [4.0]
     reset_at = str(int(clock.wall()) + 9)
     wavix = make_http(
@@ -133,32 +132,34 @@ def test_carrier_hints_telnyx_seconds_and_wavix_unix_time(clock: FakeClock) -> N
         clock,
         hint=WavixProvider.retry_hint,
     )
-    run(wavix.request("GET", "/x"))
+    await wavix.request("GET", "/x")
     assert 8.0 <= clock.slept[1] <= 9.0
 
 
-def test_non_idempotent_requests_are_not_retried_except_named_statuses(clock: FakeClock) -> None:
+async def test_non_idempotent_requests_are_not_retried_except_named_statuses(
+    clock: FakeClock,
+) -> None:
     http = make_http(answers(httpx.Response(503)), clock)
     with pytest.raises(errors.ServerError):
-        run(http.request("POST", "/jobs"))
+        await http.request("POST", "/jobs")
     lost = make_http(answers(httpx.ReadTimeout("lost")), clock)
     with pytest.raises(errors.TransportError):
-        run(lost.request("POST", "/jobs"))
+        await lost.request("POST", "/jobs")
     assert clock.slept == []
     limited = make_http(answers(httpx.Response(429), httpx.Response(202, json={})), clock)
-    response = run(limited.request("POST", "/jobs", retry_statuses=frozenset({429})))
+    response = await limited.request("POST", "/jobs", retry_statuses=frozenset({429}))
     assert response.status_code == 202 and len(clock.slept) == 1
 
 
-def test_idempotent_write_retries_transport_errors(clock: FakeClock) -> None:
+async def test_idempotent_write_retries_transport_errors(clock: FakeClock) -> None:
     http = make_http(answers(httpx.ConnectError("down"), httpx.Response(200, json={})), clock)
-    assert run(http.request("PATCH", "/numbers", idempotent=True)).status_code == 200
+    assert (await http.request("PATCH", "/numbers", idempotent=True)).status_code == 200
 
 
 @pytest.mark.parametrize(
     "key", [KEY, "sk_\x07bell", "sk_clé_ünïcode", "sk_line\nbreak", "sk_tab\tkey"]
 )
-def test_keys_never_appear_in_errors(clock: FakeClock, key: str) -> None:
+async def test_keys_never_appear_in_errors(clock: FakeClock, key: str) -> None:
     def echo(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused, header was {request.headers['authorization']!r}")
 
@@ -167,7 +168,7 @@ def test_keys_never_appear_in_errors(clock: FakeClock, key: str) -> None:
     # scrubbed from whatever the library says.
     expected = errors.TransportError if check_key(key) is None else errors.ConfigError
     with pytest.raises(expected) as info:
-        run(http.request("GET", "/x"))
+        await http.request("GET", "/x")
     text = str(info.value) + repr(info.value)
     assert key not in text and repr(key)[1:-1] not in text
 
@@ -205,7 +206,7 @@ def test_header_parsers() -> None:
     assert reset_epoch("1000", 990.0) == 10.0 and reset_epoch("", 0) is None
 
 
-def test_budget_bounds_concurrency_and_rate(clock: FakeClock) -> None:
+async def test_budget_bounds_concurrency_and_rate(clock: FakeClock) -> None:
     budget = Budget(2, 5.0, clock)
     inside = 0
     peak = 0
@@ -223,7 +224,7 @@ def test_budget_bounds_concurrency_and_rate(clock: FakeClock) -> None:
     async def go() -> None:
         await asyncio.gather(*(one() for _ in range(20)))
 
-    run(go())
+    await go()
     assert peak <= 2
     span = max(started) - min(started)
     # 5 tokens at once (the burst), then 5 per second: 20 requests take ≥ 3 s.
