@@ -132,14 +132,14 @@ class _Group(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it per instance
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it per instance
             raise
 
 
@@ -183,8 +183,9 @@ def _emit(
     out = sys.stdout
     if split_dir is not None:
         split_dir.mkdir(parents=True, exist_ok=True)
-        extra = {"marker": marker} if marker else {}
-        parts = render.markdown_parts(plan, drift=drift, full=full or verbose, **extra)
+        parts = render.markdown_parts(
+            plan, drift=drift, full=full or verbose, marker=marker or render.MARKER
+        )
         stem = "drift" if drift else "plan"
         for old in split_dir.glob(f"{stem}-*.md"):
             old.unlink()  # parts of an earlier, longer run would be posted again
@@ -421,6 +422,7 @@ def drift(
     async def go() -> Plan:
         async with runner.planned(
             path, targets=targets, wiring=_wiring(sandbox_db), meta={"config": str(path)},
+            list_unmanaged=verbose,
         ) as run:
             return run.plan
 
@@ -574,7 +576,7 @@ def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -
 
 @sandbox.command("drift")
 @click.option("--numbers", type=click.IntRange(1), required=True, help="How many numbers to edit.")
-@click.option("--seed", "seed_", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--seed", "seed_", type=int, help="Random seed (default: a new one, printed).")
 @click.option(
     "--carrier", "carrier", type=click.Choice(["wavix", "telnyx", "all"]), default="all",
     show_default=True,
@@ -586,32 +588,17 @@ def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -
 @sandbox_db_option
 @handle_errors
 def sandbox_drift(
-    numbers: int, seed_: int, carrier: str, config: Path | None, sandbox_db: Path | None
+    numbers: int, seed_: int | None, carrier: str, config: Path | None, sandbox_db: Path | None
 ) -> None:
     """Change N numbers behind the tool's back (like an edit in the carrier's portal)."""
     from .sandbox import Sandbox
-    from .sandbox.drift import candidates, choose, make_drift
+    from .sandbox.drift import candidates, choose, make_drift, managed_by
 
     names = ("wavix", "telnyx") if carrier == "all" else (carrier,)
-    managed = None
-    if config is not None:
-        state = load(config)
-        by_carrier = {
-            n: state.resolver(n)
-            for n, a in state.accounts.items()
-            if a.config.sandbox and not a.config.base_url
-        }
-
-        def managed(carrier_name: str, e164: str) -> Any:
-            for name, resolver in by_carrier.items():
-                if state.accounts[name].config.type == carrier_name:
-                    want = resolver.desired(e164)
-                    if want is not None:
-                        return want
-            return None
-
+    managed = managed_by(load(config)) if config is not None else None
     sb = Sandbox.open(sandbox_db)
     try:
+        seed_ = seed_ if seed_ is not None else random.SystemRandom().randrange(1_000_000)
         rng = random.Random(seed_)
         chosen = choose(candidates(sb, names, managed), numbers, rng)
         edits = asyncio.run(make_drift(sb, chosen, rng))
@@ -619,7 +606,10 @@ def sandbox_drift(
         sb.close()
     for e in edits:
         click.echo(f"  {e.carrier:<7} {e.e164}  {e.field}: {json.dumps(e.old)} → {json.dumps(e.new)}")
-    click.echo(f"Changed {len(edits)} number(s) out of band. Next: reconciler drift PATH")
+    click.echo(
+        f"Changed {len(edits)} number(s) out of band (--seed {seed_} repeats this choice). "
+        "Next: reconciler drift PATH"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,7 @@ a message and an exit code. Nothing here ever carries an API key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -93,8 +94,8 @@ class RailError(Refused):
 class StalePlan(Refused):
     """Numbers of a saved plan changed since it was made; ``moved`` lists them."""
 
-    def __init__(self, message: str, moved: list[object]) -> None:
-        self.moved = moved
+    def __init__(self, message: str, moved: Sequence[object]) -> None:
+        self.moved = list(moved)
         super().__init__(message)
 
 

@@ -60,6 +60,8 @@ class AccountSummary:
     """Exact numbers the YAML declares that the account does not have (an error)."""
     not_patchable: tuple[tuple[str, str], ...] = ()
     """(e164, status) of selected numbers the carrier will not let us patch (reported only)."""
+    unmanaged_numbers: tuple[str, ...] = ()
+    """The unmanaged numbers themselves, when the run asked for them (``drift -v``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ class Plan:
                     **{k: getattr(a, k) for k in _SUMMARY_SCALARS},
                     "missing": list(a.missing),
                     "not_patchable": [list(p) for p in a.not_patchable],
+                    "unmanaged_numbers": list(a.unmanaged_numbers),
                 }
                 for a in self.accounts
             ],
@@ -184,6 +187,7 @@ class Plan:
                     **{k: a[k] for k in _SUMMARY_SCALARS},
                     missing=tuple(a.get("missing", ())),
                     not_patchable=tuple(tuple(p) for p in a.get("not_patchable", ())),  # type: ignore[misc]
+                    unmanaged_numbers=tuple(a.get("unmanaged_numbers", ())),
                 )
                 for a in data["accounts"]
             ),

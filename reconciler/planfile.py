@@ -258,8 +258,14 @@ def to_document(saved: SavedPlan) -> dict[str, Any]:
     return doc
 
 
+INDENT_UP_TO = 2000
+"""Plans changing up to this many numbers are written indented, for a person to read; bigger
+ones compactly (half the size; ``show`` renders any plan)."""
+
+
 def dumps(saved: SavedPlan) -> bytes:
-    return orjson.dumps(to_document(saved), option=orjson.OPT_INDENT_2) + b"\n"
+    small = len(saved.plan.changes) <= INDENT_UP_TO
+    return orjson.dumps(to_document(saved), option=orjson.OPT_INDENT_2 if small else 0) + b"\n"
 
 
 def write(saved: SavedPlan, path: str | Path) -> None:

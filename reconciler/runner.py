@@ -24,7 +24,7 @@ from .errors import ConfigError, ConfigIssue, MissingNumbers
 from .gcpause import gc_paused
 from .loader import DesiredState, load
 from .models import LiveNumber
-from .plan import Plan, PlanWarning
+from .plan import AccountSummary, Plan, PlanWarning
 from .planner import make_plan
 from .providers import Provider, open_account
 
@@ -203,20 +203,22 @@ async def planned(
     overrides: rails.Overrides | None = None,
     wiring: Wiring | None = None,
     meta: dict[str, Any] | None = None,
+    list_unmanaged: bool = False,
 ) -> AsyncIterator[Run]:
     """Load the config at ``path``, read its accounts and plan, all through one path.
 
     Raises ``MissingNumbers`` when the config declares exact numbers an account does not have.
     The plan carries warnings: the rails it trips (``rails.check``; ``rails.enforce`` refuses
-    them), an empty config, a run limited by ``targets``. The providers stay open while the
-    caller is in the block, so it can apply the plan.
+    them), an empty config, a run limited by ``targets``. ``list_unmanaged`` adds the unmanaged
+    numbers to the account summaries. The providers stay open while the caller is in the
+    block, so it can apply the plan.
     """
     selected = Targets(targets)
     state = load(path)
     wiring = wiring or Wiring()
     async with wiring.open(state) as providers:
         with wiring.reading(providers):
-            plan, observed = await _read_and_plan(state, providers, selected, meta)
+            plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
         if plan.missing:
             raise MissingNumbers(plan.missing)
         configs = {name: state.accounts[name].config for name in providers}
@@ -235,6 +237,7 @@ async def _read_and_plan(
     providers: Mapping[str, Provider],
     selected: Targets,
     meta: dict[str, Any] | None,
+    list_unmanaged: bool = False,
 ) -> tuple[Plan, dict[tuple[str, str], LiveNumber]]:
     meta = dict(meta or {})
     with gc_paused():
@@ -257,6 +260,10 @@ async def _read_and_plan(
                     for a in plan.accounts
                 ),
             )
+        if list_unmanaged:
+            plan = replace(
+                plan, accounts=tuple(_with_unmanaged(a, state, current) for a in plan.accounts)
+            )
         wanted = {(c.account, c.id) for c in plan.changes}
         observed = {
             (name, n.id): n
@@ -265,6 +272,15 @@ async def _read_and_plan(
             if (name, n.id) in wanted
         }
     return plan, observed
+
+
+def _with_unmanaged(
+    summary: AccountSummary, state: DesiredState, current: Mapping[str, list[LiveNumber]]
+) -> AccountSummary:
+    resolver = state.resolver(summary.account)
+    live = current.get(summary.account, [])
+    found = tuple(n.e164 for n in live if resolver.desired(n.e164) is None)
+    return replace(summary, unmanaged_numbers=found)
 
 
 def _target_warning(plan: Plan, selected: Targets) -> PlanWarning:

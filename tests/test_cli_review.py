@@ -364,6 +364,9 @@ def test_sandbox_drift_is_seen_by_drift(db: Path, config: Path) -> None:
     report = cli(db, "drift", config, "--format", "json")
     assert report.exit_code == 2
     assert len(json.loads(report.stdout)["changes"]) == 3
+    verbose = cli(db, "drift", config, "-v")
+    assert "+16505550100" in verbose.output  # an unmanaged Telnyx number, listed with -v
+    assert "+16505550100" not in cli(db, "drift", config).output
     again = cli(db, "sandbox", "drift", "--numbers", 3, "--seed", 7, "--config", config)
     first = [line.split(":")[0] for line in made.output.splitlines()]
     assert [line.split(":")[0] for line in again.output.splitlines()] == first  # same numbers

@@ -170,3 +170,26 @@ def test_apply_without_an_answer_changes_nothing(db: Path) -> None:
     assert result.exit_code == 1
     assert "no answer; nothing was changed (use --auto-approve in scripts)" in result.output
     assert cli(db, "plan", EXAMPLE, "--detailed-exitcode").exit_code == 2
+
+
+def test_reviewer_loop_with_a_saved_plan(db: Path, tmp_path: Path) -> None:
+    """The review loop as a new user runs it: plan -o → show --format markdown → apply the
+    file → drift 0."""
+    example = fast_example(tmp_path)
+    plan_file = tmp_path / "plan.json"
+
+    planned = cli(db, "plan", example, "-o", plan_file)
+    assert planned.exit_code == 0, planned.output
+    assert f"reconciler apply {plan_file}" in planned.stderr
+
+    shown = cli(db, "show", plan_file, "--format", "markdown")
+    assert shown.exit_code == 0
+    assert shown.stdout.startswith("<!-- reconciler-plan -->")
+    assert "wavix-main" in shown.stdout and "telnyx-main" in shown.stdout
+
+    applied = cli(db, "apply", plan_file)  # a saved plan applies without a prompt
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete: 23 numbers changed" in applied.output
+
+    assert cli(db, "drift", example).exit_code == 0
+    assert cli(db, "plan", example, "--detailed-exitcode").exit_code == 0

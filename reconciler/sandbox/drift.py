@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ..errors import ReconcilerError
+from ..loader import DesiredState
 from . import SIMULATORS, Sandbox
 
 EDITED = "changed-by-hand"
@@ -112,6 +113,25 @@ async def make_drift(sandbox: Sandbox, chosen: list[Candidate], rng: random.Rand
             _check(done, c)
             edits.append(Edit(c.carrier, c.id, c.e164, field, old, new))
     return edits
+
+
+def managed_by(state: DesiredState) -> Callable[[str, str], Iterable[str] | None]:
+    """``managed(carrier, e164)`` for ``candidates``: the fields the config's embedded-sandbox
+    accounts of that carrier manage on the number, or None."""
+    resolvers = [
+        (a.config.type, state.resolver(name))
+        for name, a in sorted(state.accounts.items())
+        if a.config.sandbox and not a.config.base_url
+    ]
+
+    def managed(carrier: str, e164: str) -> Iterable[str] | None:
+        for kind, resolver in resolvers:
+            want = resolver.desired(e164) if kind == carrier else None
+            if want is not None:
+                return want
+        return None
+
+    return managed
 
 
 def choose(found: list[Candidate], numbers: int, rng: random.Random) -> list[Candidate]:
