@@ -2,7 +2,8 @@
 sandbox, for each output format.
 
     python benchmarks/e2e.py [--quick] [--million] [--workloads base,overrides,profiles]
-        [--carriers wavix,telnyx] [--numbers N] [--repeat R] [--src DIR] [--json FILE]
+        [--carriers wavix,telnyx] [--formats text,json,markdown] [--numbers N] [--repeat R]
+        [--src DIR] [--json FILE]
 
 For each workload and carrier: ``reconciler sandbox seed`` into a fresh database,
 ``reconciler sandbox serve`` on a free loopback port (a subprocess), the seeded providers file
@@ -75,12 +76,19 @@ class Reconciler:
     def __init__(self, src: Path) -> None:
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *_pythonpath()])}
         self.env.pop("RECONCILER_SANDBOX_DB", None)
-        # What the console script does (``reconciler`` is this under another name).
+        # What the console script does (``reconciler`` is this under another name); -P: the
+        # current directory must not shadow ``src`` (it may be another checkout).
         self.argv = [
             sys.executable,
+            "-P",
             "-c",
             "import sys; from reconciler.cli import main; sys.argv[0] = 'reconciler'; main()",
         ]
+        where = [sys.executable, "-P", "-c", "import reconciler; print(reconciler.__file__)"]
+        found = subprocess.run(where, env=self.env, capture_output=True, text=True, check=True)
+        self.package = Path(found.stdout.strip()).parent
+        if not self.package.is_relative_to(src):
+            raise RuntimeError(f"reconciler imports from {self.package}, not from {src}")
 
     def run(self, *args: str) -> str:
         done = subprocess.run(
@@ -108,13 +116,14 @@ class Reconciler:
         # Linux reports ru_maxrss in KiB.
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / MB
 
-    def formats(self) -> list[tuple[str, list[str]]]:
-        """The output formats ``plan`` offers: text, json, and markdown when present."""
+    def formats(self, wanted: set[str]) -> list[tuple[str, list[str]]]:
+        """The output formats ``plan`` offers (text, json, and markdown when ``plan --help``
+        lists it) among ``wanted``; json always, for calls and the lower bound."""
         help_text = self.run("plan", "--help")
         out = [("text", []), ("json", ["--json"])]
         if "--format" in help_text and "markdown" in help_text:
             out.append(("markdown", ["--format", "markdown"]))
-        return out
+        return [(name, flags) for name, flags in out if name in wanted or name == "json"]
 
 
 def _pythonpath() -> list[str]:
@@ -161,12 +170,12 @@ class Served:
 
 
 def bench(
-    cli: Reconciler, carrier: str, workload: str, options: dict[str, Any], repeat: int, work: Path
+    cli: Reconciler, carrier: str, options: dict[str, Any], args: argparse.Namespace, work: Path
 ) -> list[Row]:
     label = f"{options['profiles']:,} profile" + ("s" if options["profiles"] > 1 else "")
     if options.get("overrides"):
         label += f", {options['overrides']:.0%} overridden"
-    config, db = work / f"{carrier}-{workload}", work / f"{carrier}-{workload}.sqlite3"
+    config, db = work / carrier, work / f"{carrier}.sqlite3"
     seed_args = [f"--{k}={v}" for k, v in options.items()]
     started = time.perf_counter()
     cli.run("sandbox", "seed", f"--carrier={carrier}", f"--drift={DRIFT}", *seed_args,
@@ -177,10 +186,10 @@ def bench(
         providers = config / "providers.yaml"
         served = rf"\1sandbox: true\n\1base_url: {base}{MOUNTS[carrier]}"
         providers.write_text(re.sub(r"(?m)^( +)sandbox: true$", served, providers.read_text()))
-        for output, flags in cli.formats():
+        for output, flags in cli.formats(set(args.formats.split(","))):
             runs = []
-            for _ in range(repeat):
-                out = work / f"out-{carrier}-{workload}-{output}"
+            for _ in range(args.repeat):
+                out = work / f"out-{carrier}-{output}"
                 runs.append((*cli.measure(["plan", str(config), *flags], out), out))
             wall, cpu, rss, out = min(runs, key=lambda r: r[0])
             row = Row(carrier, label, options["numbers"], output, round(wall, 2), round(cpu, 2),
@@ -214,6 +223,16 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _commit(src: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(src), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f" ({done.stdout.strip()})" if done.returncode == 0 else ""
+
+
 def _cell(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -231,12 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workloads", default="base,overrides,profiles")
     parser.add_argument("--carriers", default="wavix,telnyx")
+    parser.add_argument("--formats", default="text,json,markdown", help="json always runs")
     parser.add_argument("--quick", action="store_true", help="the base workload only")
     parser.add_argument("--million", action="store_true", help="add 1M numbers (takes long)")
     parser.add_argument("--numbers", type=int, help="numbers in every workload (small: smoke)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per command, fastest kept")
     parser.add_argument("--src", type=Path, default=REPO, help="the checkout to benchmark")
     parser.add_argument("--json", type=Path, help="also write one JSON line per row here")
+    parser.add_argument("--label", default="", help="names the code in the header, e.g. before")
     args = parser.parse_args(argv)
 
     workloads = ["base"] if args.quick else args.workloads.split(",")
@@ -254,12 +275,14 @@ def main(argv: list[str] | None = None) -> int:
                 options["numbers"] = args.numbers
                 options["profiles"] = min(options["profiles"], args.numbers)
             for carrier in args.carriers.split(","):
-                rows.extend(bench(cli, carrier, workload, options, args.repeat, Path(tmp)))
+                with tempfile.TemporaryDirectory(dir=tmp) as work:
+                    rows.extend(bench(cli, carrier, options, args, Path(work)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
     print(f"End to end: `reconciler plan` as its own process against `reconciler sandbox serve`, "
-          f"{DRIFT:.0%} drift. Machine: {machine()}\n")  # fmt: skip
+          f"{DRIFT:.0%} drift; code {args.label or cli.package}{_commit(args.src)}. "
+          f"Machine: {machine()}\n")  # fmt: skip
     print(table(rows))
     return 0
 
