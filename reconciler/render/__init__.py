@@ -1,0 +1,111 @@
+"""Plans, drift reports and apply reports as text, Markdown and JSON. Only render and the CLI print.
+
+One renderer per form, one shared grouping (``common``): changes are grouped by cause (field,
+old → new) and by bulk call once, then each form lays the groups out, bounded with "… and N
+more" (``full``/``verbose`` lift the bounds). Every output is built as one string and written
+with one ``write``: no per-line console calls, whatever the plan's size. Labels and value
+formatting come from the carrier descriptions (``reconciler.carriers``); secret fields are
+masked in every form.
+
+- ``write_plan(plan, out, fmt=text|json|markdown, full=, color=, limit=)``
+- ``write_drift(plan, out, fmt=..., verbose=, color=)``: drift grouped by (account, field,
+  desired, actual)
+- ``markdown_parts(plan, drift=, max_chars=, marker=)``: pull-request comments that each fit
+- ``write_apply(report, plan, out, color=)``
+- ``progress(console, providers, calls)``: the transient progress display (stderr)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TextIO
+
+from ..applier import ApplyReport
+from ..plan import Plan
+from .apply import apply_text
+from .common import drift_line, summary_line
+from .drift import drift_text
+from .jsonout import FORMAT_VERSION, document
+from .jsonout import plan_json as _json
+from .markdown import GITHUB_LIMIT, MARKER, markdown_parts, markdown_text
+from .mdlayout import part_marker
+from .progress import progress
+from .text import plan_text
+
+FORMATS = ("text", "json", "markdown")
+
+
+def write_plan(
+    plan: Plan,
+    out: TextIO,
+    *,
+    fmt: str = "text",
+    full: bool = False,
+    color: bool = False,
+    limit: int = 20,
+) -> None:
+    """Write the plan in ``fmt``: per-number detail up to ``limit`` numbers per account unless
+    ``full``; ANSI colour only with ``color`` (text)."""
+    if fmt == "text":
+        body = plan_text(plan, full=full, color=color, limit=limit)
+    elif fmt == "json":
+        body = _json(plan)
+    elif fmt == "markdown":
+        body = markdown_text(plan, limit=limit, full=full)
+    else:
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+    out.write(body)
+
+
+def write_drift(
+    plan: Plan, out: TextIO, *, fmt: str = "text", verbose: bool = False, color: bool = False
+) -> None:
+    """Write the drift report (the plan read as "what moved"), grouped by cause."""
+    if fmt == "text":
+        body = drift_text(plan, verbose=verbose, color=color)
+    elif fmt == "json":
+        body = _json(plan, kind="drift")
+    elif fmt == "markdown":
+        body = markdown_text(plan, drift=True, full=verbose)
+    else:
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+    out.write(body)
+
+
+def write_apply(report: ApplyReport, plan: Plan, out: TextIO, *, color: bool = False) -> None:
+    """Write the apply report: calls by status, failures bounded, the outcome line last."""
+    out.write(apply_text(report, plan, color=color))
+
+
+def use_color(stream: Any) -> bool:
+    """Whether to colour text written to ``stream``: a terminal, ``NO_COLOR`` unset, not dumb."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def plan_json(plan: Plan) -> str:
+    """The ``--format json`` document of a plan (format_version 1) as text."""
+    return _json(plan)
+
+
+__all__ = [
+    "FORMATS",
+    "FORMAT_VERSION",
+    "GITHUB_LIMIT",
+    "MARKER",
+    "document",
+    "drift_line",
+    "markdown_parts",
+    "part_marker",
+    "plan_json",
+    "progress",
+    "summary_line",
+    "use_color",
+    "write_apply",
+    "write_drift",
+    "write_plan",
+]

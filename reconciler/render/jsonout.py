@@ -1,0 +1,145 @@
+"""``--format json``: one versioned document for plans and drift reports, built once (orjson).
+
+The shape is documented in docs/output.md and its JSON Schema is docs/plan-output.schema.json;
+``FORMAT_VERSION`` changes when a key is removed or changes meaning (adding keys does not).
+Secret fields (Telnyx ``external_pin``) are replaced by the mask everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from .. import carriers
+from ..carriers import MASK
+from ..plan import FieldChange, NumberChange, Plan
+from .common import account_views, drift_line, label, no_drift_line, summary_line, warnings_of
+
+FORMAT_VERSION = 1
+KINDS = ("plan", "drift")
+
+
+def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
+    """The JSON document of ``plan`` as Python data (secrets already masked)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: one of {', '.join(KINDS)}")
+    secret = {a.account: _secrets(a.carrier) for a in plan.accounts}
+    views = account_views(plan)
+    causes = [c for v in views for c in v.causes]
+    warned = warnings_of(plan)
+    if kind == "plan":
+        line = summary_line(plan)
+    else:
+        line = drift_line(plan) if plan.has_changes else no_drift_line(plan)
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "summary": {
+            "has_changes": plan.has_changes,
+            "changed": plan.changed,
+            "fields": sum(len(c.changes) for c in plan.changes),
+            "calls": len(plan.calls),
+            "lower_bound": plan.lower_bound,
+            "per_number": plan.changed,
+            "in_sync": plan.in_sync,
+            "unmanaged": plan.unmanaged,
+            "not_patchable": sum(len(a.not_patchable) for a in plan.accounts),
+            "missing": [{"account": a, "e164": e} for a, e in plan.missing],
+            "accounts": len(plan.accounts),
+            "warnings": len(warned),
+            "line": line,
+        },
+        "warnings": [
+            {
+                "rail": str(getattr(w, "rail", "")),
+                "account": getattr(w, "account", None),
+                "message": str(getattr(w, "message", w)),
+            }
+            for w in warned
+        ],
+        "accounts": [
+            {
+                "account": a.account,
+                "carrier": a.carrier,
+                "total": a.total,
+                "in_sync": a.in_sync,
+                "changed": a.changed,
+                "unmanaged": a.unmanaged,
+                "calls": a.calls,
+                "calls_exact": a.calls_exact,
+                "lower_bound": a.lower_bound,
+                "max_batch": a.max_batch,
+                "grouping": a.grouping,
+                "missing": list(a.missing),
+                "not_patchable": [{"e164": e, "status": s} for e, s in a.not_patchable],
+                "unmanaged_numbers": list(getattr(a, "unmanaged_numbers", ()) or ()),
+            }
+            for a in plan.accounts
+        ],
+        "calls": [
+            {
+                "account": b.account,
+                "carrier": b.carrier,
+                "label": label(b.carrier),
+                "patch": _masked(b.patch, secret.get(b.account) or _secrets(b.carrier)),
+                "ids": list(b.ids),
+                "e164s": list(b.e164s),
+            }
+            for b in plan.calls
+        ],
+        "causes": [
+            {
+                "account": c.account,
+                "carrier": c.carrier,
+                "field": c.field,
+                "old": c.old,  # grouping already masked secret fields
+                "new": c.new,
+                "count": len(c.e164s),
+                "e164s": c.e164s,
+            }
+            for c in causes
+        ],
+        # orjson writes the frozen dataclasses natively (keys in field order: account, id,
+        # e164, changes[field, old, new]); only changes touching a secret field are copied.
+        "changes": _masked_changes(plan.changes, secret),
+        "meta": plan.meta,
+    }
+
+
+def plan_json(plan: Plan, *, kind: str = "plan") -> str:
+    """The document as indented JSON text ending with a newline."""
+    return dumps(document(plan, kind=kind))
+
+
+def dumps(data: Any) -> str:
+    opts = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(data, option=opts, default=str).decode()
+
+
+def _secrets(carrier: str) -> frozenset[str]:
+    try:
+        return carriers.get(carrier).secret_fields
+    except KeyError:
+        return frozenset()
+
+
+def _masked_changes(
+    changes: tuple[NumberChange, ...], secret: dict[str, frozenset[str]]
+) -> Sequence[NumberChange]:
+    if not any(secret.values()):
+        return changes
+    out = list(changes)
+    for i, c in enumerate(out):
+        hidden = secret.get(c.account)
+        if hidden and any(f.field in hidden for f in c.changes):
+            fields = tuple(
+                FieldChange(f.field, MASK, MASK) if f.field in hidden else f for f in c.changes
+            )
+            out[i] = NumberChange(c.account, c.id, c.e164, fields)
+    return out
+
+
+def _masked(patch: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
+    return {k: MASK if k in secret else v for k, v in patch.items()} if secret else patch

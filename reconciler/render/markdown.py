@@ -1,0 +1,296 @@
+"""``--format markdown``: a pull-request comment, split into parts that each fit a comment.
+
+The document is built as blocks (text chunks, tables, collapsible ``<details>`` sections) and
+then laid out into parts of at most ``max_chars`` characters: a part never ends inside a table
+row; a table continued on the next part repeats its title and header, and an open ``<details>``
+is closed at the end of a part and reopened "(continued)" on the next. Every part carries the
+marker line verbatim (so a CI step finds all of them) and a part marker ``<!-- … part i/n -->``
+(so it can update each in place); split documents say "(part i/n)" visibly too.
+"""
+
+from __future__ import annotations
+
+from ..plan import Plan
+from .common import (
+    CLIP,
+    MAX_GROUPS,
+    AccountView,
+    Values,
+    account_views,
+    clip,
+    drift_line,
+    examples,
+    label,
+    more,
+    no_drift_line,
+    plural,
+    summary_line,
+    warnings_of,
+)
+from .mdlayout import Block, Chunk, Details, Table, code, esc, head, header, row, split, whole
+
+MARKER = "<!-- reconciler-plan -->"
+GITHUB_LIMIT = 65536
+"""GitHub refuses an issue or pull-request comment body longer than this."""
+
+
+# --------------------------------------------------------------------------------------------
+# Public
+
+
+def markdown_parts(
+    plan: Plan,
+    *,
+    drift: bool = False,
+    max_chars: int = GITHUB_LIMIT,
+    marker: str = MARKER,
+    limit: int = 20,
+    full: bool = False,
+) -> list[str]:
+    """The plan (or drift report) as Markdown comments of at most ``max_chars`` characters each.
+
+    Raises ValueError when ``max_chars`` cannot hold even one table row with its header.
+    """
+    blocks = drift_blocks(plan, limit, full) if drift else plan_blocks(plan, limit, full)
+    what = "drift" if drift else "plan"
+    guess = 1
+    while True:
+        reserve = len(head(marker, what, guess, guess))
+        bodies = split(blocks, max_chars - reserve)
+        if len(str(len(bodies))) <= len(str(guess)):
+            break
+        guess = len(bodies)
+    n = len(bodies)
+    return [head(marker, what, i, n) + body for i, body in enumerate(bodies, 1)]
+
+
+def markdown_text(
+    plan: Plan, *, drift: bool = False, marker: str = MARKER, limit: int = 20, full: bool = False
+) -> str:
+    """The whole document unsplit (one part, whatever its size)."""
+    blocks = drift_blocks(plan, limit, full) if drift else plan_blocks(plan, limit, full)
+    return head(marker, "drift" if drift else "plan", 1, 1) + "".join(whole(b) for b in blocks)
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+
+
+def plan_blocks(plan: Plan, limit: int, full: bool) -> list[Block]:
+    blocks: list[Block] = [Chunk(f"### reconciler plan\n\n**{esc(summary_line(plan))}**\n\n")]
+    blocks += _warnings(plan)
+    rows = [
+        row(
+            f"`{esc(a.account)}`",
+            esc(a.carrier),
+            a.total,
+            a.changed,
+            a.in_sync,
+            a.unmanaged,
+            a.calls,
+            a.lower_bound,
+            len(a.not_patchable),
+            len(a.missing),
+        )
+        for a in plan.accounts
+    ]
+    heads = (
+        "account",
+        "carrier",
+        "numbers",
+        "to change",
+        "in sync",
+        "unmanaged",
+        "bulk calls",
+        "lower bound",
+        "not patchable",
+        "missing",
+    )
+    blocks.append(Table("Accounts", header(*heads, right=heads[2:]), rows))
+    values = Values()
+    for view in account_views(plan):
+        s = view.summary
+        if not (view.changes or s.not_patchable or s.missing):
+            continue
+        d = Details(
+            f"<b>{esc(s.account)}</b> ({esc(s.carrier)}): {plural(s.changed, 'number')} "
+            f"to change in {plural(s.calls, 'bulk call')}"
+        )
+        d.blocks += _calls(view, values, full)
+        d.blocks += _causes(view, values, full, drift=False)
+        d.blocks += _numbers(view, values, limit, full)
+        d.blocks += _tails(view, limit, full)
+        blocks.append(d)
+    return blocks
+
+
+def drift_blocks(plan: Plan, limit: int, full: bool) -> list[Block]:
+    line = drift_line(plan) if plan.has_changes else no_drift_line(plan)
+    blocks: list[Block] = [Chunk(f"### reconciler drift\n\n**{esc(line)}**\n\n")]
+    blocks += _warnings(plan)
+    views = account_views(plan)
+    rows = [
+        row(
+            f"`{esc(v.summary.account)}`",
+            esc(v.summary.carrier),
+            v.summary.total,
+            len(v.changes),
+            v.fields,
+            v.summary.in_sync,
+            v.summary.unmanaged,
+        )
+        for v in views
+    ]
+    heads = ("account", "carrier", "numbers", "drifted", "fields", "in sync", "unmanaged")
+    blocks.append(Table("Accounts", header(*heads, right=heads[2:]), rows))
+    values = Values()
+    for view in views:
+        s = view.summary
+        if not (view.changes or s.not_patchable or s.missing or (full and unmanaged(s))):
+            continue
+        d = Details(
+            f"<b>{esc(s.account)}</b> ({esc(s.carrier)}): "
+            f"{plural(len(view.changes), 'number')} drifted"
+        )
+        d.blocks += _causes(view, values, full, drift=True)
+        d.blocks += _numbers(view, values, limit, full)
+        d.blocks += _tails(view, limit, full)
+        if full and unmanaged(s):
+            rows = [row(esc(e)) for e in unmanaged(s)]
+            d.blocks.append(Table("Unmanaged (no selector matches)", header("number"), rows))
+        blocks.append(d)
+    return blocks
+
+
+def unmanaged(summary: object) -> tuple[str, ...]:
+    """The unmanaged numbers when the run collected them (``drift -v``)."""
+    return tuple(getattr(summary, "unmanaged_numbers", ()) or ())
+
+
+def _warnings(plan: Plan) -> list[Block]:
+    out: list[Block] = []
+    for w in warnings_of(plan):
+        account = getattr(w, "account", None)
+        where = f" (`{esc(account)}`)" if account else ""
+        message = esc(str(getattr(w, "message", w))).replace("\n", " ")
+        out.append(
+            Chunk(f"> [!WARNING]\n> **{esc(str(getattr(w, 'rail', '')))}**{where}: {message}\n\n")
+        )
+    return out
+
+
+def _calls(view: AccountView, values: Values, full: bool) -> list[Table]:
+    groups = view.groups if full else view.groups[:MAX_GROUPS]
+    rows = [
+        row(
+            g.calls,
+            f"`{esc(label(g.carrier))}`",
+            g.numbers,
+            ", ".join(
+                f"{esc(k)}={code(clip(values.text(g.carrier, k, v)))}" for k, v in g.patch.items()
+            ),
+        )
+        for g in groups
+    ]
+    rest = view.groups[len(groups) :]
+    if rest:
+        rows.append(
+            row(
+                sum(g.calls for g in rest),
+                "",
+                sum(g.numbers for g in rest),
+                more(len(rest), "more patches"),
+            )
+        )
+    return (
+        [
+            Table(
+                "Bulk calls, by patch",
+                header("calls", "request", "numbers", "patch", right=("calls", "numbers")),
+                rows,
+            )
+        ]
+        if rows
+        else []
+    )
+
+
+def _causes(view: AccountView, values: Values, full: bool, *, drift: bool) -> list[Table]:
+    causes = view.causes if full else view.causes[:MAX_GROUPS]
+    rows = []
+    for c in causes:
+        old = code(clip(values.text(c.carrier, c.field, c.old)))
+        new = code(clip(values.text(c.carrier, c.field, c.new)))
+        delta = esc(clip(values.delta(c.carrier, c.field, c.old, c.new)))
+        pair = (new, old) if drift else (old, new)
+        rows.append(row(f"`{esc(c.field)}`", *pair, delta, len(c.e164s), esc(examples(c.e164s))))
+    rest = view.causes[len(causes) :]
+    if rest:
+        rows.append(
+            row("", "", "", more(len(rest), "more causes"), sum(len(c.e164s) for c in rest), "")
+        )
+    heads = ("field", "desired", "actual") if drift else ("field", "old", "new")
+    title = "Drift by cause" if drift else "Changes by cause"
+    return (
+        [Table(title, header(*heads, "change", "numbers", "examples", right=("numbers",)), rows)]
+        if rows
+        else []
+    )
+
+
+def _numbers(view: AccountView, values: Values, limit: int, full: bool) -> list[Chunk | Table]:
+    changes = view.changes if full else view.changes[: max(limit, 0)]
+    carrier = view.summary.carrier
+    rows = [
+        row(
+            esc(c.e164),
+            f"`{esc(c.id)}`",
+            f"`{esc(f.field)}`",
+            code(clip(values.text(carrier, f.field, f.old), CLIP * 2)),
+            code(clip(values.text(carrier, f.field, f.new), CLIP * 2)),
+        )
+        for c in changes
+        for f in c.changes
+    ]
+    if not rows:
+        return []
+    first = (
+        ""
+        if len(changes) == len(view.changes)
+        else f" (first {len(changes)} of {len(view.changes)})"
+    )
+    out: list[Chunk | Table] = [
+        Table(f"Numbers{first}", header("number", "id", "field", "old", "new"), rows)
+    ]
+    if len(changes) < len(view.changes):
+        out.append(Chunk(f"{more(len(view.changes) - len(changes), 'more numbers')}.\n\n"))
+    return out
+
+
+def _tails(view: AccountView, limit: int, full: bool) -> list[Chunk | Table]:
+    s = view.summary
+    bound = None if full else max(limit, 1)
+    out: list[Chunk | Table] = []
+    rows = [row(esc(e), esc(st)) for e, st in s.not_patchable[:bound]]
+    if bound is not None and len(s.not_patchable) > bound:
+        rows.append(row(more(len(s.not_patchable) - bound), ""))
+    if rows:
+        out.append(
+            Table(
+                "Not patchable (the carrier does not allow changes)",
+                header("number", "status"),
+                rows,
+            )
+        )
+    rows = [row(esc(e)) for e in s.missing[:bound]]
+    if bound is not None and len(s.missing) > bound:
+        rows.append(row(more(len(s.missing) - bound)))
+    if rows:
+        out.append(
+            Table(
+                "Missing: declared in the YAML, not in the account (never bought)",
+                header("number"),
+                rows,
+            )
+        )
+    return out
