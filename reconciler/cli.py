@@ -311,7 +311,7 @@ def apply(
     overrides = _overrides(limits)
     if planfile.looks_like_plan_file(path):
         if targets:
-            raise ConfigError("--target applies when planning; make the plan file with it")
+            raise click.UsageError("--target applies when planning: make the plan file with it")
         code = asyncio.run(_apply_saved(path, config, skip_stale, overrides, full, sandbox_db))
     else:
         code = asyncio.run(_apply_config(path, auto_approve, targets, overrides, full, sandbox_db))
@@ -439,12 +439,21 @@ def drift(
 
 @main.command("export")
 @click.argument("path", required=False, type=click.Path(path_type=Path), metavar="[PATH]")
-@click.option("--provider", "accounts", multiple=True, metavar="ACCOUNT", help="Account to export (repeatable; default: all in PATH).")
-@click.option("--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix or telnyx.")
+@click.option(
+    "--provider", "accounts", multiple=True, metavar="ACCOUNT",
+    help="Account to export (repeatable; default: every account in PATH).",
+)
+@click.option("--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix|telnyx.")
 @click.option("--base-url", help="Quick start: the carrier's API base URL.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Quick start: the embedded sandbox.")
-@click.option("--fields", metavar="F,...", help="Fields to manage (default: all but secrets); voice.call_forwarding means its fields.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), metavar="DIR", help="Write DIR/ACCOUNT.yaml (default: print the YAML).")
+@click.option(
+    "--fields", metavar="F,...",
+    help="Fields to manage (default: all); a group such as voice.call_forwarding means its fields.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), metavar="DIR",
+    help="Write DIR/ACCOUNT.yaml (default: print the YAML on stdout).",
+)
 @sandbox_db_option
 @handle_errors
 def export_cmd(
@@ -461,8 +470,10 @@ def export_cmd(
     from .export import run_export, summary
 
     results = asyncio.run(
-        run_export(path, accounts, carrier=carrier, base_url=base_url, sandbox=use_sandbox,
-                   fields=fields, output=output, sandbox_db=sandbox_db)
+        run_export(
+            path, accounts, carrier=carrier, base_url=base_url, sandbox=use_sandbox,
+            fields=fields, output=output, sandbox_db=sandbox_db,
+        )
     )
     if output is None:
         click.echo(results[0].text, nl=False)

@@ -20,7 +20,7 @@ from typing import Any
 from . import planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
-from .errors import ConfigError, ConfigIssue, MissingNumbers
+from .errors import ConfigError, ConfigIssue, MissingNumbers, PlanError
 from .gcpause import gc_paused
 from .loader import DesiredState, load
 from .models import LiveNumber
@@ -140,7 +140,7 @@ class Targets:
         self.selectors = tuple(dict.fromkeys(s.strip() for s in selectors))
         bad = [s for s in self.selectors if not _SELECTOR.match(s)]
         if bad:
-            raise ConfigError(
+            raise PlanError(
                 f"--target {bad[0]!r}: give an E.164 number (+13135550100) or a prefix ending "
                 "in * (+1313555*)"
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -209,8 +210,8 @@ def test_apply_of_a_plan_file_reads_and_sends_only_the_planned_ids(
     for method, path, body in spies["wavix-main"].requests:
         if method == "PATCH":
             sent.update(("wavix-main", str(i)) for i in json.loads(body)["ids"])
-        elif path.endswith("/v1/numbers") is False and method == "GET":
-            assert ("wavix-main", path.rsplit("/", 1)[1]) in planned  # per-id re-reads only
+        elif method == "GET" and not path.endswith("/v1/numbers"):  # a per-id re-read
+            assert ("wavix-main", path.rsplit("/", 1)[1]) in planned
     for method, _, body in spies["telnyx-main"].requests:
         if method == "POST":
             sent.update(("telnyx-main", i) for i in json.loads(body)["phone_numbers"])
@@ -332,7 +333,11 @@ def test_target_limits_the_run(db: Path, config: Path) -> None:
     applied = cli(db, "apply", config, "--target", "+1212555*", "--auto-approve")
     assert applied.exit_code == 0, applied.output
     assert changed(db, config) == 19
-    assert cli(db, "plan", config, "--target", "+1313*5").exit_code == 1  # not a selector
+    bad = cli(db, "plan", config, "--target", "+1313*5")
+    assert bad.exit_code == 1 and "--target '+1313*5'" in bad.output
+    plan_file = config.parent / "plan.json"
+    cli(db, "plan", config, "-o", plan_file)
+    assert cli(db, "apply", plan_file, "--target", "+1212555*").exit_code == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +385,11 @@ KEY = "KEYtest_known_telnyx_secret_4242"
 PIN = "864209"
 
 
-def test_no_secret_in_any_output_or_file(db: Path, config: Path, tmp_path: Path) -> None:
+def test_no_secret_in_any_output_or_file(
+    db: Path, config: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # -vv's request logs, whatever ran before
     sb = Sandbox.open(db)
     sb.store.set_knob("telnyx.keys", [KEY])
     sb.close()
@@ -419,7 +428,8 @@ def test_no_secret_in_any_output_or_file(db: Path, config: Path, tmp_path: Path)
     assert run("apply", config, "--auto-approve", "--force").exit_code == 0
     run("drift", config, "--split-dir", parts)
 
-    files = [plan_file.read_text(), *(p.read_text() for p in parts.iterdir())]
+    files = [plan_file.read_text(), *(p.read_text() for p in parts.iterdir()), caplog.text]
+    assert "HTTP Request: GET" in caplog.text  # the -vv logs were captured too
     assert any('"secret"' in f for f in files)  # the PIN was planned, as a digest
     for text in outputs + files:
         for secret in (KEY, PIN, wavix_key):
