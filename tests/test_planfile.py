@@ -120,7 +120,9 @@ def test_changed_config_is_refused(sandbox: Any, tmp_path: Path) -> None:
     _, saved = saved_of(sandbox, config)
     planfile.check_config(saved, load(config))  # unchanged: accepted
     (config / "profiles.yaml").write_text(
-        (config / "profiles.yaml").read_text().replace("transcription_threshold: 30", "transcription_threshold: 31")
+        (config / "profiles.yaml")
+        .read_text()
+        .replace("transcription_threshold: 30", "transcription_threshold: 31")
     )
     with pytest.raises(PlanFileError, match="config files changed since the plan was made"):
         planfile.check_config(saved, load(config))
@@ -145,7 +147,10 @@ def test_secrets_are_hidden_and_restored_from_the_config(sandbox: Any, tmp_path:
 
 def test_compare_names_each_moved_field_with_both_values(sandbox: Any) -> None:
     made, saved = saved_of(sandbox)
-    live = {key: LiveNumber(n.id, n.e164, n.status, dict(n.settings)) for key, n in made.observed.items()}
+    live = {
+        key: LiveNumber(n.id, n.e164, n.status, dict(n.settings))
+        for key, n in made.observed.items()
+    }
     assert planfile.compare(saved, made.state, live) == []
 
     target = next(c for c in saved.plan.changes if c.e164 == "+12125550105")
@@ -167,14 +172,22 @@ def test_compare_names_each_moved_field_with_both_values(sandbox: Any) -> None:
 def test_a_moved_secret_says_changed_without_values(sandbox: Any, tmp_path: Path) -> None:
     config = pin_config(tmp_path)
     made, saved = saved_of(sandbox, config)
-    change = next(c for c in saved.plan.changes if c.account == "telnyx-main" and c.e164.startswith("+1312"))
+    change = next(
+        c for c in saved.plan.changes if c.account == "telnyx-main" and c.e164.startswith("+1312")
+    )
     number = made.observed[(change.account, change.id)]
-    live = {(change.account, change.id): replace(number, settings={**number.settings, "external_pin": "555000"})}
+    live = {
+        (change.account, change.id): replace(
+            number, settings={**number.settings, "external_pin": "555000"}
+        )
+    }
     [moved] = [m for m in planfile.compare(saved, load(config), live) if m.id == change.id]
     [field] = moved.fields
     assert field.secret and field.field == "external_pin"
     assert moved.describe().endswith("external_pin changed")
-    assert "555000" not in planfile.stale_message([moved]) and PIN not in planfile.stale_message([moved])
+    assert "555000" not in planfile.stale_message([moved]) and PIN not in planfile.stale_message(
+        [moved]
+    )
 
 
 def test_plan_without_takes_numbers_out_of_calls(sandbox: Any) -> None:

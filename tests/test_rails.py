@@ -140,4 +140,6 @@ def test_selectors_matching_no_live_number_warn() -> None:
     plan = make_plan(0, 0)
     plan = replace(plan, accounts=(replace(plan.accounts[0], total=60, unmanaged=60),))
     [warning] = rails.plan_empty_warnings(plan)
-    assert warning.rail == rails.EMPTY and "match none of the account's 60 numbers" in warning.message
+    assert (
+        warning.rail == rails.EMPTY and "match none of the account's 60 numbers" in warning.message
+    )
