@@ -24,7 +24,8 @@ from reconciler.cli import main
 from reconciler.errors import ConfigError
 from reconciler.export import choose_fields, export_account, loader_expands_env
 from reconciler.export.document import profile_names
-from reconciler.export.factoring import Table, factor, setting_lines
+from reconciler.export.factoring import factor
+from reconciler.export.table import Table, setting_lines
 from reconciler.loader import load
 from reconciler.models import LiveNumber, field_paths
 from reconciler.runner import open_accounts, plan_accounts
@@ -417,6 +418,14 @@ def test_blocks_become_prefix_rules_and_most_common_value_wins(tmp_path: Path) -
     profile = doc["profiles"][entries["+124820000*"]["profile"]]
     assert profile["transcription_threshold"] == 30 and profile["sms_enabled"] is True
     assert result.flat_lines >= 10 * result.lines
+    assert_round_trip(sb, result.text, tmp_path)
+    sb.close()
+
+
+def test_empty_account_exports_a_valid_file(tmp_path: Path) -> None:
+    sb = empty_sandbox()
+    result = export(sb, "wavix")
+    assert result.numbers == 0 and "numbers: []" in result.text
     assert_round_trip(sb, result.text, tmp_path)
     sb.close()
 

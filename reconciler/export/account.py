@@ -39,7 +39,8 @@ from .document import (
     profile_names,
     value_lines,
 )
-from .factoring import UNSET, Factoring, Table, factor, setting_lines
+from .factoring import Factoring, factor
+from .table import UNSET, Table, setting_lines
 
 _NO = object()
 
@@ -277,8 +278,8 @@ def export_account(
         taken,
     )
     variables: Counter[str] = Counter()
-    for _, sig in numbers:
-        for f, v in enumerate(sig or ()):
+    for _, values_of in numbers:
+        for f, v in enumerate(values_of or ()):
             if v and fields[f] in secrets and fields[f] not in unmanaged_secrets:
                 variables[values.yaml[f][v][2:-1]] += 1
     out = Exported(

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,6 +20,9 @@ from ..providers import open_account
 from ..runner import fetch_current, open_accounts
 from .account import Exported, choose_fields, export_account
 from .document import MARK
+
+if TYPE_CHECKING:
+    from ..loader import DesiredState
 
 
 async def run_export(
@@ -37,12 +40,13 @@ async def run_export(
     """Export accounts of the config at ``path`` (default: all of them), or with no ``path`` the
     one account described by ``carrier``/``base_url``/``sandbox`` (named ``accounts[0]``, default
     ``<carrier>-main``). With ``output`` the files are written there as ``ACCOUNT.yaml``."""
-    sources = _sources(path, accounts, carrier, base_url, sandbox)
+    state = load(path) if path is not None else None
+    sources = _sources(state, path, accounts, carrier, base_url, sandbox)
     if output is None and len(sources) > 1:
         raise ConfigError("exporting several accounts needs -o DIR (one file per account)")
     chosen = {name: choose_fields(config.type, fields) for name, (config, _) in sources.items()}
     taken, declared = _survey(output, list(sources)) if output is not None else (set(), set())
-    live = await _read(path, sources, sandbox_db)
+    live = await _read(state, sources, sandbox_db)
     now = now or datetime.now(UTC)
     results = []
     for name, (config, provider) in sources.items():
@@ -68,6 +72,7 @@ async def run_export(
 
 
 def _sources(
+    state: DesiredState | None,
     path: Path | None,
     accounts: Sequence[str],
     carrier: str | None,
@@ -76,10 +81,9 @@ def _sources(
 ) -> dict[str, tuple[ProviderConfig, dict[str, Any]]]:
     """Account → (its config, the ``providers:`` entry to write: the user's own, with its
     ``${VAR}`` references, never an expanded key)."""
-    if path is not None:
+    if state is not None:
         if carrier or base_url or sandbox:
             raise ConfigError("give either a config PATH or --type/--base-url/--sandbox, not both")
-        state = load(path)
         out = {}
         for name in accounts or sorted(state.accounts):
             if name not in state.accounts:
@@ -90,8 +94,8 @@ def _sources(
                 )
             account = state.accounts[name]
             file = account.source.rsplit(":", 1)[0]
-            raw = yaml.safe_load(Path(file).read_text(encoding="utf-8"))["providers"][name]
-            out[name] = (account.config, dict(raw))
+            entry = yaml.safe_load(Path(file).read_text(encoding="utf-8"))["providers"][name]
+            out[name] = (account.config, dict(entry))
         return out
     if carrier is None:
         raise ConfigError("give a config PATH, or --type wavix|telnyx for a quick start")
@@ -119,12 +123,11 @@ def _sources(
 
 
 async def _read(
-    path: Path | None,
+    state: DesiredState | None,
     sources: dict[str, tuple[ProviderConfig, dict[str, Any]]],
     sandbox_db: Path | None,
 ) -> dict[str, list[LiveNumber]]:
-    if path is not None:
-        state = load(path)
+    if state is not None:
         async with open_accounts(
             state, accounts=list(sources), sandbox_path=sandbox_db
         ) as providers:
