@@ -2,174 +2,45 @@
 
 A config path is a file or a directory of ``*.yaml``/``*.yml`` files (recursively, sorted). The
 files are merged: ``providers`` and ``profiles`` are maps whose names must be unique across files;
-``numbers`` lists are concatenated.
+``numbers`` lists are concatenated. Within an entry the inline ``settings`` override the
+``profile`` field by field. Entries with the same selector are of equal precedence: they may be
+split across files, but if two of them set one field to different values that is an error naming
+both. Precedence between selectors is the desired-state model's (``reconciler.desired``).
 
-Precedence when several entries select one live number: exact number over longer prefix over
-shorter prefix. Settings are merged field by field from the least to the most specific entry, and
-within an entry the inline ``settings`` override the ``profile``. Entries with the same selector
-are equal precedence: they may be split across files, but if two of them set one field to
-different values that is an error naming both.
+Messages never carry a secret (API keys, expanded ``${VAR}`` values, carrier secret fields such as
+Telnyx ``external_pin``) and never echo more than about 80 characters of a value.
+
+Speed: YAML is parsed with libyaml when PyYAML has it (``reconciler.yamltree``); each distinct
+settings mapping is validated once per load (entries that repeat a profile or an override share
+the result), and each profile once per carrier.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import phonenumbers
 from pydantic import BaseModel, ValidationError
 
 from .config import CARRIERS, HARD_MAX_IDS, ProviderConfig
+from .desired import Account, DesiredState, Resolver, Rule
 from .errors import ConfigError, ConfigIssue
-from .models import SETTINGS_MODELS, Settings, check_e164, flatten
+from .gcpause import gc_paused
+from .models import SETTINGS_MODELS, Settings, check_e164, flatten, mask
+from .wording import SECRET, clipped, kind, line_of, pydantic_issues, unknown
+from .yamltree import LDict, LList, YamlProblem, clip, parse, show
+
+__all__ = ["Account", "DesiredState", "Resolver", "Rule", "config_files", "line_of", "load"]
 
 TOP_LEVEL = ("providers", "profiles", "numbers")
 ENTRY_KEYS = ("provider", "number", "profile", "settings")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PREFIX = re.compile(r"^\+[0-9]{1,15}\*$")
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-class LDict(dict):  # type: ignore[type-arg]
-    """A mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    lines: dict[Any, int]
-
-
-class LList(list):  # type: ignore[type-arg]
-    line: int = 0
-    lines: list[int]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LDict:
-    loader.flatten_mapping(node)
-    out = LDict()
-    out.line = node.start_mark.line + 1
-    out.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.MarkedYAMLError(problem="a mapping key must be a plain value", problem_mark=key_node.start_mark) from None
-        if key in out:
-            raise yaml.MarkedYAMLError(
-                problem=f"duplicate key {key!r} (first at line {out.lines[key]})",
-                problem_mark=key_node.start_mark,
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.lines[key] = line
-    return out
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LList:
-    out = LList(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    out.lines = [child.start_mark.line + 1 for child in node.value]
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)  # type: ignore[arg-type]
-
-
-def line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest node on ``loc`` that the YAML tree knows."""
-    line = getattr(node, "line", None)
-    for part in loc:
-        if isinstance(node, LDict) and part in node:
-            line = node.lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, LList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lines[part]
-            node = node[part]
-        else:
-            break
-    return line
-
-
-# --------------------------------------------------------------------------------------------
-# The desired state
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    config: ProviderConfig
-    source: str
-    missing_env: tuple[str, ...] = ()
-    """Environment variables the account's config names that are unset (an error at plan time)."""
-
-
-@dataclass
-class Rule:
-    """All entries of one account with the same selector, merged (equal precedence)."""
-
-    account: str
-    selector: str
-    exact: bool
-    settings: Settings
-    sources: list[str] = field(default_factory=list)
-    field_sources: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DesiredState:
-    accounts: dict[str, Account]
-    rules: dict[str, list[Rule]]
-    files: tuple[str, ...]
-
-    def resolver(self, account: str) -> Resolver:
-        return Resolver(self.rules.get(account, []))
-
-
-class Resolver:
-    """Desired settings of one live number: the merge of every rule that selects it.
-
-    Numbers selected by the same rules share one settings dict, so a million numbers under a
-    handful of profiles cost a handful of dicts.
-    """
-
-    def __init__(self, rules: list[Rule]) -> None:
-        self.exact = {r.selector: r for r in rules if r.exact}
-        self.prefixes = {r.selector[:-1]: r for r in rules if not r.exact}
-        self.lengths = sorted({len(p) for p in self.prefixes})
-        self._cache: dict[tuple[int, ...], Settings] = {}
-
-    def desired(self, e164: str) -> Settings | None:
-        matched: list[Rule] = [
-            self.prefixes[e164[:n]] for n in self.lengths if e164[:n] in self.prefixes
-        ]
-        exact = self.exact.get(e164)
-        if exact is not None:
-            matched.append(exact)
-        if not matched:
-            return None
-        key = tuple(id(r) for r in matched)
-        merged = self._cache.get(key)
-        if merged is None:
-            merged = {}
-            for rule in matched:  # shorter prefix → longer prefix → exact
-                merged.update(rule.settings)
-            self._cache[key] = merged
-        return merged
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
+_MAX_MESSAGE = 1_000
 
 
 def config_files(path: str | Path) -> list[Path]:
@@ -184,48 +55,76 @@ def config_files(path: str | Path) -> list[Path]:
     raise ConfigError(ConfigIssue(str(p), None, "no such file or directory"))
 
 
-def load(path: str | Path, env: dict[str, str] | None = None) -> DesiredState:
-    """Read, validate and merge the config at ``path``. Raises ConfigError with every issue."""
+def load(
+    path: str | Path, env: dict[str, str] | None = None, *, libyaml: bool | None = None
+) -> DesiredState:
+    """Read, validate and merge the config at ``path``. Raises ConfigError with every issue.
+
+    ``env`` replaces ``os.environ`` for ``${VAR}`` expansion. ``libyaml`` forces (True) or avoids
+    (False) the libyaml parser; by default it is used when PyYAML has it.
+    """
     env = dict(os.environ) if env is None else env
     issues: list[ConfigIssue] = []
-    docs: list[tuple[str, LDict]] = []
-    unreadable = 0
     files = config_files(path)
-    for f in files:
-        name = str(f)
-        try:
-            data = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            issues.append(ConfigIssue(name, mark.line + 1 if mark else None, f"invalid YAML: {exc.problem}"))
-            unreadable += 1
-            continue
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            issues.append(ConfigIssue(name, None, f"cannot read YAML: {exc}"))
-            unreadable += 1
-            continue
-        if data is None:
-            continue
-        if not isinstance(data, LDict):
-            issues.append(ConfigIssue(name, 1, "the file must be a mapping with providers/profiles/numbers"))
-            continue
-        for key in data:
-            if key not in TOP_LEVEL:
-                issues.append(ConfigIssue(name, data.lines[key], _unknown("top-level key", key, TOP_LEVEL)))
-        docs.append((name, data))
+    # A large config is millions of small objects and no cycles: the collector would only walk
+    # them. The YAML trees are freed (by reference counting) before it comes back.
+    with gc_paused():
+        state = _build([str(f) for f in files], env, issues, libyaml)
+    if issues:
+        raise ConfigError(issues)
+    return state
 
+
+def _build(
+    files: list[str], env: dict[str, str], issues: list[ConfigIssue], libyaml: bool | None
+) -> DesiredState:
+    docs = [(f, data) for f in files if (data := _read(f, issues, libyaml)) is not None]
     builder = _Builder(issues, env)
-    builder.partial = unreadable > 0  # a file did not parse: skip cross-file references
+    builder.partial = len(docs) < len(files)  # a file did not parse: skip cross-file checks
     for name, data in docs:
         builder.providers(name, data.get("providers"), data.lines.get("providers"))
     for name, data in docs:
         builder.profiles(name, data.get("profiles"), data.lines.get("profiles"))
     for name, data in docs:
         builder.numbers(name, data.get("numbers"), data.lines.get("numbers"))
-    state = builder.finish(tuple(str(f) for f in files))
-    if issues:
-        raise ConfigError(issues)
-    return state
+    return builder.finish(tuple(files))
+
+
+def _read(name: str, issues: list[ConfigIssue], libyaml: bool | None) -> LDict | None:
+    """One file's tree, or None (problems appended; an empty file is an empty mapping)."""
+    try:
+        raw = Path(name).read_bytes()
+    except OSError as exc:
+        issues.append(ConfigIssue(name, None, f"cannot read the file: {exc.strerror or exc}"))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        issues.append(
+            ConfigIssue(
+                name, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+            )
+        )
+        return None
+    try:
+        data = parse(text, libyaml=libyaml)
+    except YamlProblem as exc:
+        issues.append(ConfigIssue(name, exc.line, f"invalid YAML: {exc.message}"))
+        return None
+    if not isinstance(data, LDict):
+        if data is not None:
+            issues.append(
+                ConfigIssue(name, 1, "the file must be a mapping with providers/profiles/numbers")
+            )
+        data = LDict()
+        data.lines = {}
+    for key in data:
+        if key not in TOP_LEVEL:
+            issues.append(
+                ConfigIssue(name, data.lines[key], unknown("top-level key", key, TOP_LEVEL))
+            )
+    return data
 
 
 @dataclass
@@ -236,10 +135,24 @@ class _Profile:
     node: LDict
 
 
+class _Env(dict[str, str]):
+    """The environment, remembering every value read: messages never show one."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        value = super().__getitem__(name)
+        if len(value) >= 4:  # shorter values are too common in text to mask
+            self.read.add(value)
+        return value
+
+
 class _Builder:
     def __init__(self, issues: list[ConfigIssue], env: dict[str, str]) -> None:
         self.issues = issues
-        self.env = env
+        self.env = _Env(env)
         self.accounts: dict[str, Account] = {}
         self.account_lines: dict[str, str] = {}
         self.profile_nodes: dict[str, _Profile] = {}
@@ -247,9 +160,30 @@ class _Builder:
         self.rules: dict[tuple[str, str], Rule] = {}
         self.exact_seen: dict[tuple[str, str], str] = {}
         self.partial = False
+        # Within one load: (carrier, content) → flat settings or the validation error; and
+        # (profile, carrier) → flat settings or None (its errors are reported once).
+        self.validated: dict[tuple[str, str], Settings | ValidationError] = {}
+        self.profile_flat: dict[tuple[str, str], Settings | None] = {}
+        self.plain_e164 = PlainE164()
 
     def err(self, file: str, line: int | None, message: str) -> None:
+        for value in self.env.read:
+            message = message.replace(value, SECRET)
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
         self.issues.append(ConfigIssue(file, line, message))
+
+    def bad_name(self, file: str, node: LDict, name: Any, what: str) -> bool:
+        """Report a name (account, profile) YAML did not read as a string."""
+        if isinstance(name, str):
+            return False
+        text = clip(node.texts.get(name, str(name)), 80)
+        self.err(
+            file,
+            node.lines[name],
+            f"{what} name {text} is read by YAML as {kind(name)}; quote it: '{text}':",
+        )
+        return True
 
     # ---- providers
     def providers(self, file: str, node: Any, line: int | None) -> None:
@@ -260,12 +194,20 @@ class _Builder:
             return
         for name, body in node.items():
             where = node.lines[name]
+            if self.bad_name(file, node, name, "provider account"):
+                continue
             if name in self.account_lines:
-                self.err(file, where, f"provider account {name!r} is declared twice (also at {self.account_lines[name]})")
+                self.err(
+                    file,
+                    where,
+                    f"provider account {name!r} is declared twice (also at {self.account_lines[name]})",
+                )
                 continue
             self.account_lines[name] = f"{file}:{where}"
             if not isinstance(body, LDict):
-                self.err(file, where, f"providers.{name} must be a mapping (type: wavix|telnyx, ...)")
+                self.err(
+                    file, where, f"providers.{name} must be a mapping (type: wavix|telnyx, ...)"
+                )
                 continue
             values: dict[str, Any] = {}
             missing: list[str] = []
@@ -316,12 +258,18 @@ class _Builder:
             return
         for name, body in node.items():
             where = node.lines[name]
+            if self.bad_name(file, node, name, "profile"):
+                continue
             if name in self.profile_nodes:
                 prev = self.profile_nodes[name]
-                self.err(file, where, f"profile {name!r} is declared twice (also at {prev.file}:{prev.line})")
+                self.err(
+                    file,
+                    where,
+                    f"profile {show(name)} is declared twice (also at {prev.file}:{prev.line})",
+                )
                 continue
             if not isinstance(body, LDict):
-                self.err(file, where, f"profiles.{name} must be a mapping of settings")
+                self.err(file, where, f"profiles.{clip(name, 80)} must be a mapping of settings")
                 continue
             self.profile_nodes[name] = _Profile(name, file, where, body)
 
@@ -335,99 +283,186 @@ class _Builder:
         for index, entry in enumerate(node):
             where = node.lines[index]
             if not isinstance(entry, LDict):
-                self.err(file, where, "a numbers entry must be a mapping with provider, number, profile/settings")
+                self.err(
+                    file,
+                    where,
+                    "a numbers entry must be a mapping with provider, number, profile/settings",
+                )
                 continue
             self._entry(file, where, entry)
 
     def _entry(self, file: str, where: int, entry: LDict) -> None:
-        bad = False
-        for key in entry:
-            if key not in ENTRY_KEYS:
-                self.err(file, entry.lines[key], _unknown("key in a numbers entry", key, ENTRY_KEYS))
-                bad = True
-        if bad:
+        """One ``numbers`` item: check it, resolve its settings, merge it into its rule."""
+        if not self._known_keys(file, entry):
             return  # a misspelt key; "missing number/provider" would only repeat it
-        account_name = entry.get("provider")
-        if account_name is None:
-            self.err(file, where, "numbers entry has no provider: name one of the accounts under providers")
+        account = self._account(file, where, entry)
+        if account is None:
             return
-        if account_name not in self.accounts:
-            if account_name not in self.account_lines and not self.partial:  # else: reported already
-                self.err(file, entry.lines["provider"], _unknown("provider account", account_name, list(self.account_lines)))
+        target = self._selector(file, where, entry)
+        if target is None:
             return
-        account = self.accounts[account_name]
-        carrier = account.config.type
+        settings = self._entry_settings(file, where, entry, account, target[0])
+        if settings is not None:
+            self._add_rule(file, where, entry, account.name, target, settings)
 
+    def _known_keys(self, file: str, entry: LDict) -> bool:
+        strays = [key for key in entry if key not in ENTRY_KEYS]
+        for key in strays:
+            self.err(file, entry.lines[key], unknown("key in a numbers entry", key, ENTRY_KEYS))
+        return not strays
+
+    def _reference(self, file: str, where: int, entry: LDict, key: str, what: str) -> str | None:
+        """The name an entry gives under ``key`` (provider, profile), or None (reported)."""
+        value = entry.get(key)
+        if isinstance(value, str):
+            return value
+        if key not in entry:
+            self.err(file, where, f"numbers entry has no {key}: name one of the {what}")
+        else:
+            self.err(
+                file,
+                entry.lines[key],
+                f"{key} must be the name of one of the {what}, "
+                f"not {kind(value)}" + ("" if isinstance(value, dict | list) else "; quote it"),
+            )
+        return None
+
+    def _account(self, file: str, where: int, entry: LDict) -> Account | None:
+        name = self._reference(file, where, entry, "provider", "accounts under providers")
+        if name is None or name in self.accounts:
+            return None if name is None else self.accounts[name]
+        if name not in self.account_lines and not self.partial:  # else: reported already
+            self.err(
+                file,
+                entry.lines["provider"],
+                unknown("provider account", name, list(self.account_lines)),
+            )
+        return None
+
+    def _selector(self, file: str, where: int, entry: LDict) -> tuple[str, bool, int] | None:
+        """(selector, exact, line) of an entry's ``number``, or None (reported)."""
         selector = entry.get("number")
-        sel_line = entry.lines.get("number", where)
+        line = entry.lines.get("number", where)
         if selector is None:
-            self.err(file, where, 'numbers entry has no number: write an E.164 number "+13135550100" or a prefix "+1313555*"')
-            return
-        if isinstance(selector, int):
-            self.err(file, sel_line, f'number {selector} must be a quoted string: number: "+{selector}" (YAML reads unquoted digits as an integer)')
-            return
-        if not isinstance(selector, str):
-            self.err(file, sel_line, "number must be a string")
-            return
-        exact = not selector.endswith("*")
-        if exact:
+            self.err(
+                file,
+                where,
+                'numbers entry has no number: write an E.164 number "+13135550100" or a prefix "+1313555*"',
+            )
+        elif isinstance(selector, int) and not isinstance(selector, bool):
+            self.err(
+                file,
+                line,
+                f'number {show(selector)} must be a quoted string: number: "+{show(selector)}" (YAML reads unquoted digits as an integer)',
+            )
+        elif not isinstance(selector, str):
+            self.err(
+                file,
+                line,
+                f'number must be a quoted string like "+13135550100", not {kind(selector)}',
+            )
+        elif not selector.endswith("*"):
+            if self.plain_e164.valid(selector):
+                return selector, True, line
             try:
                 check_e164(selector)
             except ValueError as exc:
-                self.err(file, sel_line, f"number: {exc}")
-                return
-        elif not _PREFIX.match(selector):
-            self.err(file, sel_line, f'number {selector!r}: a prefix pattern is "+" then digits then one "*", e.g. "+1313555*"')
-            return
-
-        profile_name = entry.get("profile")
-        inline = entry.get("settings")
-        if profile_name is None and inline is None:
-            self.err(file, where, f"numbers entry {selector}: give a profile, settings, or both")
-            return
-        merged: Settings = {}
-        if profile_name is not None:
-            profile = self.profile_nodes.get(profile_name) if isinstance(profile_name, str) else None
-            if profile is None:
-                self.err(file, entry.lines["profile"], _unknown("profile", profile_name, list(self.profile_nodes)))
-                bad = True
+                self.err(file, line, f"number: {clipped(str(exc), selector)}")
             else:
-                self.used_profiles.add(profile.name)
-                flat = self._settings(profile.file, profile.node, carrier, f"profile {profile.name!r} (used by {account_name})")
-                if flat is None:
-                    bad = True
-                else:
-                    merged.update(flat)
+                return selector, True, line
+        elif _PREFIX.match(selector):
+            return selector, False, line
+        else:
+            self.err(
+                file,
+                line,
+                f'number {show(selector)}: a prefix pattern is "+" then digits then one "*", e.g. "+1313555*"',
+            )
+        return None
+
+    def _entry_settings(
+        self, file: str, where: int, entry: LDict, account: Account, selector: str
+    ) -> Settings | None:
+        """The profile's flat settings overridden by the inline ones, or None (reported)."""
+        profile_given, inline = "profile" in entry, entry.get("settings")
+        if not profile_given and inline is None:
+            self.err(file, where, f"numbers entry {selector}: give a profile, settings, or both")
+            return None
+        carrier = account.config.type
+        merged: Settings = {}
+        ok = True
+        if profile_given:
+            flat = self._profile(file, where, entry, account)
+            ok = flat is not None
+            merged.update(flat or {})
         if inline is not None:
             if not isinstance(inline, LDict):
-                self.err(file, entry.lines["settings"], "settings must be a mapping")
-                return
+                self.err(
+                    file,
+                    entry.lines["settings"],
+                    f"settings must be a mapping, not {kind(inline)}",
+                )
+                return None
             flat = self._settings(file, inline, carrier, f"settings of {selector}")
-            if flat is None:
-                bad = True
-            else:
-                merged.update(flat)
-        if bad:
-            return
+            ok = ok and flat is not None
+            merged.update(flat or {})
+        return merged if ok else None
 
+    def _profile(self, file: str, where: int, entry: LDict, account: Account) -> Settings | None:
+        name = self._reference(file, where, entry, "profile", "profiles")
+        if name is None:
+            return None
+        profile = self.profile_nodes.get(name)
+        if profile is None:
+            self.err(
+                file, entry.lines["profile"], unknown("profile", name, list(self.profile_nodes))
+            )
+            return None
+        self.used_profiles.add(name)
+        carrier = account.config.type
+        key = (name, carrier)
+        if key not in self.profile_flat:  # validated (and its errors reported) once per carrier
+            what = f"profile {show(name)} (used by {account.name})"
+            self.profile_flat[key] = self._settings(profile.file, profile.node, carrier, what)
+        return self.profile_flat[key]
+
+    def _add_rule(
+        self,
+        file: str,
+        where: int,
+        entry: LDict,
+        account: str,
+        target: tuple[str, bool, int],
+        settings: Settings,
+    ) -> None:
+        """Merge an entry into the rule of its selector; equal-precedence conflicts are errors."""
+        selector, exact, line = target
         source = f"{file}:{where}"
         if exact:
-            prev_exact = self.exact_seen.get((account_name, selector))
+            prev_exact = self.exact_seen.get((account, selector))
             if prev_exact is not None:
-                self.err(file, sel_line, f"number {selector} is declared twice for {account_name} (also at {prev_exact}); merge the two entries")
+                self.err(
+                    file,
+                    line,
+                    f"number {selector} is declared twice for {account} (also at {prev_exact}); merge the two entries",
+                )
                 return
-            self.exact_seen[(account_name, selector)] = source
-        key = (account_name, selector)
-        rule = self.rules.get(key)
-        if rule is None:
-            rule = self.rules[key] = Rule(account_name, selector, exact, {}, [])
-        for path, value in merged.items():
+            self.exact_seen[(account, selector)] = source
+        rule = self.rules.get((account, selector))
+        if rule is None:  # the usual case: nothing to merge with
+            self.rules[(account, selector)] = Rule(
+                account, selector, exact, settings, [source], dict.fromkeys(settings, source)
+            )
+            return
+        carrier = self.accounts[account].config.type
+        for path, value in settings.items():
             if path in rule.settings and rule.settings[path] != value:
+                here, there = (show(mask(carrier, path, v)) for v in (value, rule.settings[path]))
                 self.err(
                     file,
                     where,
-                    f"{selector} ({account_name}): field {path} is set to {value!r} here and to "
-                    f"{rule.settings[path]!r} at {rule.field_sources[path]}; entries with the same "
+                    f"{selector} ({account}): field {path} is set to {here} here and to "
+                    f"{there} at {rule.field_sources[path]}; entries with the same "
                     "selector have equal precedence, so make them agree or merge them",
                 )
                 continue
@@ -435,14 +470,25 @@ class _Builder:
             rule.field_sources[path] = source
         rule.sources.append(source)
 
+    # ---- settings validation
+    def _validate(self, node: LDict, carrier: str) -> Settings | ValidationError:
+        """Flat settings of a mapping, or its error; each distinct mapping is validated once."""
+        key = (carrier, repr(node))
+        done = self.validated.get(key)
+        if done is None:
+            try:
+                done = flatten(SETTINGS_MODELS[carrier].model_validate(node))
+            except ValidationError as exc:
+                done = exc
+            self.validated[key] = done
+        return done
+
     def _settings(self, file: str, node: LDict, carrier: str, what: str) -> Settings | None:
-        model = SETTINGS_MODELS[carrier]
-        try:
-            parsed = model.model_validate(dict(node))
-        except ValidationError as exc:
-            self._pydantic(file, node, exc, what, model, carrier=carrier)
+        done = self._validate(node, carrier)
+        if isinstance(done, ValidationError):
+            self._pydantic(file, node, done, what, SETTINGS_MODELS[carrier], carrier=carrier)
             return None
-        return flatten(parsed)
+        return done
 
     def _pydantic(
         self,
@@ -453,31 +499,8 @@ class _Builder:
         model: type[BaseModel],
         carrier: str | None = None,
     ) -> None:
-        seen: set[tuple[int | None, str]] = set()
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = line_of(node, loc)
-            key = error["msg"].removeprefix("Value error, ").split(":", 1)[0]
-            target = _node_at(node, loc)
-            if isinstance(target, LDict) and key in target.lines:
-                line = target.lines[key]  # a model-level check that names its key
-            path = ".".join(str(p) for p in loc)
-            msg = error["msg"].removeprefix("Value error, ")
-            etype = error["type"]
-            if etype == "extra_forbidden":
-                known = _fields_at(model, loc[:-1])
-                noun = f"{carrier} setting" if carrier else "key"
-                msg = _unknown(noun, loc[-1], known)
-                path = ".".join(str(p) for p in loc[:-1])
-            elif etype == "string_type" and isinstance(error.get("input"), int):
-                msg = f"expected a string, got the number {error['input']}; quote it (YAML reads unquoted digits as an integer)"
-            elif etype == "missing":
-                msg = f"missing required key {loc[-1]!r}"
-                path = ".".join(str(p) for p in loc[:-1])
-            text = f"{what}: {path}: {msg}" if path else f"{what}: {msg}"
-            if (line, text) not in seen:
-                seen.add((line, text))
-                self.err(file, line, text)
+        for line, text in pydantic_issues(node, exc, what, model, carrier):
+            self.err(file, line, text)
 
     def finish(self, files: tuple[str, ...]) -> DesiredState:
         for name, profile in self.profile_nodes.items():
@@ -485,56 +508,64 @@ class _Builder:
                 # An unused profile is still checked so typos surface early: it must be valid for
                 # some carrier; if it is valid for none, report it against the closer one.
                 counts = {c: self._error_count(profile.node, c) for c in CARRIERS}
-                if min(counts.values()):
-                    closest = min(CARRIERS, key=lambda c: counts[c])
-                    self._settings(profile.file, profile.node, closest, f"profile {name!r} (unused)")
+                if counts and min(counts.values()):
+                    closest = min(counts, key=lambda c: counts[c])
+                    self._settings(
+                        profile.file, profile.node, closest, f"profile {show(name)} (unused)"
+                    )
         rules: dict[str, list[Rule]] = {}
         for (account, _), rule in self.rules.items():
             rules.setdefault(account, []).append(rule)
         return DesiredState(self.accounts, rules, files)
 
-    @staticmethod
-    def _error_count(node: LDict, carrier: str) -> int:
-        try:
-            SETTINGS_MODELS[carrier].model_validate(dict(node))
-        except ValidationError as exc:
-            return exc.error_count()
-        return 0
+    def _error_count(self, node: LDict, carrier: str) -> int:
+        done = self._validate(node, carrier)
+        return done.error_count() if isinstance(done, ValidationError) else 0
 
 
-def _node_at(node: Any, loc: tuple[Any, ...]) -> Any:
-    for part in loc:
-        if isinstance(node, LDict | LList):
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
+class PlainE164:
+    """A fast "yes" for the usual exact number: ``+`` and digits in E.164 form, valid.
+
+    ``phonenumbers.parse`` is half the cost of ``models.check_e164`` and most of a large load.
+    For ``+<country code><national number>`` whose national number has no leading zero and does
+    not start with the country's national prefix, parsing changes nothing: the number is the
+    ``PhoneNumber(country_code, national_number)`` built here, so ``is_valid_number`` on it is
+    check_e164's verdict. Anything else answers False: ask ``check_e164`` (which also words the
+    error). ``tests/test_loader.py`` checks "valid here ⇒ check_e164 accepts" on every region's
+    example numbers and random digits.
+    """
+
+    _SHAPE = re.compile(r"\+[1-9][0-9]{2,19}")
+
+    def __init__(self) -> None:
+        self.prefixes: dict[int, re.Pattern[str] | None] = {}  # national prefix per country code
+
+    def valid(self, value: str) -> bool:
+        if not self._SHAPE.fullmatch(value):
+            return False
+        digits = value[1:]
+        for size in (1, 2, 3):
+            code = int(digits[:size])
+            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                break
         else:
-            return None
-    return node
+            return False
+        national = digits[size:]
+        if not 2 <= len(national) <= 17 or national[0] == "0":
+            return False
+        prefix = self._prefix(code)
+        if prefix is not None and prefix.match(national):
+            return False
+        number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+        return bool(phonenumbers.is_valid_number(number))
 
-
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    from .models import _submodel
-
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None or not isinstance(part, str) or part not in current.model_fields:
-            if isinstance(part, int):
-                continue
-            return []
-        current = _submodel(current.model_fields[part].annotation)
-    return list(current.model_fields) if current is not None else []
-
-
-def _unknown(noun: str, key: Any, known: Any) -> str:
-    known = [str(k) for k in known]
-    hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-    if hint:
-        return f"unknown {noun} {key!r}; did you mean {hint[0]!r}?"
-    if known:
-        return f"unknown {noun} {key!r}; expected one of: {', '.join(known)}"
-    return f"unknown {noun} {key!r}"
+    def _prefix(self, code: int) -> re.Pattern[str] | None:
+        if code not in self.prefixes:
+            region = phonenumbers.region_code_for_country_code(code)
+            meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+            pattern = meta.national_prefix_for_parsing if meta is not None else None
+            self.prefixes[code] = re.compile(pattern) if pattern else None
+        return self.prefixes[code]
 
 
 def _is_env_ref(value: str) -> bool:

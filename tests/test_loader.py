@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import phonenumbers
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import ConfigError
-from reconciler.loader import load
+from reconciler.loader import PlainE164, load
+from reconciler.models import check_e164
+from reconciler.yamltree import LDict, LList, parse
 
 PROVIDERS = """\
 providers:
@@ -151,11 +159,19 @@ CASES = {
 }
 
 
+needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
+PARSERS = [pytest.param(True, id="libyaml", marks=needs_libyaml), pytest.param(False, id="python")]
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_invalid_yaml(tmp_path: Path, case: str) -> None:
+def test_invalid_yaml(tmp_path: Path, case: str, libyaml: bool) -> None:
+    """Each rule, with libyaml and with the pure-Python fallback: same message, same line."""
     body, line, fragment = CASES[case]
     path = write(tmp_path, PROVIDERS + body)
-    error = only_error(path)
+    with pytest.raises(ConfigError) as info:
+        load(path, env={}, libyaml=libyaml)
+    [error] = [str(i) for i in info.value.issues]
     assert error.startswith(f"{path}:{line}: "), error
     assert fragment in error, error
 
@@ -190,8 +206,16 @@ def test_telnyx_batch_limit(tmp_path: Path) -> None:
 
 def test_duplicate_exact_number_names_both_places(tmp_path: Path) -> None:
     write(tmp_path, PROVIDERS, "a.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n", "b.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n", "c.yaml")
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n",
+        "b.yaml",
+    )
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n",
+        "c.yaml",
+    )
     error = only_error(tmp_path)
     assert error.startswith(f"{tmp_path / 'c.yaml'}:3: ")
     assert f"declared twice for wx (also at {tmp_path / 'b.yaml'}:2)" in error
@@ -199,8 +223,16 @@ def test_duplicate_exact_number_names_both_places(tmp_path: Path) -> None:
 
 def test_equal_precedence_conflict_names_both_places(tmp_path: Path) -> None:
     write(tmp_path, PROVIDERS, "a.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true, call_recording_enabled: true}\n", "b.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: false}\n", "c.yaml")
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true, call_recording_enabled: true}\n",
+        "b.yaml",
+    )
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: false}\n",
+        "c.yaml",
+    )
     error = only_error(tmp_path)
     assert error.startswith(f"{tmp_path / 'c.yaml'}:2: ")
     assert "field sms_enabled is set to False here and to True at" in error
@@ -209,8 +241,16 @@ def test_equal_precedence_conflict_names_both_places(tmp_path: Path) -> None:
 
 def test_same_selector_split_across_files_merges(tmp_path: Path) -> None:
     write(tmp_path, PROVIDERS, "a.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true}\n", "b.yaml")
-    write(tmp_path, "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {call_recording_enabled: false}\n", "c.yaml")
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true}\n",
+        "b.yaml",
+    )
+    write(
+        tmp_path,
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {call_recording_enabled: false}\n",
+        "c.yaml",
+    )
     state = load(tmp_path, env={})
     [rule] = state.rules["wx"]
     assert rule.settings == {"sms_enabled": True, "call_recording_enabled": False}
@@ -237,10 +277,14 @@ def test_precedence_exact_over_long_over_short_prefix(tmp_path: Path) -> None:
     state = load(write(tmp_path, PROVIDERS + body), env={})
     resolver = state.resolver("wx")
     assert resolver.desired("+13135550100") == {
-        "sms_enabled": True, "call_recording_enabled": False, "transcription_threshold": 3,
+        "sms_enabled": True,
+        "call_recording_enabled": False,
+        "transcription_threshold": 3,
     }
     assert resolver.desired("+13135550101") == {
-        "sms_enabled": True, "call_recording_enabled": False, "transcription_threshold": 2,
+        "sms_enabled": True,
+        "call_recording_enabled": False,
+        "transcription_threshold": 2,
     }
     assert resolver.desired("+13134440101")["transcription_threshold"] == 1  # type: ignore[index]
     assert resolver.desired("+12125550100") is None
@@ -263,7 +307,11 @@ def test_inline_settings_override_profile_field_by_field(tmp_path: Path) -> None
 
 def test_broken_yaml_is_reported_once(tmp_path: Path) -> None:
     write(tmp_path, "providers:\n  wx: {type: wavix\n", "a.yaml")
-    write(tmp_path, "numbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n", "b.yaml")
+    write(
+        tmp_path,
+        "numbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n",
+        "b.yaml",
+    )
     error = only_error(tmp_path)
     assert error.startswith(f"{tmp_path / 'a.yaml'}:") and "invalid YAML" in error
 
@@ -279,3 +327,134 @@ def test_unused_profile_is_still_checked_against_the_closest_carrier(tmp_path: P
 def test_unused_valid_profile_is_fine(tmp_path: Path) -> None:
     state = load(write(tmp_path, PROVIDERS + "profiles:\n  fax: {tags: [fax]}\n"), env={})
     assert state.rules == {}
+
+
+# --------------------------------------------------------------------------------------------
+# The libyaml loader and its pure-Python fallback
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "desired-state"
+
+TRICKY = """\
+base: &base {a: 1, b: [x, 'y', 2.5, .inf, ~, null, yes, No, 0x1F, 0o17, 1_000, 1:30]}
+merged:
+  <<: *base
+  b: overridden
+multi:
+  <<: [{c: 3}, *base]
+shared: [*base, *base]
+when: 2026-11-30
+stamp: 2026-11-30T10:00:00Z
+empty: ''
+plain: plain text
+quoted: "123"
+folded: >
+  two
+  lines
+key with spaces: true
+"""
+
+
+@needs_libyaml
+@pytest.mark.parametrize(
+    "text", [TRICKY, *(f.read_text() for f in sorted(EXAMPLE.rglob("*.yaml")))]
+)
+def test_both_parsers_build_the_tree_pyyaml_builds(text: str) -> None:
+    expected = yaml.load(text, Loader=yaml.SafeLoader)
+    fast, slow = parse(text, libyaml=True), parse(text, libyaml=False)
+    assert fast == expected
+    assert slow == expected
+    assert _lines(fast) == _lines(slow)
+
+
+def _lines(node: object) -> object:
+    if isinstance(node, LDict):
+        return (node.line, node.lines, {k: _lines(v) for k, v in node.items()})
+    if isinstance(node, LList):
+        return (node.line, node.lines, [_lines(v) for v in node])
+    return None
+
+
+def test_merge_keys_are_overridden_by_the_mappings_own_keys(tmp_path: Path) -> None:
+    body = (
+        "profiles:\n"
+        "  base: &base {sms_enabled: true, call_recording_enabled: true}\n"
+        "numbers:\n"
+        "  - provider: wx\n    number: '+1313555*'\n"
+        "    settings:\n      <<: *base\n      sms_enabled: false\n"
+    )
+    state = load(write(tmp_path, PROVIDERS + body), env={})
+    [rule] = state.rules["wx"]
+    assert rule.settings == {"sms_enabled": False, "call_recording_enabled": True}
+
+
+def test_an_error_in_merged_settings_points_at_the_anchor(tmp_path: Path) -> None:
+    body = (
+        "profiles:\n"
+        "  base: &base {sms_enabled: 'on'}\n"
+        "numbers:\n"
+        "  - provider: tx\n    number: '+1312*'\n"
+        "    settings:\n      <<: *base\n      hd_voice_enabled: true\n"
+    )
+    errors = errors_of(write(tmp_path, PROVIDERS + body))
+    assert any(
+        e.startswith(f"{tmp_path / 'config.yaml'}:9: ") and "sms_enabled" in e for e in errors
+    )
+
+
+def test_equal_settings_are_validated_once_but_reported_on_each_line(tmp_path: Path) -> None:
+    entry = "  - {provider: wx, number: '+1313555010%d', settings: {transcription_threshold: -1}}\n"
+    body = "numbers:\n" + "".join(entry % i for i in range(3))
+    errors = errors_of(write(tmp_path, PROVIDERS + body))
+    assert [e.split(": ", 1)[0].rsplit(":", 1)[1] for e in errors] == ["9", "10", "11"]
+    assert all("transcription_threshold" in e for e in errors)
+
+
+def test_a_broken_profile_is_reported_once_however_many_entries_use_it(tmp_path: Path) -> None:
+    entry = "  - {provider: wx, number: '+1313555010%d', profile: p}\n"
+    body = "profiles:\n  p: {sms_enabled: maybe}\nnumbers:\n" + "".join(entry % i for i in range(5))
+    error = only_error(write(tmp_path, PROVIDERS + body))
+    assert error.startswith(f"{tmp_path / 'config.yaml'}:9: ")
+    assert "profile 'p' (used by wx): sms_enabled" in error
+
+
+def test_planner_does_not_import_the_yaml_loader() -> None:
+    code = "import sys, reconciler.planner; print('reconciler.loader' in sys.modules, 'yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------------------------
+# The fast E.164 check agrees with models.check_e164
+
+
+def _accepted(value: str) -> bool:
+    try:
+        check_e164(value)
+    except ValueError:
+        return False
+    return True
+
+
+def test_plain_e164_says_valid_only_for_numbers_check_e164_accepts() -> None:
+    fast = PlainE164()
+    examples = {
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in range(12)
+        if (number := phonenumbers.example_number_for_type(region, kind)) is not None
+    }
+    said_valid = [e for e in sorted(examples) if fast.valid(e)]
+    assert all(_accepted(e) for e in said_valid)
+    assert len(said_valid) > 0.9 * len(examples)  # it is the fast path for nearly every number
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    code=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+    national=st.text(alphabet="0123456789", min_size=1, max_size=16),
+)
+def test_plain_e164_never_accepts_what_check_e164_refuses(code: int, national: str) -> None:
+    value = f"+{code}{national}"
+    if PlainE164().valid(value):
+        assert _accepted(value), value

@@ -1,0 +1,89 @@
+"""The desired state: what the YAML declares, as the planner reads it. No parsing here.
+
+The loader (``reconciler.loader``) builds a ``DesiredState`` from YAML; the planner, the runner and
+tests read it without importing the YAML machinery.
+
+Precedence when several rules select one live number: exact number over longer prefix over
+shorter prefix. Settings are merged field by field from the least to the most specific rule (the
+loader has already merged, within one rule, the inline ``settings`` over the ``profile``, and the
+entries that share a selector, which are of equal precedence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import ProviderConfig
+from .models import Settings
+
+
+@dataclass(frozen=True)
+class Account:
+    """One carrier account of the ``providers:`` section; ``source`` is its ``file:line``."""
+
+    name: str
+    config: ProviderConfig
+    source: str
+    missing_env: tuple[str, ...] = ()
+    """Environment variables the account's config names that are unset (an error at plan time)."""
+
+
+@dataclass
+class Rule:
+    """All entries of one account with the same selector, merged (equal precedence).
+
+    ``selector`` is an E.164 number (``exact``) or a prefix ending in ``*``. ``settings`` is flat
+    canonical; ``field_sources`` says which ``file:line`` set each field.
+    """
+
+    account: str
+    selector: str
+    exact: bool
+    settings: Settings
+    sources: list[str] = field(default_factory=list)
+    field_sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Every account (by name), its rules, and the files they came from."""
+
+    accounts: dict[str, Account]
+    rules: dict[str, list[Rule]]
+    files: tuple[str, ...]
+
+    def resolver(self, account: str) -> Resolver:
+        return Resolver(self.rules.get(account, []))
+
+
+class Resolver:
+    """Desired settings of one live number: the merge of every rule that selects it.
+
+    Numbers selected by the same rules share one settings dict, so a million numbers under a
+    handful of profiles cost a handful of dicts.
+    """
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.exact = {r.selector: r for r in rules if r.exact}
+        self.prefixes = {r.selector[:-1]: r for r in rules if not r.exact}
+        self.lengths = sorted({len(p) for p in self.prefixes})
+        self._cache: dict[tuple[int, ...], Settings] = {}
+
+    def desired(self, e164: str) -> Settings | None:
+        """The merged settings of ``e164``, or None when no rule selects it (unmanaged)."""
+        matched: list[Rule] = [
+            self.prefixes[e164[:n]] for n in self.lengths if e164[:n] in self.prefixes
+        ]
+        exact = self.exact.get(e164)
+        if exact is not None:
+            matched.append(exact)
+        if not matched:
+            return None
+        key = tuple(id(r) for r in matched)
+        merged = self._cache.get(key)
+        if merged is None:
+            merged = {}
+            for rule in matched:  # shorter prefix → longer prefix → exact
+                merged.update(rule.settings)
+            self._cache[key] = merged
+        return merged
