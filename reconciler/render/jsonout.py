@@ -14,6 +14,7 @@ import orjson
 
 from .. import carriers
 from ..carriers import MASK
+from ..gcpause import gc_paused
 from ..plan import FieldChange, NumberChange, Plan
 from .common import account_views, drift_line, label, no_drift_line, summary_line, warnings_of
 
@@ -110,7 +111,8 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
 
 def plan_json(plan: Plan, *, kind: str = "plan") -> str:
     """The document as indented JSON text ending with a newline."""
-    return dumps(document(plan, kind=kind))
+    with gc_paused():  # copies of masked changes: many small objects, no cycles
+        return dumps(document(plan, kind=kind))
 
 
 def dumps(data: Any) -> str:
