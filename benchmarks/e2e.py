@@ -68,6 +68,8 @@ class Row:
     changed: int | None = None
     output_bytes: int = 0
     seed_s: float = 0.0
+    load: float = 0.0
+    """1-minute load average after the run: figures from a busy machine say so."""
 
 
 class Reconciler:
@@ -193,7 +195,8 @@ def bench(
                 runs.append((*cli.measure(["plan", str(config), *flags], out), out))
             wall, cpu, rss, out = min(runs, key=lambda r: r[0])
             row = Row(carrier, label, options["numbers"], output, round(wall, 2), round(cpu, 2),
-                      round(rss, 1), output_bytes=out.stat().st_size, seed_s=round(seed_s, 1))  # fmt: skip
+                      round(rss, 1), output_bytes=out.stat().st_size, seed_s=round(seed_s, 1),
+                      load=round(os.getloadavg()[0], 1))  # fmt: skip
             if output == "json":
                 summary = json.loads(out.read_text())["summary"]
                 row.calls, row.lower_bound = summary["calls"], summary["lower_bound"]
@@ -284,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{DRIFT:.0%} drift; code {args.label or cli.package}{_commit(args.src)}. "
           f"Machine: {machine()}\n")  # fmt: skip
     print(table(rows))
+    loads = [r.load for r in rows]
+    print(f"\nLoad average (1 min) after each run: {min(loads)}-{max(loads)} on {os.cpu_count()} "
+          "cores; above the core count, wall times include waiting for a CPU (CPU s does not).")  # fmt: skip
     return 0
 
 
