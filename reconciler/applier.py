@@ -5,8 +5,10 @@ recorded through ``record(event, data)`` as it starts and ends (the hook a journ
 Calls of one account run with at most ``provider.max_concurrent_calls`` in flight (Telnyx: the
 account's cap of 20 pending jobs). A fatal error (bad key, missing scope, no connection) stops
 the apply: calls not yet started are not sent. After the calls, the touched numbers are re-read
-until every changed field shows its new value or ``verify_timeout_s`` runs out (Wavix applies
-destinations and the SMS URL asynchronously).
+until every changed field shows its new value or the number's wait runs out: ``verify_timeout_s``,
+or longer when a field the carrier applies asynchronously changed (``Provider.verify_wait_s``;
+Wavix: ``async_verify_timeout_s`` for destinations and the SMS URL). Such a field still missing
+then is reported "not visible yet", apart from numbers the carrier refused.
 """
 
 from __future__ import annotations
@@ -139,9 +141,13 @@ async def _verify(
 
     async def one_account(account: str, want: dict[str, tuple[str, dict[str, Any]]]) -> None:
         provider = providers[account]
-        deadline = clock.now() + provider.config.verify_timeout_s
+        start = clock.now()
+        # Each number waits as long as its slowest changed field may take (async fields longer).
+        wait = {id_: provider.verify_wait_s(fields) for id_, (_, fields) in want.items()}
         pending = dict(want)
         last: dict[str, str] = {}
+        off_last: dict[str, list[str]] = {}
+        gave_up: dict[str, str] = {}
         while pending:
             try:
                 live = await provider.fetch(sorted(pending))
@@ -159,17 +165,28 @@ async def _verify(
                 off = [k for k, v in fields.items() if number.settings.get(k) != v]
                 if off:
                     last[id_] = "still differs after apply: " + ", ".join(off)
+                    off_last[id_] = off
                 else:
                     del pending[id_]
                     report.verified += 1
                     # A call whose answer was lost but whose change landed counts as applied.
                     report.failed.pop((account, e164), None)
-            if not pending or clock.now() >= deadline:
+            for id_ in [i for i in pending if clock.now() >= start + wait[i]]:
+                gave_up[id_] = pending.pop(id_)[0]
+            if not pending:
                 break
+            deadline = min(start + wait[i] for i in pending)
             await clock.sleep(min(provider.config.poll_interval_s, max(0.0, deadline - clock.now())))
-        for id_, (e164, _) in pending.items():
-            timeout = provider.config.verify_timeout_s
-            seen = f"{last.get(id_, 'not verified')} (waited {timeout:g}s)"
+        for id_, e164 in gave_up.items():
+            off = off_last.get(id_)
+            if off and provider.async_fields.issuperset(off):
+                # Accepted, and the carrier applies these later: not (yet) a refusal.
+                seen = (
+                    f"not visible yet after {wait[id_]:g}s: {', '.join(off)} (accepted; the "
+                    "carrier applies them asynchronously, the next plan shows whether they landed)"
+                )
+            else:
+                seen = f"{last.get(id_, 'not verified')} (waited {wait[id_]:g}s)"
             earlier = report.failed.get((account, e164))
             report.failed[(account, e164)] = f"{earlier}; {seen}" if earlier else seen
 

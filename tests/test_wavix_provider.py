@@ -123,10 +123,15 @@ def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
     }
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
     (number,) = run(make(transport=transport).fetch_all())
-    assert (number.id, number.e164, number.status) == ("7", "+13135550177", "")
-    assert number.settings["destinations"] == []
-    assert number.settings["sms_enabled"] is False
-    assert number.settings["transcription_threshold"] is None
+    assert (number.id, number.e164, number.patchable) == ("7", "+13135550177", False)
+    # nulls the spec forbids are never read as values (test_wavix_behaviours, item 9)
+    assert number.status == (
+        "carrier data: sms_enabled is null; call_recording_enabled is null; "
+        "transcription_enabled is null; transcription_threshold is null; destination is null"
+    )
+    assert number.settings["destinations"] is None
+    assert number.settings["sms_enabled"] is None
+    assert number.settings["sms_relay_url"] is None  # nullable in the spec: unset
 
 
 def test_fetch_few_ids_uses_single_gets(make: Make, sandbox: Sandbox) -> None:
@@ -277,7 +282,7 @@ def provoke(make: Make, how: str) -> errors.ProviderError:
     elif how == "400":
         action = make(key=CANARY).apply(call(MAIN, label="x"))
     elif how == "404":
-        action = make(key=CANARY).apply(call(MAIN, "999", sms_enabled=False))
+        action = make(key=CANARY).apply(call("999", sms_enabled=False))
     elif how in ("429", "503"):
         action = make(key=CANARY).apply(call(MAIN, sms_enabled=False))
     else:  # a transport error whose text even contains the Authorization header

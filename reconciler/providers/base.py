@@ -26,7 +26,7 @@ policy's retries); nothing is planned or verified from a partial read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -79,6 +79,9 @@ class Provider(ABC):
     job_based: ClassVar[bool] = False
     max_concurrent_calls: ClassVar[int] = 4
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    async_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields the carrier applies after the call answers: verify may wait longer for them
+    (``verify_wait_s``) and reports them "not visible yet" rather than "still differs"."""
 
     def __init__(
         self,
@@ -136,6 +139,10 @@ class Provider(ABC):
     def retry_hint(response: httpx.Response, wall_now: float) -> float | None:
         """Seconds the carrier asked us to wait before retrying (override per carrier)."""
         return retry_after_hint(response, wall_now)
+
+    def verify_wait_s(self, fields: Iterable[str]) -> float:
+        """How long verify waits for these changed fields of one number to show."""
+        return self.config.verify_timeout_s
 
     def _page_read(self, total: int, *, first: bool = False) -> None:
         """Providers call this once per listing page they have read."""

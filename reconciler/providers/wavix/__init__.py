@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from ...carriers import Carrier, register
-from ...config import ProviderConfig
 from .provider import WavixProvider
-from .settings import WavixSettings, canonical_destinations, format_destination
+from .settings import WavixConfig, WavixSettings, canonical_destinations, format_destination
 
 CARRIER = register(
     Carrier(
         name="wavix",
         settings_model=WavixSettings,
-        config_model=ProviderConfig,
+        config_model=WavixConfig,
         provider=WavixProvider,
         default_base_url="https://api.wavix.com",
         key_env="WAVIX_API_KEY",
@@ -25,4 +24,4 @@ CARRIER = register(
     )
 )
 
-__all__ = ["CARRIER", "WavixProvider", "WavixSettings", "canonical_destinations"]
+__all__ = ["CARRIER", "WavixConfig", "WavixProvider", "WavixSettings", "canonical_destinations"]

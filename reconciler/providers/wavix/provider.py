@@ -1,22 +1,26 @@
 """Wavix: read ``GET /v1/numbers`` page by page, apply with the bulk ``PATCH /v1/numbers``.
 
 Facts: ../shared/carriers/wavix.md. The list is page-number paginated (max 100 per page), so
-after page 1 every other page is fetched concurrently. The bulk PATCH applies one patch to many
-ids and is all-or-nothing (an unknown id refuses the whole request); it is idempotent, so it is
-retried on 429, 5xx and transport errors. Destinations and the SMS URL land asynchronously: the
-applier's verify step re-reads with ``fetch`` until they show.
+after page 1 every other page is fetched concurrently. Responses are read as the live API sends
+them, sparse or with nulls the spec forbids (``decode``): a number whose settings cannot be read
+is returned unpatchable with a "carrier data" status, never guessed.
 
-Every failure raises a ``ProviderError`` subclass naming account, method and path (never the
-key): 400 ``InvalidRequestError``, 401 ``AuthError``, 403 ``PermissionError_``, 404
-``NotFoundError``, 429 ``RateLimitError``, 5xx ``ServerError``, no response ``TransportError``.
+The bulk PATCH applies one patch to many ids and is all-or-nothing: one refused number fails the
+call with a message naming none. ``apply`` then bisects the call (``bisect``) to apply the rest
+and name the refused numbers with the carrier's message (a ``PARTIAL`` result). The PATCH is
+idempotent, so the HTTP policy retries it on 429, 5xx and transport errors.
+
+Ids are 64-bit integers on the wire (11-12 digits in the official examples) and strings here:
+an id is checked to be digits and sent as read, never narrowed. Destinations and the SMS URL land
+asynchronously (``async_fields``): the applier waits ``async_verify_timeout_s`` for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -26,9 +30,12 @@ from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
 from ..base import AccountFatal, CallResult, CallStatus, Provider
 from ..http import Counter, parse_retry_after, reset_epoch
-from .settings import canonical_destinations
+from .bisect import budget_for, is_refusal, isolate, reason
+from .decode import BadData, Interned, live, page_items, total_pages
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PAGE_SIZE = 100
 """Wavix's documented maximum ``per_page``."""
@@ -39,6 +46,8 @@ class WavixProvider(Provider):
     carrier = "wavix"
     job_based = False
     max_concurrent_calls = 4
+    async_fields = frozenset({"destinations", "sms_relay_url"})
+    """Applied after the PATCH answers ("applied asynchronously", S1)."""
 
     _total_pages: int | None = None
 
@@ -49,21 +58,23 @@ class WavixProvider(Provider):
     async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
         """Re-read ``ids``: one GET each when that takes fewer requests than a full listing
         (page 1 tells how many pages that is). Ids the account no longer has are left out."""
-        wanted = set(ids)
+        wanted = {i for i in ids if _is_id(i)}  # anything else cannot be a Wavix number
         first: dict[str, Any] | None = None
         if self._total_pages is None:
             first = await self._page(1)
-            self._total_pages = int(first["pagination"]["total_pages"])
+            self._total_pages = self._decoded(lambda: total_pages(first, 1), NUMBERS)
         if len(wanted) >= self._total_pages:
             listing = await self._fetch_all(first or await self._page(1))
             return [n for n in listing if n.id in wanted]
-        interned: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        interned: Interned = {}
 
         async def one(id_: str) -> LiveNumber | None:
+            path = f"{NUMBERS}/{id_}"
             try:
-                return _live(await self._request("GET", f"{NUMBERS}/{int(id_)}"), interned)
+                body = await self._request("GET", path)
             except NotFoundError:
                 return None
+            return self._decoded(lambda: live(body, interned), path)
 
         found = await asyncio.gather(*(one(i) for i in sorted(wanted)))
         return sorted((n for n in found if n is not None), key=lambda n: n.e164)
@@ -94,24 +105,27 @@ class WavixProvider(Provider):
                 opening = min(opening, self._total_pages)
             wave = await asyncio.gather(*(get(n) for n in range(1, opening + 1)))
             first, ahead = wave[0], list(wave[1:])  # type: ignore[assignment]
-        assert isinstance(first, dict)
-        self._total_pages = total = int(first["pagination"]["total_pages"])
+        assert first is not None
+        page_one = first
+        self._total_pages = total = self._decoded(lambda: total_pages(page_one, 1), NUMBERS)
         self._pages_read = 0
-        interned: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        interned: Interned = {}
 
-        def canonical(body: dict[str, Any] | ProviderError) -> list[LiveNumber]:
+        def canonical(body: dict[str, Any] | ProviderError, n: int) -> list[LiveNumber]:
             if isinstance(body, ProviderError):
                 raise body
             self._page_read(total)
-            return [_live(item, interned) for item in body["items"]]
+            return self._decoded(
+                lambda: [live(item, interned) for item in page_items(body, n)], NUMBERS
+            )
 
-        numbers = [canonical(first)]
-        numbers.extend(canonical(body) for body in ahead[: max(0, total - 1)])
+        numbers = [canonical(first, 1)]
+        numbers.extend(canonical(body, n) for n, body in enumerate(ahead[: max(0, total - 1)], 2))
 
         async def later(n: int) -> list[LiveNumber]:
             # Canonicalised as each page arrives: the raw page is dropped right away, so memory
             # holds canonical numbers, not every decoded page of the account at once.
-            return canonical(await get(n))
+            return canonical(await get(n), n)
 
         start = len(ahead) + 2
         numbers.extend(await asyncio.gather(*(later(n) for n in range(start, total + 1))))
@@ -122,25 +136,78 @@ class WavixProvider(Provider):
         return sorted(by_id.values(), key=lambda n: n.e164)
 
     async def apply(self, call: BulkCall) -> CallResult:
-        """One bulk PATCH (idempotent, so the HTTP policy retries it). A refusal fails the whole
-        call (Wavix applies all or nothing); no answer leaves the outcome unknown."""
-        body = {"ids": [int(i) for i in call.ids], **_request_fields(call.patch)}
+        """One bulk PATCH (idempotent, so the HTTP policy retries it). Wavix applies all or
+        nothing: when it refuses the call (400/422, or 404 for an id gone since the plan), the
+        call is bisected to apply every number it accepts and name the refused ones with the
+        carrier's message (``PARTIAL``). No answer leaves the outcome unknown."""
+        bad = [i for i in call.ids if not _is_id(i)]
+        if bad:
+            why = f"not a Wavix number id: {bad[0][:40]!r}; nothing was sent"
+            return CallResult(call, CallStatus.FAILED, error=why, requests=0)
+        fields = _request_fields(call.patch)
         sent = Counter()
-        try:
-            await self.http.request("PATCH", NUMBERS, json=body, idempotent=True, counter=sent)
-        except AccountFatal:
-            raise
-        except ProviderError as exc:
-            unknown = exc.status is None or exc.status >= 500
+
+        async def send(ids: Sequence[str]) -> ProviderError | None:
+            body = {"ids": [int(i) for i in ids], **fields}  # digits: exact at any size
+            try:
+                await self.http.request("PATCH", NUMBERS, json=body, idempotent=True, counter=sent)
+            except AccountFatal:
+                raise
+            except ProviderError as exc:
+                return exc
+            return None
+
+        error = await send(call.ids)
+        if error is None:
+            return CallResult(call, CallStatus.OK, requests=sent.n)
+        if not is_refusal(error) or len(call.ids) == 1:
+            unknown = error.status is None or error.status >= 500
+            failed = {call.ids[0]: reason(error)} if is_refusal(error) else {}
             return CallResult(
                 call,
                 CallStatus.FAILED,
-                error=str(exc),
+                failed=failed,
+                error=str(error),
                 outcome_unknown=unknown,
                 requests=sent.n,
-                cause=exc,
+                cause=error,
             )
-        return CallResult(call, CallStatus.OK, requests=sent.n)
+        found = await isolate(send, call.ids, error, budget_for(len(call.ids)))
+        if found.failed:
+            log.info(
+                "[%s] PATCH %s refused; %d of %d numbers isolated in %d extra calls",
+                self.account,
+                NUMBERS,
+                len(found.failed),
+                len(call.ids),
+                found.calls,
+            )
+        whole = len(found.failed) == len(call.ids)
+        return CallResult(
+            call,
+            CallStatus.FAILED if whole else CallStatus.PARTIAL,
+            failed=found.failed,
+            error=str(error) if whole else None,
+            outcome_unknown=found.unknown,
+            requests=sent.n,
+            cause=error,
+        )
+
+    def verify_wait_s(self, fields: Iterable[str]) -> float:
+        """The short verify wait, or ``async_verify_timeout_s`` when an async field changed."""
+        wait = self.config.verify_timeout_s
+        if not self.async_fields.isdisjoint(fields):
+            wait = max(wait, getattr(self.config, "async_verify_timeout_s", wait))
+        return wait
+
+    def _decoded(self, read: Callable[[], T], path: str) -> T:
+        """``read()``, its ``BadData`` turned into a ``ProviderError`` naming the account."""
+        try:
+            return read()
+        except BadData as exc:
+            raise ProviderError(
+                f"carrier data: {exc}", account=self.account, method="GET", path=path, status=200
+            ) from None
 
     # ---- HTTP
     async def _page(self, n: int) -> dict[str, Any]:
@@ -181,46 +248,12 @@ class WavixProvider(Provider):
         return hint
 
 
-# ---- wire ↔ canonical
+# ---- wire
 
 
-def _destinations(
-    items: list[dict[str, Any]] | None, interned: dict[tuple[Any, ...], list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """``canonical_destinations`` of a response's items, shared by value within one read
-    (``interned`` lives as long as the read): numbers routed alike hold one list."""
-    if not items:
-        return []
-    key = tuple(
-        (d["destination"], d["priority"], d["transport"], d.get("trunk_id")) for d in items
-    )
-    out = interned.get(key)
-    if out is None:
-        out = interned[key] = canonical_destinations(items)
-    return out
-
-
-def _live(
-    item: dict[str, Any], interned: dict[tuple[Any, ...], list[dict[str, Any]]]
-) -> LiveNumber:
-    """A response ``Number`` → canonical ``LiveNumber``. Plain dict access (this runs a million
-    times on a big account); nulls the spec calls impossible are tolerated."""
-    number = item["number"]
-    return LiveNumber(
-        id=str(item["id"]),
-        e164=number if number.startswith("+") else "+" + number,
-        status=item.get("status") or "",
-        settings={
-            "sms_enabled": bool(item.get("sms_enabled")),
-            "destinations": _destinations(item.get("destination"), interned),
-            "sms_relay_url": item.get("sms_relay_url"),
-            "call_recording_enabled": bool(item.get("call_recording_enabled")),
-            "transcription_enabled": bool(item.get("transcription_enabled")),
-            "transcription_threshold": item.get("transcription_threshold"),
-            "call_status_url": item.get("call_status_url"),
-        },
-        patchable=True,
-    )
+def _is_id(id_: str) -> bool:
+    """A Wavix number id as we hold it: the decimal digits of a positive integer."""
+    return id_.isascii() and id_.isdigit() and id_.strip("0") != ""
 
 
 def _request_fields(patch: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,168 @@
+"""Wavix response bodies → canonical ``LiveNumber`` values, read as the live API really answers.
+
+The spec marks every ``Number`` field required and most of them non-null, but Wavix's own MCP
+server widens every response scalar to nullable ("the live API can still return null"), and the
+docs show destinations without ``transport``. So nothing here trusts the schema, and nothing is
+guessed. The rules:
+
+* ``id`` and ``number`` identify a number; an item without a usable one is a ``BadData`` error
+  (the provider turns it into a ``ProviderError`` "carrier data: …" naming what is known).
+* Documented defaults are applied: ``sms_relay_url`` and ``call_status_url`` are nullable in the
+  spec (null or absent: unset); a destination's ``trunk_id`` is "set only when transport is 5,
+  otherwise null" (absent: null); ``status`` is not a setting (absent or null: "").
+* Every other setting (the three booleans, ``transcription_threshold``, ``destination`` and each
+  destination's ``destination``, ``priority``, ``transport``) has no documented default. A null,
+  absent or mistyped value there is never read as a value: the number is returned with that
+  setting ``None`` and ``patchable=False``, its ``status`` saying ``carrier data: …``. The planner
+  then lists it (when the YAML manages it and it differs) and never patches it from a guess.
+
+The well-formed case runs once per number of the account (millions), so it is a handful of type
+checks; the problems are worked out only for an item that fails them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...models import LiveNumber
+from .settings import canonical_destinations
+
+Interned = dict[tuple[Any, ...], list[dict[str, Any]]]
+"""Canonical destination lists shared by value within one read (numbers routed alike)."""
+
+FLAGS = ("sms_enabled", "call_recording_enabled", "transcription_enabled")
+NULLABLE_URLS = ("sms_relay_url", "call_status_url")
+DESTINATION_KEYS = (("destination", str), ("priority", int), ("transport", int))
+
+
+class BadData(ValueError):
+    """A response that breaks the carrier's documented shape where no default applies."""
+
+
+def total_pages(body: Any, page: int) -> int:
+    """``pagination.total_pages`` of a listing page (a ``BadData`` when it has none)."""
+    pagination = body.get("pagination") if type(body) is dict else None
+    total = pagination.get("total_pages") if type(pagination) is dict else None
+    if type(total) is not int or total < 0:
+        raise BadData(f"page {page} has no pagination.total_pages")
+    return total
+
+
+def page_items(body: Any, page: int) -> list[Any]:
+    items = body.get("items") if type(body) is dict else None
+    if type(items) is not list:
+        raise BadData(f"page {page} has no items list")
+    return items
+
+
+def live(item: Any, interned: Interned) -> LiveNumber:
+    """A response ``Number`` → ``LiveNumber`` (see the module docstring for what is tolerated)."""
+    id_ = _id(item)
+    number = item.get("number")
+    if type(number) is not str or not number.lstrip("+").isdigit():
+        raise BadData(f"number id {id_} has no phone number")
+    destinations = _destinations(item.get("destination"), interned)
+    settings = {
+        "sms_enabled": item.get("sms_enabled"),
+        "destinations": destinations,
+        "sms_relay_url": item.get("sms_relay_url"),
+        "call_recording_enabled": item.get("call_recording_enabled"),
+        "transcription_enabled": item.get("transcription_enabled"),
+        "transcription_threshold": item.get("transcription_threshold"),
+        "call_status_url": item.get("call_status_url"),
+    }
+    e164 = number if number.startswith("+") else "+" + number
+    status = item.get("status")
+    status = status if type(status) is str else ""
+    if (
+        type(settings["sms_enabled"]) is bool
+        and type(settings["call_recording_enabled"]) is bool
+        and type(settings["transcription_enabled"]) is bool
+        and type(settings["transcription_threshold"]) is int
+        and destinations is not None
+        and type(settings["sms_relay_url"]) in (str, type(None))
+        and type(settings["call_status_url"]) in (str, type(None))
+    ):
+        return LiveNumber(id=id_, e164=e164, status=status, settings=settings)
+    problems = _problems(item)
+    for field in (*FLAGS, "transcription_threshold", *NULLABLE_URLS):
+        if any(p.startswith(field + " ") for p in problems):
+            settings[field] = None  # unreadable: never a guess
+    return LiveNumber(
+        id=id_,
+        e164=e164,
+        status="carrier data: " + "; ".join(problems),
+        settings=settings,
+        patchable=False,
+    )
+
+
+def _id(item: Any) -> str:
+    if type(item) is not dict:
+        raise BadData(f"an item is not an object: {str(item)[:60]}")
+    id_ = item.get("id")
+    if type(id_) is int and id_ > 0:
+        return str(id_)
+    if type(id_) is str and id_.isascii() and id_.isdigit():
+        return id_
+    number = item.get("number")
+    raise BadData(f"the item of number {number!r} has no usable id ({id_!r})")
+
+
+def _destinations(items: Any, interned: Interned) -> list[dict[str, Any]] | None:
+    """The canonical list (shared by value through ``interned``), or None when unreadable."""
+    if type(items) is not list:
+        return None
+    if not items:
+        return []
+    try:
+        key = tuple(
+            (d["destination"], d["priority"], d["transport"], d.get("trunk_id")) for d in items
+        )
+    except (KeyError, TypeError, AttributeError):
+        return None
+    out = interned.get(key)
+    if out is None:
+        for dest, prio, transport, trunk in key:
+            if type(dest) is not str or type(prio) is not int or type(transport) is not int:
+                return None
+            if trunk is not None and type(trunk) is not int:
+                return None
+        out = interned[key] = canonical_destinations(items)
+    return out
+
+
+def _problems(item: dict[str, Any]) -> list[str]:
+    """What is wrong with an item that failed the fast checks, one phrase per field."""
+    out = [p for p in (_kind(item, f, bool) for f in (*FLAGS, "transcription_threshold")) if p]
+    out += [
+        f"{f} is not a string" for f in NULLABLE_URLS if type(item.get(f)) not in (str, type(None))
+    ]
+    items = item.get("destination")
+    if type(items) is not list:
+        out.append(_kind(item, "destination", list) or "destination is not a list")
+        return out
+    for n, d in enumerate(items, 1):
+        if type(d) is not dict:
+            out.append(f"destination {n} is not an object")
+            continue
+        for key, kind in DESTINATION_KEYS:
+            if key not in d:
+                out.append(f"destination {n} has no {key}")
+            elif type(d[key]) is not kind:
+                out.append(f"destination {n} has a {key} that is {_shown(d[key])}")
+        if d.get("trunk_id") is not None and type(d["trunk_id"]) is not int:
+            out.append(f"destination {n} has a trunk_id that is {_shown(d['trunk_id'])}")
+    return out
+
+
+def _kind(item: dict[str, Any], field: str, kind: type) -> str | None:
+    if field not in item:
+        return f"{field} is missing"
+    if type(item[field]) is not kind:  # type(True) is bool, never int
+        return f"{field} is {_shown(item[field])}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else f"{value!r}"[:40]
