@@ -161,6 +161,7 @@ async def _verify(
                 number = by_id.get(id_)
                 if number is None:
                     last[id_] = "not found when re-read"
+                    off_last.pop(id_, None)
                     continue
                 off = [k for k, v in fields.items() if number.settings.get(k) != v]
                 if off:
@@ -178,11 +179,11 @@ async def _verify(
             deadline = min(start + wait[i] for i in pending)
             await clock.sleep(min(provider.config.poll_interval_s, max(0.0, deadline - clock.now())))
         for id_, e164 in gave_up.items():
-            off = off_last.get(id_)
-            if off and provider.async_fields.issuperset(off):
+            still = off_last.get(id_)
+            if still and provider.async_fields.issuperset(still):
                 # Accepted, and the carrier applies these later: not (yet) a refusal.
                 seen = (
-                    f"not visible yet after {wait[id_]:g}s: {', '.join(off)} (accepted; the "
+                    f"not visible yet after {wait[id_]:g}s: {', '.join(still)} (accepted; the "
                     "carrier applies them asynchronously, the next plan shows whether they landed)"
                 )
             else:
