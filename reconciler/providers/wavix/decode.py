@@ -134,7 +134,8 @@ def _destinations(items: Any, interned: Interned) -> list[dict[str, Any]] | None
 
 def _problems(item: dict[str, Any]) -> list[str]:
     """What is wrong with an item that failed the fast checks, one phrase per field."""
-    out = [p for p in (_kind(item, f, bool) for f in (*FLAGS, "transcription_threshold")) if p]
+    checks = [*((f, bool) for f in FLAGS), ("transcription_threshold", int)]
+    out = [p for p in (_kind(item, f, kind) for f, kind in checks) if p]
     out += [
         f"{f} is not a string" for f in NULLABLE_URLS if type(item.get(f)) not in (str, type(None))
     ]
