@@ -13,15 +13,20 @@ call, no more than an unlabelled call does, so no packing has fewer calls than
 
     B = Σ_c ⌈r_c/L⌉ + ⌈max(0, N − Σ_c min(L·⌈r_c/L⌉, d_c)) / L⌉      (≥ ⌈N/L⌉).
 
-Two families of labellings satisfy (a) and (b), and the bound is the largest B among them:
+Three families of labellings satisfy (a) and (b); the bound is the largest B among them:
 
-* one per field f: label a number that requires f with its value v; S_v = the numbers whose D has
-  f = v. Two numbers requiring different values of f can never share a call. This is exact on one
+* by field f: a number that requires f is labelled with its value v; S_v = the numbers whose D
+  has f = v. Two numbers requiring different values of f never share a call. This is exact on one
   profile with an override per number: the override field forces one call per value.
-* by group: label a number with its group g (its D's content) when it requires a value of some
-  field that no other group holds; S_g = the group. Such a number only ever shares a call with its
-  own group, and two such numbers of different groups never share one. This counts the many
-  profiles whose numbers each drifted in a field of their own (one call per profile at least).
+* by a pair of fields {f, g}: a number that requires both is labelled with its two values; S =
+  the numbers whose D has both. Five profiles with an override per number need a call per
+  (profile, value) whose numbers require a field of the profile's own and the override, which no
+  single field shows. Only the fields that differ between groups are paired, and the pairs are
+  skipped when counting them would take more than ``PAIR_BUDGET`` steps (the bound stays valid).
+* by group g (a D's content): a number is labelled g when it requires a value that no other
+  group holds; S_g = the group. It only ever shares a call with its own group, so two numbers so
+  labelled of different groups never share one. This counts the many profiles whose numbers each
+  drifted in a field of their own (one call per profile at least).
 
 ``optimum`` is the fewest valid calls found exhaustively (a DP over subsets, ≤ ~12 numbers): the
 reference the tests and benchmarks/grouping.py compare the packing against.
@@ -45,30 +50,62 @@ def labelled(total: int, limit: int, required: dict[Any, int], held: dict[Any, i
     return calls + -(-max(0, total - room) // limit)
 
 
+PAIR_BUDGET = 4_000_000
+"""Steps the pair labellings may take (see ``pair_labellings``); beyond, the bound goes without."""
+
+
 def lower_bound(instance: Instance, limit: int) -> int:
-    """The largest bound of the two families of labellings (module docstring)."""
+    """The largest bound of the labellings of the module docstring."""
     total = len(instance.changed)
     best = -(-total // limit)
     holders = instance.holders()
     required: list[dict[int, int]] = [{} for _ in instance.fields]
     locked: dict[int, int] = {}
-    owners: list[dict[int, int]] = [{} for _ in instance.fields]  # value → groups holding it
-    for row in instance.dvals:
-        for table, v in zip(owners, row, strict=True):
-            if v >= 0:
-                table[v] = table.get(v, 0) + 1
     for (g, rmask), members in zip(instance.kinds, instance.members, strict=True):
         row = instance.dvals[g]
         alone = False
         for i in bits(rmask):
             required[i][row[i]] = required[i].get(row[i], 0) + len(members)
-            alone = alone or owners[i][row[i]] == 1
+            alone = alone or holders[i][row[i]] == instance.group_size[g]
         if alone:
             locked[g] = locked.get(g, 0) + len(members)
     for i in range(len(instance.fields)):
         best = max(best, labelled(total, limit, required[i], holders[i]))
-    sizes = dict(enumerate(instance.group_size))
-    return max(best, labelled(total, limit, locked, sizes))
+    best = max(best, labelled(total, limit, locked, dict(enumerate(instance.group_size))))
+    for pair_required, pair_held in pair_labellings(instance):
+        best = max(best, labelled(total, limit, pair_required, pair_held))
+    return best
+
+
+def pair_labellings(instance: Instance) -> list[tuple[dict[Any, int], dict[Any, int]]]:
+    """(r_c, d_c) of the labelling by the values of each pair of fields on which groups differ,
+    or none when that would take more than ``PAIR_BUDGET`` steps."""
+    rows, n_groups = instance.dvals, len(instance.dvals)
+    differ = 0  # fields that some two groups set differently (or one does not set)
+    for i in range(len(instance.fields)):
+        if len({row[i] for row in rows}) > 1:
+            differ |= 1 << i
+    steps = n_groups * differ.bit_count() ** 2 // 2
+    for _, rmask in instance.kinds:
+        steps += (rmask & differ).bit_count() ** 2 // 2
+    if steps > PAIR_BUDGET:
+        return []
+    required: dict[tuple[int, int], dict[tuple[int, int], int]] = {}
+    for (g, rmask), members in zip(instance.kinds, instance.members, strict=True):
+        row, fields = rows[g], bits(rmask & differ)
+        for a, i in enumerate(fields):
+            for j in fields[a + 1 :]:
+                table = required.setdefault((i, j), {})
+                table[row[i], row[j]] = table.get((row[i], row[j]), 0) + len(members)
+    out: list[tuple[dict[Any, int], dict[Any, int]]] = []
+    for (i, j), table in required.items():
+        held: dict[Any, int] = {}
+        for row, size in zip(rows, instance.group_size, strict=True):
+            key = (row[i], row[j])
+            if key in table:
+                held[key] = held.get(key, 0) + size
+        out.append((dict(table), held))
+    return out
 
 
 def optimum(changed: Sequence[Member], limit: int) -> int:
