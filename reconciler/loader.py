@@ -31,13 +31,14 @@ from .desired import Account, DesiredState, Resolver, Rule
 from .errors import ConfigError, ConfigIssue
 from .gcpause import gc_paused
 from .models import SETTINGS_MODELS, Settings, check_e164, flatten, mask
-from .wording import SECRET, clipped, kind, line_of, pydantic_issues, unknown
+from .wording import SECRET, clipped, kind, line_of, pydantic_issues, quotable, unknown
 from .yamltree import LDict, LList, YamlProblem, clip, parse, show
 
 __all__ = ["Account", "DesiredState", "Resolver", "Rule", "config_files", "line_of", "load"]
 
 TOP_LEVEL = ("providers", "profiles", "numbers")
 ENTRY_KEYS = ("provider", "number", "profile", "settings")
+_ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PREFIX = re.compile(r"^\+[0-9]{1,15}\*$")
 _MAX_MESSAGE = 1_000
@@ -52,6 +53,8 @@ def config_files(path: str | Path) -> list[Path]:
         if not files:
             raise ConfigError(ConfigIssue(str(p), None, "no *.yaml files in this directory"))
         return files
+    if p.exists():  # a FIFO or a device: reading it could block forever
+        raise ConfigError(ConfigIssue(str(p), None, "not a regular file or a directory"))
     raise ConfigError(ConfigIssue(str(p), None, "no such file or directory"))
 
 
@@ -129,6 +132,8 @@ def _read(name: str, issues: list[ConfigIssue], libyaml: bool | None) -> LDict |
 
 @dataclass
 class _Profile:
+    """A declared profile, validated lazily per carrier that uses it."""
+
     name: str
     file: str
     line: int
@@ -144,12 +149,18 @@ class _Env(dict[str, str]):
 
     def __getitem__(self, name: str) -> str:
         value = super().__getitem__(name)
-        if len(value) >= 4:  # shorter values are too common in text to mask
+        if len(value) >= 8:  # shorter values are common words ("true", "wavix"): not masked
             self.read.add(value)
         return value
 
 
 class _Builder:
+    """Collects accounts, profiles and rules from the trees, reporting problems into ``issues``.
+
+    Sections are read in order across all files (providers, then profiles, then numbers) so an
+    entry may name an account or profile declared in any file.
+    """
+
     def __init__(self, issues: list[ConfigIssue], env: dict[str, str]) -> None:
         self.issues = issues
         self.env = _Env(env)
@@ -303,10 +314,12 @@ class _Builder:
             return
         settings = self._entry_settings(file, where, entry, account, target[0])
         if settings is not None:
-            self._add_rule(file, where, entry, account.name, target, settings)
+            self._add_rule(file, where, account.name, target, settings)
 
     def _known_keys(self, file: str, entry: LDict) -> bool:
-        strays = [key for key in entry if key not in ENTRY_KEYS]
+        if entry.keys() <= _ENTRY_KEY_SET:  # the usual case, without a Python loop
+            return True
+        strays = [key for key in entry if key not in _ENTRY_KEY_SET]
         for key in strays:
             self.err(file, entry.lines[key], unknown("key in a numbers entry", key, ENTRY_KEYS))
         return not strays
@@ -323,7 +336,7 @@ class _Builder:
                 file,
                 entry.lines[key],
                 f"{key} must be the name of one of the {what}, "
-                f"not {kind(value)}" + ("" if isinstance(value, dict | list) else "; quote it"),
+                f"not {kind(value)}" + ("; quote it" if quotable(value) else ""),
             )
         return None
 
@@ -430,7 +443,6 @@ class _Builder:
         self,
         file: str,
         where: int,
-        entry: LDict,
         account: str,
         target: tuple[str, bool, int],
         settings: Settings,

@@ -7,6 +7,7 @@ about 80 characters of a value.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +57,9 @@ def describe(error: Any, model: type[BaseModel], carrier: str | None) -> tuple[s
         path = ".".join(str(p) for p in loc[:-1])
     elif etype == "string_type" and isinstance(value, int) and not isinstance(value, bool):
         msg = f"expected a string, got the number {show(value)}; quote it (YAML reads unquoted digits as an integer)"
+    elif etype == "invalid_key":
+        msg = f"the key {show(loc[-1])} must be text (a setting name)"
+        path = ".".join(str(p) for p in loc[:-1])
     elif etype == "missing":
         msg = f"missing required key {loc[-1]!r}"
         path = ".".join(str(p) for p in loc[:-1])
@@ -91,7 +95,16 @@ def kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, LList | list):
         return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime.date):
+        return "a date"
     return f"a {type(value).__name__}"
+
+
+def quotable(value: Any) -> bool:
+    """A scalar YAML typed from text the user meant as a name: quoting it gives the name."""
+    return isinstance(value, bool | int | float | datetime.date)
 
 
 def _node_at(node: Any, loc: tuple[Any, ...]) -> Any:

@@ -116,13 +116,17 @@ def parse(text: str, *, libyaml: bool | None = None) -> Any:
     loader_class = _CLoader if use_c else _PyLoader
     if loader_class is None:
         raise ValueError("PyYAML was built without libyaml")
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # the pure-Python reader checks characters here
         node = loader.get_single_node()
         return None if node is None else _Builder(loader).build(node, 0)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlProblem(mark.line + 1 if mark else None, clip(exc.problem or str(exc))) from None
+        line = mark.line + 1 if mark else None
+        if line is not None and exc.context_mark and line > len(text.splitlines()):
+            line = exc.context_mark.line + 1  # past the end: where the broken part started
+        raise YamlProblem(line, _marked_problem(exc, text, line)) from None
     except yaml.reader.ReaderError as exc:
         raise YamlProblem(_reader_line(text, exc, use_c), _reader_problem(exc)) from None
     except yaml.YAMLError as exc:
@@ -130,7 +134,25 @@ def parse(text: str, *, libyaml: bool | None = None) -> Any:
     except RecursionError:  # the pure-Python composer on very deep nesting
         raise YamlProblem(None, f"nesting deeper than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _marked_problem(exc: yaml.MarkedYAMLError, text: str, line: int | None) -> str:
+    """PyYAML's problem, with its context ("while parsing a flow mapping") and a tab hint."""
+    problem = exc.problem or str(exc)
+    context, mark = exc.context, exc.context_mark
+    if context:
+        where = mark.line + 1 if mark is not None else None
+        if context.startswith("while ") and where is not None and where != line:
+            context += f" started on line {where}"
+        problem = (
+            f"{context}, {problem}" if problem.startswith("but ") else f"{problem} ({context})"
+        )
+    lines = text.split("\n", line)[:line] if line is not None else []
+    if line is not None and len(lines) == line and "\t" in lines[-1][:200]:
+        problem += "; YAML indents with spaces, not tabs"
+    return clip(problem)
 
 
 def _reader_line(text: str, exc: yaml.reader.ReaderError, libyaml: bool) -> int | None:
@@ -187,7 +209,7 @@ class _Builder:
         elif node.tag == _SEQ and isinstance(node, SequenceNode):
             value = self.sequence(node, depth + 1)
         else:
-            raise YamlProblem(_line(node), f"the tag {clip(node.tag, 40)} is not supported")
+            raise YamlProblem(_line(node), f"the tag {clip(node.tag, 100)} is not supported")
         self.active.discard(key)
         self.count += 1 + len(node.value)
         self.built[key] = (value, self.count - start)
@@ -195,7 +217,7 @@ class _Builder:
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            raise YamlProblem(_line(node), f"the tag {clip(node.tag, 40)} is not supported")
+            raise YamlProblem(_line(node), f"the tag {clip(node.tag, 100)} is not supported")
         try:
             return self.loader.yaml_constructors[node.tag](self.loader, node)
         except (ValueError, OverflowError) as exc:  # e.g. the date 2020-13-45
