@@ -58,6 +58,10 @@ class Carrier:
     secret_fields: frozenset[str] = frozenset()
     canonical: Mapping[str, Canonical] = field(default_factory=dict)
     routing_fields: tuple[str, ...] = ()
+    whole_objects: tuple[str, ...] = ()
+    """Dotted prefixes (ending in ``.``) of nested objects the carrier must receive whole: a call
+    that changes one subfield sends them all, unmanaged ones with their live values (the planner
+    fills them in), so merge and replace semantics alike leave them as they were."""
     format_item: Callable[[str, Any], str | None] | None = None
     """Optional: how one item of a list field is shown (e.g. a Wavix destination); None → JSON."""
     simulator: str | None = None

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import carriers
 from .config import DEFAULT_MAX_IDS
 from .loader import DesiredState
 from .models import LiveNumber, Settings, field_paths
@@ -37,6 +38,8 @@ class Changed:
     required: dict[str, Any]
     desired: Settings
     current: Settings | None = None
+    shown: dict[str, Any] | None = None
+    """The fields that really change, when ``required`` also carries whole-object siblings."""
 
 
 def freeze(value: Any) -> Any:
@@ -61,6 +64,37 @@ def diff_number(desired: Settings, current: Settings) -> dict[str, Any] | None:
     else:
         return None
     return {k: v for k, v in desired.items() if get(k, _MISSING) != v}
+
+
+def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any, Any]) -> None:
+    """Widen R(n) and D(n) for the carrier's whole objects (``Carrier.whole_objects``, prefix →
+    its subfield paths): D gains the live values of the unmanaged subfields of each whole object
+    it manages part of; R gains every subfield of each whole object it changes. Numbers whose
+    unmanaged subfields differ then never share a call. Live nulls are not sent. Widened D
+    objects are shared between numbers alike (``cache``), as the resolver shares D."""
+    desired, current = n.desired, n.current or {}
+    known = cache.get(id(desired))
+    if known is None:  # the cache keeps ``desired`` alive, so its id is never reused
+        managed = tuple(p for p, paths in whole.items() if any(k in desired for k in paths))
+        cache[id(desired)] = (desired, managed)
+    else:
+        managed = known[1]
+    if not managed:
+        return
+    fill = {
+        k: current[k]
+        for p in managed
+        for k in whole[p]
+        if k not in desired and current.get(k) is not None
+    }
+    key = (id(desired), freeze(fill))
+    wide = cache.get(key)
+    if wide is None:
+        wide = cache[key] = {**desired, **fill}
+    touched = [p for p in managed if any(k in n.required for k in whole[p])]
+    n.shown = n.required
+    n.required = {**n.required, **{k: wide[k] for p in touched for k in whole[p] if k in wide}}
+    n.desired = wide
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,6 +228,11 @@ def plan_account(
     limit = limit or DEFAULT_MAX_IDS[carrier]
     resolver = desired.resolver(account)
     order = {p: i for i, p in enumerate(field_paths(carrier))}
+    whole = {
+        prefix: tuple(p for p in field_paths(carrier) if p.startswith(prefix))
+        for prefix in carriers.get(carrier).whole_objects
+    }
+    widened: dict[Any, Any] = {}
 
     total = in_sync = unmanaged = 0
     seen_e164: set[str] = set()
@@ -213,7 +252,10 @@ def plan_account(
         if not number.patchable:
             not_patchable.append((number.e164, number.status))
             continue
-        changed.append(Changed(number.id, number.e164, required, want, number.settings))
+        n = Changed(number.id, number.e164, required, want, number.settings)
+        if whole:
+            send_whole(n, whole, widened)
+        changed.append(n)
 
     missing = tuple(sorted(e for e in resolver.exact if e not in seen_e164))
     changed.sort(key=lambda n: n.e164)
@@ -242,7 +284,10 @@ def plan_account(
             e164=n.e164,
             changes=tuple(
                 FieldChange(k, (n.current or {}).get(k), v)
-                for k, v in sorted(n.required.items(), key=lambda kv: order.get(kv[0], 1 << 30))
+                for k, v in sorted(
+                    (n.shown if n.shown is not None else n.required).items(),
+                    key=lambda kv: order.get(kv[0], 1 << 30),
+                )
             ),
         )
         for n in changed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...carriers import Carrier, register
 from ...config import PollingConfig
 from .provider import TelnyxProvider
-from .settings import TelnyxSettings, canonical_tags
+from .settings import WHOLE_OBJECTS, TelnyxSettings, canonical_reference, canonical_tags
 
 CARRIER = register(
     Carrier(
@@ -19,8 +19,9 @@ CARRIER = register(
         default_max_batch=1000,
         hard_max_batch=1000,  # documented job limit
         secret_fields=frozenset({"external_pin"}),
-        canonical={"tags": canonical_tags},
+        canonical={"tags": canonical_tags, "customer_reference": canonical_reference},
         routing_fields=("connection_id", "voice.call_forwarding."),
+        whole_objects=WHOLE_OBJECTS,
         simulator="reconciler.sandbox.telnyx",
     )
 )

@@ -1,16 +1,20 @@
 """Telnyx v2: read two listings joined on id, apply through ``update_phone_numbers`` jobs.
 
-Reading. A number's settings are split over two listings (``shared/carriers/telnyx.md`` §5):
-``GET /phone_numbers`` has tags, connection, references, PIN, HD voice, deletion lock and the only
-readable ``caller_id_name_enabled``; ``GET /phone_numbers/voice`` has every other ``voice.*``
-setting. Both are paged 250 at a time following ``meta.total_pages``, concurrently (at most
-``config.concurrency`` requests in flight), and joined on ``id``. Items are decoded with plain dict
-access (a million numbers are read in a benchmark).
+Reading (``listing``). ``GET /phone_numbers`` (always with ``handle_messaging_profile_error=true``:
+without it a messaging-profile lookup failure is a 503 for the whole page) and ``GET
+/phone_numbers/voice`` are paged 250 at a time, concurrently (at most ``config.concurrency``
+requests in flight), decoded as pages arrive and joined on ``id``, one entry per id. A listing
+ends at an empty or short page, or at ``meta.total_pages`` when the totals did not move during
+the read (``total_pages`` is optional in the spec). A number seen in one listing only (bought or
+released mid-read) is read alone (``GET /phone_numbers/{id}`` or ``/{id}/voice``); one the
+carrier no longer has is left out. Nothing is built from half a number.
 
 Applying. One ``BulkCall`` is one job: ``POST /phone_numbers/jobs/update_phone_numbers`` with the
 explicit id list (never E.164, never the filter form) and the patch, then ``GET
 /phone_numbers/jobs/{id}`` every ``config.poll_interval_s`` until the job is completed, failed or
-expired, or ``config.job_timeout_s`` runs out. Every wait is on the injected clock.
+expired, or ``config.job_timeout_s`` runs out; the outcome is read number by number (``jobs``).
+A 404 for the new job during its first ``JOB_READ_LAG_S`` is replication lag: polled again.
+Every wait is on the injected clock; every request goes through the account's HTTP policy.
 
 Job creation is not idempotent (no idempotency key), so the POST is never retried blindly:
 
@@ -19,24 +23,26 @@ Job creation is not idempotent (no idempotency key), so the POST is never retrie
   ``job_timeout_s``.
 * **5xx, timeout or lost connection**: the job may or may not exist. Look for it: list
   ``GET /phone_numbers/jobs?filter[type]=update_phone_numbers`` (newest first) and adopt a job
-  created since this provider's first apply whose ``phone_numbers`` are exactly our ids (and whose
-  ``parameters``, when the API returns them, carry our patch) and that no other call of ours has
-  claimed. "Since" is measured on the carrier's clock: before its first job the provider notes
-  the newest existing job (one extra GET per run), so jobs of earlier runs are never adopted.
-  None found → send the POST once more; still unknown → the call fails with
-  ``outcome_unknown=True`` and a message to check the jobs list before re-running.
-* Any other 4xx: the call failed and nothing was created. 401 and 403 raise (the applier stops).
+  created since this provider's first apply that targets exactly our ids, whose saved
+  ``parameters`` agree with what we sent on every key they kept (``jobs.saved_as_sent``), and
+  that no other call of ours has claimed. "Since" is measured on the carrier's clock: before its
+  first job the provider notes the newest existing job (one extra GET per run), so jobs of
+  earlier runs are never adopted. None found → send the POST once more; still unknown → the call
+  fails with ``outcome_unknown=True`` and a message to check the jobs list before re-running.
+* **403**: Telnyx keys carry no scopes (a bad key is a 401), so a 403 on job creation is about
+  what the job asks for (e.g. code 10010, a billing group the account does not own): that call
+  fails, the account goes on. A 403 on a read still raises (the account cannot be read).
+* Any other 4xx: the call failed and nothing was created. 401 raises (the applier stops).
 
-GETs are retried on 429, 5xx and transport errors with exponential backoff on the clock.
-Errors become the ``ProviderError`` family at this seam; the API key is never in a message.
+Nested voice objects are sent whole (``settings.WHOLE_OBJECTS``; the planner fills unmanaged
+subfields from the live read), so merge and replace semantics leave them as they were.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -47,156 +53,53 @@ from ...config import PollingConfig
 from ...errors import (
     InvalidRequestError,
     NotFoundError,
+    PermissionError_,
     ProviderError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from ...gcpause import without_gc
 from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
 from ..base import AccountFatal, CallResult, CallStatus, Provider
 from ..http import Counter, parse_retry_after, reset_seconds
-from .settings import canonical_tags
+from .jobs import (
+    DONE,
+    JOBS,
+    adoptable,
+    describe,
+    job_query,
+    lost,
+    parse_time,
+    settle,
+    unknown_outcome,
+)
+from .listing import (
+    PAGE_SIZE,
+    SETTING_PATHS,
+    Join,
+    PageInfo,
+    number_values,
+    read_listing,
+    settle_orphans,
+    voice_values,
+)
 
 log = logging.getLogger(__name__)
 
 NUMBERS = "/phone_numbers"
 VOICE = "/phone_numbers/voice"
-JOBS = "/phone_numbers/jobs"
 CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
-PAGE_SIZE = 250
+NUMBERS_QUERY = {"handle_messaging_profile_error": "true"}
+"""Sent with every ``GET /phone_numbers``: messaging fields left out instead of a 503."""
 JOB_SEARCH_PAGES = 4
-DONE = ("completed", "failed", "expired")
+JOB_READ_LAG_S = 30.0
+"""How long a new job may answer 404 (read replicas lagging its creation) before it is lost."""
 CAP_DETAIL = (
     "pending or in progress jobs"  # 422 "You can have at most 20 pending or in progress jobs"
 )
 
 T = TypeVar("T")
-
-NUMBER_PATHS = (
-    "tags",
-    "connection_id",
-    "customer_reference",
-    "billing_group_id",
-    "external_pin",
-    "hd_voice_enabled",
-    "deletion_lock_enabled",
-    "voice.caller_id_name_enabled",
-)
-"""Settings read from ``GET /phone_numbers`` (``caller_id_name_enabled`` is only there)."""
-VOICE_PATHS = (
-    "voice.call_forwarding.call_forwarding_enabled",
-    "voice.call_forwarding.forwarding_type",
-    "voice.call_forwarding.forwards_to",
-    "voice.call_recording.inbound_call_recording_enabled",
-    "voice.call_recording.inbound_call_recording_channels",
-    "voice.call_recording.inbound_call_recording_format",
-    "voice.cnam_listing.cnam_listing_enabled",
-    "voice.cnam_listing.cnam_listing_details",
-    "voice.inbound_call_screening",
-    "voice.media_features.accept_any_rtp_packets_enabled",
-    "voice.media_features.rtp_auto_adjust_enabled",
-    "voice.media_features.t38_fax_gateway_enabled",
-    "voice.tech_prefix_enabled",
-    "voice.translated_number",
-    "voice.usage_payment_method",
-)
-"""Settings read from ``GET /phone_numbers/voice``, in ``voice_values`` order."""
-
-
-def _in_model_order(numbers: tuple[Any, ...], voice: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Both value tuples → one, in ``field_paths("telnyx")`` order (caller_id_name_enabled sits
-    between voice.call_recording and voice.cnam_listing)."""
-    return numbers[:7] + voice[:6] + numbers[7:] + voice[6:]
-
-
-SETTING_PATHS: tuple[str, ...] = _in_model_order(NUMBER_PATHS, VOICE_PATHS)
-_UNREAD_VOICE = (None,) * len(VOICE_PATHS)
-_EMPTY: dict[str, Any] = {}
-
-
-def number_values(item: dict[str, Any]) -> tuple[Any, ...]:
-    """One ``GET /phone_numbers`` item → values in ``NUMBER_PATHS`` order."""
-    get = item.get
-    return (
-        canonical_tags(get("tags")),
-        get("connection_id"),
-        get("customer_reference"),
-        get("billing_group_id"),
-        get("external_pin"),
-        get("hd_voice_enabled"),
-        get("deletion_lock_enabled"),
-        get("caller_id_name_enabled", False),
-    )
-
-
-def voice_values(item: dict[str, Any]) -> tuple[Any, ...]:
-    """One ``GET /phone_numbers/voice`` item → values in ``VOICE_PATHS`` order. A leaf the
-    carrier leaves out takes the spec's default, so the diff never shows noise."""
-    get = item.get
-    fwd = get("call_forwarding") or _EMPTY
-    rec = get("call_recording") or _EMPTY
-    cnam = get("cnam_listing") or _EMPTY
-    media = get("media_features") or _EMPTY
-    return (
-        fwd.get("call_forwarding_enabled", True),
-        fwd.get("forwarding_type"),
-        fwd.get("forwards_to"),
-        rec.get("inbound_call_recording_enabled", False),
-        rec.get("inbound_call_recording_channels", "single"),
-        rec.get("inbound_call_recording_format", "wav"),
-        cnam.get("cnam_listing_enabled", False),
-        cnam.get("cnam_listing_details"),
-        get("inbound_call_screening", "disabled"),
-        media.get("accept_any_rtp_packets_enabled", False),
-        media.get("rtp_auto_adjust_enabled", True),
-        media.get("t38_fax_gateway_enabled", False),
-        get("tech_prefix_enabled", False),
-        get("translated_number", ""),
-        get("usage_payment_method", "pay-per-minute"),
-    )
-
-
-class _Join:
-    """Both listings, decoded page by page as they arrive (values only: a million numbers are
-    held while the other listing is read), joined on id at the end."""
-
-    def __init__(self) -> None:
-        self.numbers: list[tuple[str, str, str, tuple[Any, ...]]] = []
-        self.voice: dict[str, tuple[Any, ...]] = {}
-
-    @without_gc
-    def numbers_page(self, body: dict[str, Any]) -> None:
-        self.numbers.extend(
-            (item["id"], item["phone_number"], item["status"], number_values(item))
-            for item in body["data"]
-        )
-
-    @without_gc
-    def voice_page(self, body: dict[str, Any]) -> None:
-        self.voice.update((item["id"], voice_values(item)) for item in body["data"])
-
-    @without_gc
-    def result(self) -> list[LiveNumber]:
-        """Sorted by e164; a number missing from the voice listing gets ``None`` voice values."""
-        pop, paths, order = self.voice.pop, SETTING_PATHS, _in_model_order
-        out = [
-            LiveNumber(
-                id_,
-                e164,
-                status,
-                dict(zip(paths, order(values, pop(id_, _UNREAD_VOICE)), strict=True)),
-                status == "active",
-            )
-            for id_, e164, status, values in self.numbers
-        ]
-        out.sort(key=_by_e164)
-        return out
-
-
-def _by_e164(number: LiveNumber) -> str:
-    return number.e164
 
 
 class TelnyxProvider(Provider):
@@ -221,52 +124,81 @@ class TelnyxProvider(Provider):
     async def fetch_all(self) -> list[LiveNumber]:
         """Both listings, ``config.concurrency`` requests in flight, joined on id.
 
-        The opening wave asks for pages 1..concurrency/2 of each listing at once (not page 1
-        alone): a round trip saved on accounts bigger than a page, for at most six empty pages
-        (default concurrency 8) on a small one. Pages asked for ahead of knowing the totals that
-        lie beyond them are dropped unread, even if the carrier refused them. A provider that
-        has read the listings before asks for no more pages than they had.
+        Each listing opens with a wave of pages 1..concurrency/2 at once (not page 1 alone): a
+        round trip saved on accounts bigger than a page, for at most six empty pages (default
+        concurrency 8) on a small one. Once page 1 tells how many pages there are, the rest
+        are asked for at once; when it does not, waves go on until the listing ends. Pages are
+        decoded as they arrive; a refused page past the listing's end is ignored. A provider
+        that has read the listings before opens with no more pages than they had.
         """
         gate = asyncio.Semaphore(self.config.concurrency)
-        join = _Join()
-        decode = {NUMBERS: join.numbers_page, VOICE: join.voice_page}
-        opening = max(1, self.config.concurrency // 2)
-        if self._pages is not None:  # read before in this run: no need to guess
-            opening = min(opening, self._pages)
-
-        async def ahead(path: str, page: int) -> dict[str, Any] | ProviderError:
-            try:
-                return await self._bounded(gate, self._page(path, page))
-            except ProviderError as exc:
-                if page == 1:
-                    raise
-                return exc  # judged once the totals are known
-
-        listings = (NUMBERS, VOICE)
-        wave = await asyncio.gather(
-            *(ahead(path, page) for path in listings for page in range(1, opening + 1))
-        )
-        bodies = {path: wave[i * opening : (i + 1) * opening] for i, path in enumerate(listings)}
-        totals = {path: _total_pages(bodies[path][0]) for path in listings}  # type: ignore[arg-type]
-        self._pages = max(totals.values())
-        everything = sum(totals.values())
+        join = Join()
+        wave = max(1, self.config.concurrency // 2)
+        opening = wave if self._pages is None else min(wave, self._pages)
         self._pages_read = 0
-        for path in listings:
-            for body in bodies[path][: totals[path]]:
-                if isinstance(body, ProviderError):
-                    raise body
-                decode[path](body)
-                self._page_read(everything)
+        done = {NUMBERS: 0, VOICE: 0}
+        total = {NUMBERS: 0, VOICE: 0}
 
-        async def load(path: str, page: int) -> None:
-            body = await self._bounded(gate, self._page(path, page))
-            decode[path](body)  # decoded as it arrives: the raw page is dropped right away
-            self._page_read(everything)
+        def progress(path: str, info: PageInfo) -> None:
+            if not info.count:
+                return  # a page past the end: not one of the listing's pages
+            done[path] += 1
+            total[path] = max(info.pages or 0, done[path])
+            self._page_read(sum(total.values()))
 
-        await asyncio.gather(
-            *(load(path, p) for path in listings for p in range(opening + 1, totals[path] + 1))
+        counts = await asyncio.gather(
+            *(
+                self._listing(path, decode, gate, opening, wave, progress)
+                for path, decode in ((NUMBERS, join.numbers_page), (VOICE, join.voice_page))
+            )
         )
+        self._pages = max(counts)
+        await self._settle_orphans(join, gate)
         return join.result()
+
+    async def _listing(
+        self,
+        path: str,
+        decode: Callable[[dict[str, Any]], None],
+        gate: asyncio.Semaphore,
+        opening: int,
+        wave: int,
+        progress: Callable[[str, PageInfo], None],
+    ) -> int:
+        """Read one listing to its end → the pages it had."""
+        pages, first, last = await read_listing(
+            lambda page: self._bounded(gate, self._page(path, page)),
+            decode,
+            opening=opening,
+            wave=wave,
+            progress=lambda info: progress(path, info),
+        )
+        if last.total_results != first.total_results:
+            log.warning(
+                "[%s] %s changed while it was read (%s → %s numbers): run plan again to see "
+                "numbers bought or released meanwhile",
+                self.account,
+                path,
+                first.total_results,
+                last.total_results,
+            )
+        return pages
+
+    async def _settle_orphans(self, join: Join, gate: asyncio.Semaphore) -> None:
+        """Read alone every number seen in one listing only; forget those that are gone."""
+        no_voice, no_number = join.orphans()
+        if join.repeats or no_voice or no_number:
+            log.warning(
+                "[%s] the listings shifted while they were read (%d repeated, %d read alone)",
+                self.account,
+                join.repeats,
+                len(no_voice) + len(no_number),
+            )
+        await settle_orphans(
+            join,
+            lambda path: self._bounded(gate, self._get(path, missing_ok=True)),
+            numbers=NUMBERS,
+        )
 
     async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
         """Re-read ``ids``: per number (2 GETs each) when that is fewer requests than both
@@ -275,9 +207,10 @@ class TelnyxProvider(Provider):
         if not wanted:
             return []
         if self._pages is None:
-            probe = await self._get(NUMBERS, {"page[size]": 1})
-            self._pages = math.ceil(int(probe.get("meta", {}).get("total_results", 0)) / PAGE_SIZE)
-        if len(wanted) > self._pages:
+            probe = await self._get(NUMBERS, {**NUMBERS_QUERY, "page[size]": 1})
+            total = PageInfo.of(probe).total_results
+            self._pages = None if total is None else -(-total // PAGE_SIZE)
+        if self._pages is None or len(wanted) > self._pages:
             keep = set(wanted)
             return [n for n in await self.fetch_all() if n.id in keep]
         gate = asyncio.Semaphore(self.config.concurrency)
@@ -289,16 +222,16 @@ class TelnyxProvider(Provider):
             )
             return got[0].get("data"), got[1].get("data")
 
-        join = _Join()
+        join = Join()
         for number, voice in await asyncio.gather(*(one(i) for i in wanted)):
-            if number is not None:
+            if number is not None and voice is not None:
                 join.numbers_page({"data": [number]})
-            if voice is not None:
                 join.voice_page({"data": [voice]})
         return join.result()
 
     async def _page(self, path: str, number: int) -> dict[str, Any]:
-        return await self._get(path, {"page[number]": number, "page[size]": PAGE_SIZE})
+        query = NUMBERS_QUERY if path == NUMBERS else {}
+        return await self._get(path, {**query, "page[number]": number, "page[size]": PAGE_SIZE})
 
     @staticmethod
     async def _bounded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
@@ -322,6 +255,10 @@ class TelnyxProvider(Provider):
                 job = self._decode("POST", CREATE_JOB, response).get("data")
                 if not isinstance(job, dict) or "id" not in job:
                     raise self._bad_answer("POST", CREATE_JOB, "a 2xx answer without a job")
+            except PermissionError_ as exc:  # about this job's content: no key scopes here
+                return CallResult(
+                    call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
+                )
             except AccountFatal:
                 raise
             except (RateLimitError, InvalidRequestError) as exc:
@@ -343,9 +280,9 @@ class TelnyxProvider(Provider):
                     raise
                 except ProviderError as search_exc:
                     unknown.append(f"looking for the job: {search_exc}")
-                    return self._unknown(call, unknown, sent)
+                    return unknown_outcome(call, unknown, sent.n)
                 if job is None and len(unknown) >= 2:
-                    return self._unknown(call, unknown, sent)
+                    return unknown_outcome(call, unknown, sent.n)
             except ProviderError as exc:  # any other 4xx: rejected, nothing created
                 return CallResult(
                     call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
@@ -358,100 +295,39 @@ class TelnyxProvider(Provider):
     ) -> CallResult:
         job_id = job["id"]
         path = f"{JOBS}/{job_id}"
+        lag_until = self.clock.now() + JOB_READ_LAG_S
+        started = self.clock.now()
         while job.get("status") not in DONE:
             left = deadline - self.clock.now()
             if left <= 0:
-                return self._settled(call, job, sent, timed_out=True)
+                return settle(call, job, sent.n, gave_up_after=self.clock.now() - started)
             await self.clock.sleep(min(self.config.poll_interval_s, left))
             try:
                 job = (await self._get(path, counter=sent))["data"]
             except AccountFatal:
                 raise
+            except NotFoundError as exc:
+                if self.clock.now() < min(lag_until, deadline):
+                    log.info(
+                        "[%s] job %s not readable yet (%s); polling again",
+                        self.account,
+                        job_id,
+                        exc,
+                    )
+                    continue
+                return lost(call, job_id, exc, sent.n)
             except ProviderError as exc:
-                return CallResult(
-                    call,
-                    CallStatus.FAILED,
-                    failed={i: f"job {job_id}: {exc}" for i in call.ids},
-                    error=f"lost track of job {job_id}: {exc}; check GET {path} before re-running",
-                    job_id=job_id,
-                    outcome_unknown=True,
-                    requests=sent.n,
-                )
-        return self._settled(call, job, sent)
-
-    def _settled(
-        self, call: BulkCall, job: dict[str, Any], sent: Counter, timed_out: bool = False
-    ) -> CallResult:
-        """A finished (or given-up-on) job → per-number outcome."""
-        job_id, status = job["id"], job.get("status")
-        ok = {op.get("id") for op in job.get("successful_operations") or ()}
-        failed = {
-            op.get("id"): "; ".join(map(describe, op.get("errors") or ())) or "failed"
-            for op in job.get("failed_operations") or ()
-        }
-        if status == "completed" and not timed_out:
-            for id_ in call.ids:
-                if id_ not in ok and id_ not in failed:
-                    failed[id_] = f"not reported by job {job_id}"
-            failed = {i: r for i, r in failed.items() if i in set(call.ids)}
-            if not failed:
-                return CallResult(call, CallStatus.OK, job_id=job_id, requests=sent.n)
-            if ok & set(call.ids):
-                return CallResult(
-                    call, CallStatus.PARTIAL, failed=failed, job_id=job_id, requests=sent.n
-                )
-            return CallResult(
-                call,
-                CallStatus.FAILED,
-                failed=failed,
-                job_id=job_id,
-                requests=sent.n,
-                error=f"job {job_id} completed but every number failed",
-            )
-        if timed_out:
-            reason = (
-                f"job {job_id} still {status} after {self.config.job_timeout_s:g}s; it may "
-                f"still run: check GET {JOBS}/{job_id} before re-running"
-            )
-        elif status == "expired":
-            reason = f"job {job_id} expired before it ran; nothing was applied"
-        else:
-            reason = f"job {job_id} ended {status}"
-        for id_ in call.ids:
-            if id_ not in ok:
-                failed.setdefault(id_, reason)
-        return CallResult(
-            call,
-            CallStatus.FAILED,
-            failed=failed,
-            error=reason,
-            job_id=job_id,
-            outcome_unknown=timed_out,
-            requests=sent.n,
-        )
-
-    def _unknown(self, call: BulkCall, errors: list[str], sent: Counter) -> CallResult:
-        message = (
-            f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
-            f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
-        )
-        return CallResult(
-            call,
-            CallStatus.FAILED,
-            failed={i: message for i in call.ids},
-            error=message,
-            outcome_unknown=True,
-            requests=sent.n,
-        )
+                return lost(call, job_id, exc, sent.n)
+        return settle(call, job, sent.n)
 
     async def _note_watermark(self, sent: Counter) -> None:
         """Once per provider: remember the newest existing job, so adoption ignores old jobs."""
         async with self._watermark_lock:
             if self._watermark is not None:
                 return
-            body = await self._get(JOBS, _job_query(1), counter=sent)
+            body = await self._get(JOBS, job_query(1, PAGE_SIZE), counter=sent)
             jobs = body.get("data") or []
-            times = [t for t in (_parse_time(j.get("created_at")) for j in jobs) if t is not None]
+            times = [t for t in (parse_time(j.get("created_at")) for j in jobs) if t is not None]
             self._watermark = (max(times) if times else None, frozenset(j.get("id") for j in jobs))
 
     async def _find_job(
@@ -459,24 +335,21 @@ class TelnyxProvider(Provider):
     ) -> dict[str, Any] | None:
         """Our job if the carrier created it although we got no answer (newest first)."""
         since, seen = self._watermark or (None, frozenset())
-        ids = set(call.ids)
-        patch = {k: v for k, v in body.items() if k != "phone_numbers"}
+        skip = seen | self._claimed
         for page in range(1, JOB_SEARCH_PAGES + 1):
-            found = await self._get(JOBS, _job_query(page), counter=sent)
+            found = await self._get(JOBS, job_query(page, PAGE_SIZE), counter=sent)
             jobs = found.get("data") or []
             for job in jobs:
-                created = _parse_time(job.get("created_at"))
+                created = parse_time(job.get("created_at"))
                 if since is not None and created is not None and created < since:
                     return None  # older than this run: stop looking
-                if job.get("id") in seen or job.get("id") in self._claimed:
-                    continue
-                if {p.get("id") for p in job.get("phone_numbers") or ()} != ids:
-                    continue
-                if "parameters" in job and not _contains(job["parameters"] or {}, patch):
-                    continue
-                log.warning("adopting job %s created by a request that got no answer", job["id"])
-                return job
-            if page >= _total_pages(found):
+                if adoptable(job, call.ids, body, skip=skip):
+                    log.warning(
+                        "adopting job %s created by a request that got no answer", job["id"]
+                    )
+                    return job
+            info = PageInfo.of(found)
+            if info.ends(page, info):
                 break
         return None
 
@@ -533,40 +406,10 @@ class TelnyxProvider(Provider):
         return hint
 
 
-def describe(error: dict[str, Any]) -> str:
-    """One Telnyx error item → ``"10015 Bad Request: detail"``."""
-    head = " ".join(str(error[k]) for k in ("code", "title") if error.get(k))
-    detail = error.get("detail")
-    return f"{head}: {detail}" if head and detail else head or str(detail or "error")
-
-
-def _total_pages(body: dict[str, Any]) -> int:
-    return int((body.get("meta") or {}).get("total_pages") or 1)
-
-
-def _job_query(page: int) -> dict[str, Any]:
-    return {"filter[type]": "update_phone_numbers", "page[number]": page, "page[size]": PAGE_SIZE}
-
-
-def _parse_time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value))  # 3.11 reads the trailing "Z"
-    except ValueError:
-        return None
-
-
-def _contains(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    """Every leaf of ``want`` is in ``have`` with the same value (tags compared as sets)."""
-    for key, value in want.items():
-        if isinstance(value, dict):
-            if not isinstance(have.get(key), dict) or not _contains(have[key], value):
-                return False
-        elif key == "tags":
-            if canonical_tags(have.get(key)) != canonical_tags(value):
-                return False
-        elif have.get(key) != value:
-            return False
-    return True
-
-
-__all__ = ["SETTING_PATHS", "TelnyxProvider", "describe", "number_values", "voice_values"]
+__all__ = [
+    "SETTING_PATHS",
+    "TelnyxProvider",
+    "describe",
+    "number_values",
+    "voice_values",
+]

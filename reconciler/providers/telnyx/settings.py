@@ -1,8 +1,8 @@
 """Telnyx settings: what a number's YAML may declare, and the one canonical form of each value.
 
-Facts: ../shared/carriers/telnyx.md. ``canonical_tags`` is the only normal form of a tag list:
-the YAML side (``models.flatten`` through ``CARRIER.canonical``) and the provider's listing
-decoder both call it.
+Facts: ../shared/carriers/telnyx.md. ``canonical_tags`` and ``canonical_reference`` are the only
+normal forms of a tag list and of a customer reference: the YAML side (``models.flatten`` through
+``CARRIER.canonical``) and the provider's listing decoder both call them.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ _CNAM = re.compile(r"^[A-Za-z0-9 ]{1,15}$")
 
 def check_cnam(value: str) -> str:
     if not _CNAM.match(value):
-        raise ValueError(
-            f"{value!r}: cnam_listing_details must be 1-15 letters, digits or spaces"
-        )
+        raise ValueError(f"{value!r}: cnam_listing_details must be 1-15 letters, digits or spaces")
     return value
 
 
@@ -80,3 +78,21 @@ class TelnyxSettings(StrictSettings):
 def canonical_tags(tags: list[str] | None) -> list[str]:
     """Tags as the carrier treats them: a set, kept as a sorted list."""
     return sorted(set(tags or ()))
+
+
+def canonical_reference(value: str | None) -> str:
+    """``customer_reference`` with "no reference" as ``""``: a job can only clear it by sending
+    ``""`` (the field is a non-nullable string), and whether the carrier then reads it back as
+    ``""`` or null is undocumented (docs/sandbox-telnyx.md, "Empty values"), so both read alike."""
+    return value or ""
+
+
+WHOLE_OBJECTS = (
+    "voice.call_forwarding.",
+    "voice.call_recording.",
+    "voice.cnam_listing.",
+    "voice.media_features.",
+)
+"""Nested voice objects a job sends whole: whether Telnyx merges a partial object into the stored
+one or replaces it (resetting unsent subfields) is undocumented, so a call that changes one
+subfield also sends its siblings, filled from the live read; either way they stay as they were."""

@@ -163,7 +163,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "telnyx.rate_limit",
         "Requests per key per rate window (0: no limit and no x-ratelimit-* headers).",
-        integer(maximum=10_000_000),
+        integer(maximum=10**12),
         DEFAULT_RATE_LIMIT,
     ),
     Knob(
@@ -181,6 +181,7 @@ KNOBS: tuple[Knob, ...] = (
     ),
 )
 BY_NAME = {k.name: k for k in KNOBS}
+_WARNED: set[tuple[str, str]] = set()
 
 
 def value(store: SandboxStore, name: str) -> Any:
@@ -194,7 +195,9 @@ def value(store: SandboxStore, name: str) -> Any:
     try:
         return knob.check(raw)
     except ValueError as exc:
-        log.warning("sandbox knob %s = %r ignored: %s", name, raw, exc)
+        if (name, repr(raw)) not in _WARNED:  # once, not on every request
+            _WARNED.add((name, repr(raw)))
+            log.warning("sandbox knob %s = %r ignored: %s", name, raw, exc)
         return knob.default
 
 

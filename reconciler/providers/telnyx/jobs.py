@@ -1,0 +1,170 @@
+"""What a Telnyx ``update_phone_numbers`` job means for one bulk call: its outcome per number, and
+whether a job found in the jobs list is the one an unanswered POST of ours created.
+
+Outcome (``settle``). A job reports each number in ``successful_operations``,
+``failed_operations`` (with the carrier's errors) or ``pending_operations``, and may move numbers
+while ``in_progress``. Whatever the job's status, a number listed as successful *was* changed and
+is never reported failed; a failed operation carries the carrier's reason. The other numbers get
+a reason from the job's status: ``completed`` but not reported, ``failed`` before it processed
+them (Telnyx does not say whether such numbers are moved out of ``pending_operations``),
+``expired`` (nothing applied), or still ``pending``/``in_progress`` when we stopped waiting (the
+outcome is unknown: the job may still run). The call is OK when no number failed, PARTIAL when
+some succeeded, FAILED when none did.
+
+Adoption (``saved_as_sent``). The saved ``parameters`` of a job are "effective parameters ...
+not a snapshot of the original HTTP request" (SDK): fields may be dropped (the SDK's type has no
+``voice.translated_number``), tags normalised, or the whole object empty for old jobs. A job is
+ours when it targets exactly our ids, was created after the watermark, is not claimed by another
+call, and every key it *did* save agrees with what we sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from ...errors import ProviderError
+from ...plan import BulkCall
+from ..base import CallResult, CallStatus
+from .settings import canonical_tags
+
+JOBS = "/phone_numbers/jobs"
+DONE = ("completed", "failed", "expired")
+
+
+def describe(error: dict[str, Any]) -> str:
+    """One Telnyx error item → ``"10015 Bad Request: detail"``."""
+    head = " ".join(str(error[k]) for k in ("code", "title") if error.get(k))
+    detail = error.get("detail")
+    return f"{head}: {detail}" if head and detail else head or str(detail or "error")
+
+
+def settle(
+    call: BulkCall, job: dict[str, Any], requests: int, *, gave_up_after: float | None = None
+) -> CallResult:
+    """A finished job (or, with ``gave_up_after`` seconds, one we stopped waiting for) → the
+    call's result, number by number."""
+    job_id, status = job["id"], job.get("status")
+    ours = set(call.ids)
+    ok = {op.get("id") for op in job.get("successful_operations") or ()} & ours
+    failed = {
+        op.get("id"): "; ".join(map(describe, op.get("errors") or ())) or "failed"
+        for op in job.get("failed_operations") or ()
+        if op.get("id") in ours and op.get("id") not in ok
+    }
+    unknown = gave_up_after is not None
+    if unknown:
+        reason = (
+            f"job {job_id} still {status} after {gave_up_after:g}s; it may still run: check "
+            f"GET {JOBS}/{job_id} before re-running"
+        )
+    elif status == "completed":
+        reason = f"not reported by job {job_id}"
+    elif status == "expired":
+        reason = f"job {job_id} expired before it ran; nothing was applied"
+    else:
+        reason = f"job {job_id} ended {status} before this number was processed"
+    for id_ in call.ids:
+        if id_ not in ok and id_ not in failed:
+            failed[id_] = reason
+    if not failed:
+        return CallResult(call, CallStatus.OK, job_id=job_id, requests=requests)
+    if ok:
+        return CallResult(
+            call,
+            CallStatus.PARTIAL,
+            failed=failed,
+            job_id=job_id,
+            outcome_unknown=unknown,
+            requests=requests,
+        )
+    error = f"job {job_id} completed but every number failed" if status == "completed" else reason
+    return CallResult(
+        call,
+        CallStatus.FAILED,
+        failed=failed,
+        error=error if not unknown else reason,
+        job_id=job_id,
+        outcome_unknown=unknown,
+        requests=requests,
+    )
+
+
+def lost(call: BulkCall, job_id: str, exc: ProviderError, requests: int) -> CallResult:
+    """We created job ``job_id`` but cannot read it any more: the outcome is unknown."""
+    path = f"{JOBS}/{job_id}"
+    return CallResult(
+        call,
+        CallStatus.FAILED,
+        failed={i: f"job {job_id}: {exc}" for i in call.ids},
+        error=f"lost track of job {job_id}: {exc}; check GET {path} before re-running",
+        job_id=job_id,
+        outcome_unknown=True,
+        requests=requests,
+        cause=exc,
+    )
+
+
+def unknown_outcome(call: BulkCall, errors: list[str], requests: int) -> CallResult:
+    """No answer to the POST, and no job of ours found: one may have been created."""
+    message = (
+        f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
+        f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
+    )
+    return CallResult(
+        call,
+        CallStatus.FAILED,
+        failed={i: message for i in call.ids},
+        error=message,
+        outcome_unknown=True,
+        requests=requests,
+    )
+
+
+def adoptable(
+    job: dict[str, Any],
+    ids: Collection[str],
+    sent: dict[str, Any],
+    *,
+    skip: Collection[str],
+) -> bool:
+    """Could ``job`` be the one our unanswered POST of ``sent`` for ``ids`` created? (Its
+    creation time is checked by the caller, which walks the list newest first.)"""
+    if job.get("id") in skip:
+        return False
+    if {str(p.get("id")) for p in job.get("phone_numbers") or ()} != set(ids):
+        return False
+    saved = job.get("parameters")
+    return not isinstance(saved, dict) or saved_as_sent(saved, sent)
+
+
+def saved_as_sent(saved: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Every key present in ``saved`` agrees with ``sent`` (keys ``saved`` lacks are not
+    compared: the carrier drops and normalises fields). Tags compare as sets, ids as strings."""
+    for key, value in saved.items():
+        if key == "phone_numbers":
+            if sorted(map(str, value or ())) != sorted(map(str, sent.get(key) or ())):
+                return False
+        elif key not in sent:
+            return False
+        elif isinstance(value, dict):
+            if not isinstance(sent[key], dict) or not saved_as_sent(value, sent[key]):
+                return False
+        elif key == "tags":
+            if canonical_tags(value) != canonical_tags(sent[key]):
+                return False
+        elif value != sent[key]:
+            return False
+    return True
+
+
+def job_query(page: int, size: int) -> dict[str, Any]:
+    return {"filter[type]": "update_phone_numbers", "page[number]": page, "page[size]": size}
+
+
+def parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))  # 3.11 reads the trailing "Z"
+    except ValueError:
+        return None
