@@ -9,21 +9,25 @@ ways can share one bulk call. Two groupings:
   carrier-side audit shows only the fields that changed for it.
 * ``cover`` (default): pack numbers into calls so that for every call the union U of its members'
   R(n) is consistent with the intersection I of their D(n) (U ⊆ I); the call sends P = U. See
-  ``cover_calls`` for the algorithm. The result is never worse than ``exact``: both are computed
-  and the smaller is kept.
+  ``reconciler.packing`` for the algorithm. The result is never worse than ``exact``: both are
+  computed and the smaller is kept.
+
+Every account's summary states ``lower_bound``: no valid grouping needs fewer calls (the bound and
+its proof are in ``reconciler.bounds``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import carriers
+from .bounds import lower_bound
 from .config import DEFAULT_MAX_IDS
-from .loader import DesiredState
+from .desired import DesiredState
 from .models import LiveNumber, Settings, field_paths
+from .packing import Call, Instance, freeze
 from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan
 
 _MISSING = object()
@@ -40,15 +44,6 @@ class Changed:
     current: Settings | None = None
     shown: dict[str, Any] | None = None
     """The fields that really change, when ``required`` also carries whole-object siblings."""
-
-
-def freeze(value: Any) -> Any:
-    """A hashable stand-in for a canonical JSON-compatible value."""
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
-    return value
 
 
 def diff_number(desired: Settings, current: Settings) -> dict[str, Any] | None:
@@ -98,103 +93,12 @@ def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any
 
 
 # --------------------------------------------------------------------------------------------
-# Grouping
+# Grouping (the packing itself and the lower bound live in ``packing``)
 
 
-def exact_calls(changed: Sequence[Changed], limit: int) -> list[tuple[dict[str, Any], list[Changed]]]:
+def exact_calls(changed: Sequence[Changed], limit: int) -> list[Call]:
     """One group per distinct required patch, chunked by ``limit``."""
-    groups: dict[Any, tuple[dict[str, Any], list[Changed]]] = {}
-    for n in changed:
-        key = freeze(n.required)
-        if key not in groups:
-            groups[key] = (n.required, [])
-        groups[key][1].append(n)
-    out = []
-    for patch, members in groups.values():
-        for i in range(0, len(members), limit):
-            out.append((patch, members[i : i + limit]))
-    return out
-
-
-class _Open:
-    """A call being filled: U = union of members' R, I = intersection of members' D."""
-
-    __slots__ = ("union", "inter", "members")
-
-    def __init__(self, n: Changed) -> None:
-        self.union: dict[str, Any] = dict(n.required)
-        self.inter: dict[str, Any] = dict(n.desired)
-        self.members: list[Changed] = [n]
-
-    def accepts(self, n: Changed) -> bool:
-        # New U must stay inside new I: every field anyone needs must be desired, with the same
-        # value, by every member.
-        inter, desired = self.inter, n.desired
-        for k, v in n.required.items():
-            if inter.get(k, _MISSING) != v:
-                return False
-        for k, v in self.union.items():
-            if desired.get(k, _MISSING) != v:
-                return False
-        return True
-
-    def add(self, n: Changed) -> None:
-        self.members.append(n)
-        self.union.update(n.required)
-        desired = n.desired
-        if desired is not self.inter:
-            for k in [k for k, v in self.inter.items() if desired.get(k, _MISSING) != v]:
-                del self.inter[k]
-
-
-SCAN = 64
-"""How many open calls a leftover number is tried against (bounds the first-fit scan)."""
-
-
-def cover_calls(changed: Sequence[Changed], limit: int) -> list[tuple[dict[str, Any], list[Changed]]]:
-    """Pack changed numbers into few valid calls.
-
-    1. Group by D (numbers resolved by the same rules share one D object). Within a group any
-       subset is compatible (P = union of their R ⊆ D), so the group fills ⌊|g|/L⌋ full calls.
-       The numbers with the largest R go into the full calls; the most flexible ones (smallest R)
-       are left over.
-    2. Leftovers of all groups are placed first-fit, largest group first, into open calls with
-       room whose U/I constraint still holds after adding them (checking the last ``SCAN`` open
-       calls), else they open a new call.
-
-    Full chunks are optimal for their members; the first-fit step is where merging across
-    profiles happens. On the exhaustive small-instance comparison (tests/test_cover.py) this
-    reaches the optimum on the large majority of instances and is never worse than exact grouping.
-    """
-    by_desired: dict[int, list[Changed]] = {}
-    for n in changed:
-        by_desired.setdefault(id(n.desired), []).append(n)
-    groups = sorted(by_desired.values(), key=len, reverse=True)
-
-    calls: list[tuple[dict[str, Any], list[Changed]]] = []
-    leftovers: list[Changed] = []
-    for group in groups:
-        full = len(group) // limit * limit
-        if full:
-            group = sorted(group, key=lambda n: len(n.required), reverse=True)
-            for i in range(0, full, limit):
-                chunk = group[i : i + limit]
-                union: dict[str, Any] = {}
-                for n in chunk:
-                    union.update(n.required)
-                calls.append((union, chunk))
-        leftovers.extend(group[full:])
-
-    open_calls: list[_Open] = []
-    for n in leftovers:
-        for c in reversed(open_calls[-SCAN:]):
-            if len(c.members) < limit and c.accepts(n):
-                c.add(n)
-                break
-        else:
-            open_calls.append(_Open(n))
-    calls.extend((c.union, c.members) for c in open_calls)
-    return calls
+    return Instance(changed).exact(limit)
 
 
 def choose_calls(
@@ -202,13 +106,15 @@ def choose_calls(
     limit: int,
     grouping: str = "cover",
     *,
-    exact: list[tuple[dict[str, Any], list[Changed]]] | None = None,
-) -> list[tuple[dict[str, Any], list[Changed]]]:
+    instance: Instance | None = None,
+    exact: list[Call] | None = None,
+) -> list[Call]:
     """The calls for ``grouping``; ``cover`` never returns more calls than ``exact``."""
-    exact = exact if exact is not None else exact_calls(changed, limit)
+    instance = instance or Instance(changed)
+    exact = exact if exact is not None else instance.exact(limit)
     if grouping == "exact":
         return exact
-    cover = cover_calls(changed, limit)
+    cover = instance.cover(limit)
     return cover if len(cover) <= len(exact) else exact
 
 
@@ -260,8 +166,9 @@ def plan_account(
     missing = tuple(sorted(e for e in resolver.exact if e not in seen_e164))
     changed.sort(key=lambda n: n.e164)
 
-    exact = exact_calls(changed, limit)
-    chosen = choose_calls(changed, limit, grouping, exact=exact)
+    instance = Instance(changed)
+    exact = instance.exact(limit)
+    chosen = choose_calls(changed, limit, grouping, instance=instance, exact=exact)
 
     calls = [
         BulkCall(
@@ -301,7 +208,7 @@ def plan_account(
         unmanaged=unmanaged,
         calls=len(calls),
         calls_exact=len(exact),
-        lower_bound=math.ceil(len(changed) / limit),
+        lower_bound=lower_bound(instance, limit),
         max_batch=limit,
         grouping=grouping,
         missing=missing,
@@ -332,4 +239,6 @@ def make_plan(
         summaries.append(summary)
         changes.extend(ch)
         calls.extend(ca)
-    return Plan(accounts=tuple(summaries), changes=tuple(changes), calls=tuple(calls), meta=meta or {})
+    return Plan(
+        accounts=tuple(summaries), changes=tuple(changes), calls=tuple(calls), meta=meta or {}
+    )
