@@ -26,6 +26,7 @@ from typing import Any
 import phonenumbers
 from pydantic import BaseModel, ValidationError
 
+from . import carriers
 from .config import CARRIERS, HARD_MAX_IDS, ProviderConfig
 from .desired import Account, DesiredState, Resolver, Rule
 from .errors import ConfigError, ConfigIssue
@@ -500,7 +501,34 @@ class _Builder:
         if isinstance(done, ValidationError):
             self._pydantic(file, node, done, what, SETTINGS_MODELS[carrier], carrier=carrier)
             return None
-        return done
+        return self._secret_refs(file, node, carrier, what, done)
+
+    def _secret_refs(
+        self, file: str, node: LDict, carrier: str, what: str, flat: Settings
+    ) -> Settings | None:
+        """A secret field (e.g. Telnyx ``external_pin``) may be written ``${VAR}``: the value
+        comes from the environment, so the YAML (and an export) never holds it."""
+        refs = {
+            path: value
+            for path in carriers.get(carrier).secret_fields
+            if isinstance(value := flat.get(path), str) and _ENV.fullmatch(value.strip())
+        }
+        if not refs:
+            return flat
+        out = dict(flat)
+        for path, ref in refs.items():
+            value, unset = _expand(ref.strip(), self.env)
+            if unset or value == "":
+                names = ", ".join(unset) or ref.strip()[2:-1].split(":-")[0]
+                self.err(
+                    file,
+                    line_of(node, tuple(path.split("."))),
+                    f"{what}: {path} names {names}, which is not set or empty; export it "
+                    "(secrets stay out of the YAML)",
+                )
+                return None
+            out[path] = value
+        return out
 
     def _pydantic(
         self,

@@ -102,22 +102,23 @@ def export(sb: Sandbox, carrier: str, fields: list[str] | None = None, **kw: Any
     )
 
 
-def plan_of(sb: Sandbox, config: Path) -> Any:
+def plan_of(sb: Sandbox, config: Path, env: dict[str, str] | None = None) -> Any:
     async def go() -> Any:
-        state = load(config)
+        state = load(config, env=env)
         async with open_accounts(state, accounts=list(state.accounts), sandbox=sb) as providers:
             return await plan_accounts(state, providers)
 
     return asyncio.run(go())
 
 
-def assert_round_trip(sb: Sandbox, text: str, tmp: Path) -> Any:
-    """The exported YAML validates (loader and JSON Schema) and plans zero changes."""
+def assert_round_trip(sb: Sandbox, text: str, tmp: Path, env: dict[str, str] | None = None) -> Any:
+    """The exported YAML validates (loader and JSON Schema) and plans zero changes, with the
+    secret variables it names exported (``env``), as a user would."""
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "acct.yaml"
     path.write_text(text)
     jsonschema.validate(yaml.safe_load(text), SCHEMA)
-    plan = plan_of(sb, path)
+    plan = plan_of(sb, path, env)
     assert not plan.has_changes, [c.e164 for c in plan.changes][:5]
     assert not plan.missing
     assert all(not a.not_patchable for a in plan.accounts)
@@ -216,7 +217,7 @@ def test_round_trip_random_accounts(carrier: str, data: st.DataObject, tmp_path:
     try:
         (add_wavix if carrier == "wavix" else add_telnyx)(sb, numbers)
         result = export(sb, carrier)
-        plan = assert_round_trip(sb, result.text, tmp_path / "rt")
+        plan = assert_round_trip(sb, result.text, tmp_path / "rt", result.secret_env)
         assert plan.in_sync == result.managed
         assert plan.unmanaged == result.numbers - result.managed
         assert "4417" not in result.text and "9921" not in result.text
@@ -240,9 +241,22 @@ def cli(db: Path, *args: Any) -> Result:
     return CliRunner().invoke(
         main,
         [str(a) for a in args],
-        env={"RECONCILER_SANDBOX_DB": str(db), "NO_COLOR": "1"},
+        env={"RECONCILER_SANDBOX_DB": str(db), "NO_COLOR": "1", **pins(db)},
         catch_exceptions=False,
     )
+
+
+def pins(db: Path) -> dict[str, str]:
+    """The secret variables an export of the example Telnyx account names, with the live PINs
+    (what a user copies from their secret store before running plan)."""
+    sb = Sandbox.open(db)
+    try:
+        live = fetch(sb, "telnyx")
+    finally:
+        sb.close()
+    provider = {"type": "telnyx", "sandbox": True}
+    fields = field_paths("telnyx")
+    return export_account("telnyx-main", "telnyx", provider, live, fields, verify=False).secret_env
 
 
 def test_example_account_round_trip_cli(db: Path, tmp_path: Path) -> None:
@@ -348,7 +362,7 @@ def test_secret_is_never_written(seeded: Sandbox, tmp_path: Path) -> None:
         assert result.secret_unmanaged == ["external_pin"]
         assert "external_pin" not in yaml.safe_load(result.text)["profiles"].__repr__()
         assert "# Not managed: external_pin (secret" in result.text
-    assert_round_trip(seeded, result.text, tmp_path)
+    assert_round_trip(seeded, result.text, tmp_path, result.secret_env)
 
 
 def test_secrets_as_references_name_variables_never_values(seeded: Sandbox) -> None:

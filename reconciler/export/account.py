@@ -68,6 +68,9 @@ class Exported:
     """Field → numbers whose live value cannot be written (left unmanaged on them)."""
     variables: dict[str, int] = field(default_factory=dict)
     """Environment variable → numbers whose secret it stands for (never the value)."""
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """Environment variable → the live secret it stands for. In memory only (the self-check and
+    tests load the YAML with it); never written to a file or printed."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent: ``table`` (values), ``factor``, ``render``, ``verify`` (the loader check)."""
     path: Path | None = None
@@ -298,6 +301,7 @@ def export_account(
         secret_unmanaged=unmanaged_secrets,
         unwritable=dict(sorted(unwritable.items())),
         variables=dict(sorted(variables.items())),
+        secret_env=dict(values.env),
     )
     out.text = _render(out, provider, result, names, values, now or datetime.now(UTC))
     timings["render"] = time.perf_counter() - clock
