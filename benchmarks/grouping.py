@@ -43,9 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from reconciler import carriers  # noqa: E402
 from reconciler import desired as desired_module  # noqa: E402
 from reconciler.bounds import lower_bound, optimum  # noqa: E402
-from reconciler.config import DEFAULT_MAX_IDS, ProviderConfig  # noqa: E402
+from reconciler.config import ProviderConfig  # noqa: E402
 from reconciler.models import LiveNumber  # noqa: E402
 from reconciler.packing import Instance  # noqa: E402
 from reconciler.planner import Changed, choose_calls, diff_number, plan_account  # noqa: E402
@@ -143,7 +144,7 @@ def measure(name: str, carrier: str, args: argparse.Namespace, old: Any) -> dict
     state, live = workload(
         carrier, args.numbers, profiles, overrides, args.drift, args.seed, name == "mixed"
     )
-    limit = DEFAULT_MAX_IDS[carrier]
+    limit = carriers.get(carrier).default_max_batch
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     summary, _, _ = plan_account(ACCOUNT, carrier, state, live, limit=limit)

@@ -27,11 +27,11 @@ import phonenumbers
 from pydantic import BaseModel, ValidationError
 
 from . import carriers
-from .config import CARRIERS, HARD_MAX_IDS, ProviderConfig
+from .config import ProviderConfig
 from .desired import Account, DesiredState, Resolver, Rule
 from .errors import ConfigError, ConfigIssue
 from .gcpause import gc_paused
-from .models import SETTINGS_MODELS, Settings, check_e164, flatten, mask
+from .models import Settings, check_e164, flatten, mask
 from .wording import SECRET, clipped, kind, line_of, pydantic_issues, quotable, unknown
 from .yamltree import LDict, LList, YamlProblem, clip, parse, show
 
@@ -246,17 +246,32 @@ class _Builder:
                 values[key] = value
             if not ok:
                 continue
+            kind = values.get("type")
+            model = (
+                carriers.get(kind).config_model
+                if isinstance(kind, str) and kind in carriers.registry()
+                else ProviderConfig
+            )
             try:
-                config = ProviderConfig.model_validate(values)
+                config = model.model_validate(values)
             except ValidationError as exc:
-                self._pydantic(file, body, exc, f"providers.{name}", ProviderConfig)
+                self._pydantic(file, body, exc, f"providers.{name}", model)
                 continue
-            if config.max_ids_per_call and config.max_ids_per_call > HARD_MAX_IDS[config.type]:
+            carrier = config.carrier
+            if config.max_ids_per_call and config.max_ids_per_call > carrier.hard_max_batch:
                 self.err(
                     file,
                     body.lines.get("max_ids_per_call", where),
                     f"providers.{name}.max_ids_per_call: {config.type} allows at most "
-                    f"{HARD_MAX_IDS[config.type]} numbers per bulk call",
+                    f"{carrier.hard_max_batch} numbers per bulk call",
+                )
+                continue
+            if "api_key" not in body and not config.sandbox:
+                self.err(
+                    file,
+                    where,
+                    f"providers.{name}: no api_key; add api_key: ${{{carrier.key_env}}} and "
+                    f"export {carrier.key_env} (or set sandbox: true to use the simulator)",
                 )
                 continue
             self.accounts[name] = Account(name, config, f"{file}:{where}", tuple(missing))
@@ -490,7 +505,7 @@ class _Builder:
         done = self.validated.get(key)
         if done is None:
             try:
-                done = flatten(SETTINGS_MODELS[carrier].model_validate(node))
+                done = flatten(carriers.get(carrier).settings_model.model_validate(node))
             except ValidationError as exc:
                 done = exc
             self.validated[key] = done
@@ -499,7 +514,9 @@ class _Builder:
     def _settings(self, file: str, node: LDict, carrier: str, what: str) -> Settings | None:
         done = self._validate(node, carrier)
         if isinstance(done, ValidationError):
-            self._pydantic(file, node, done, what, SETTINGS_MODELS[carrier], carrier=carrier)
+            self._pydantic(
+                file, node, done, what, carriers.get(carrier).settings_model, carrier=carrier
+            )
             return None
         return self._secret_refs(file, node, carrier, what, done)
 
@@ -547,7 +564,7 @@ class _Builder:
             if name not in self.used_profiles:
                 # An unused profile is still checked so typos surface early: it must be valid for
                 # some carrier; if it is valid for none, report it against the closer one.
-                counts = {c: self._error_count(profile.node, c) for c in CARRIERS}
+                counts = {c: self._error_count(profile.node, c) for c in carriers.names()}
                 if counts and min(counts.values()):
                     closest = min(counts, key=lambda c: counts[c])
                     self._settings(

@@ -179,25 +179,3 @@ def mask(carrier: str, path: str, value: Any) -> Any:
     return carriers.get(carrier).mask(path, value)
 
 
-class _SettingsModels(Mapping[str, type[BaseModel]]):
-    """carrier → settings model, read from the carrier registry (a live view, no table)."""
-
-    def __getitem__(self, name: str) -> type[BaseModel]:
-        from . import carriers
-
-        return carriers.get(name).settings_model
-
-    def __iter__(self) -> Any:
-        from . import carriers
-
-        return iter(carriers.names())
-
-    def __len__(self) -> int:
-        from . import carriers
-
-        return len(carriers.names())
-
-
-SETTINGS_MODELS: Mapping[str, type[BaseModel]] = _SettingsModels()
-
-_submodel = submodel  # the loader's older name

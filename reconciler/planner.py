@@ -24,7 +24,6 @@ from typing import Any
 
 from . import carriers
 from .bounds import lower_bound
-from .config import DEFAULT_MAX_IDS
 from .desired import DesiredState
 from .models import LiveNumber, Settings, field_paths
 from .packing import Call, Instance, freeze
@@ -131,7 +130,7 @@ def plan_account(
     limit: int | None = None,
     grouping: str = "cover",
 ) -> tuple[AccountSummary, list[NumberChange], list[BulkCall]]:
-    limit = limit or DEFAULT_MAX_IDS[carrier]
+    limit = limit or carriers.get(carrier).default_max_batch
     resolver = desired.resolver(account)
     order = {p: i for i, p in enumerate(field_paths(carrier))}
     whole = {
