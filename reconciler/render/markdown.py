@@ -277,7 +277,7 @@ def _tails(view: AccountView, limit: int, full: bool) -> list[Chunk | Table]:
     if rows:
         out.append(
             Table(
-                "Not patchable (the carrier does not allow changes)",
+                "Not patchable (the carrier does not allow changes, or its answer was unreadable)",
                 header("number", "status"),
                 rows,
             )

@@ -167,12 +167,11 @@ def tail_lines(lines: list[str], view: AccountView, paint: Paint, full: bool, li
     s: Any = view.summary
     bound = None if full else max(limit, 1)
     for e164, status in s.not_patchable[:bound]:
-        lines.append(
-            paint(
-                f"  ! {e164}  status {status}: the carrier does not allow changes; not patched",
-                "magenta",
-            )
-        )
+        if status.startswith("carrier data"):  # the carrier's answer could not be read
+            why = f"{status}: unreadable at the carrier; not planned from a guess"
+        else:
+            why = f"status {status}: the carrier does not allow changes; not patched"
+        lines.append(paint(f"  ! {e164}  {why}", "magenta"))
     if bound is not None and len(s.not_patchable) > bound:
         lines.append(f"  {more(len(s.not_patchable) - bound, 'more not patchable')}")
     for e164 in s.missing[:bound]:
