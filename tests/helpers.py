@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -16,6 +16,8 @@ from reconciler.providers import SANDBOX_ORIGIN, Provider, open_provider
 
 
 def run(coro: Any) -> Any:
+    """Run ``coro`` on a fresh event loop: only for sync code that cannot be async (hypothesis
+    examples, click commands); tests await instead."""
     return asyncio.run(coro)
 
 
@@ -50,22 +52,63 @@ def sandbox_provider(
     )
 
 
+class _Factory:
+    """Builds providers of one carrier on one sandbox and remembers them to close them."""
+
+    def __init__(self, sandbox: Any, carrier: str, clock: Clock, account: str | None) -> None:
+        self.sandbox, self.carrier, self.clock, self.account = sandbox, carrier, clock, account
+        self.made: list[Provider] = []
+
+    def build(
+        self,
+        key: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **config: Any,
+    ) -> Any:
+        provider = sandbox_provider(
+            self.sandbox,
+            self.carrier,
+            account=self.account,
+            key=key,
+            transport=transport,
+            clock=self.clock,
+            **config,
+        )
+        self.made.append(provider)
+        return provider
+
+    async def aclose(self) -> None:
+        for provider in self.made:
+            await provider.aclose()
+
+
+@asynccontextmanager
+async def aprovider_factory(
+    sandbox: Any, carrier: str, clock: Clock, account: str | None = None
+) -> AsyncIterator[Callable[..., Any]]:
+    """``make(key=None, transport=None, **config)`` → providers closed (awaited, on the test's
+    own event loop) when the block ends. For async fixtures::
+
+        @pytest.fixture
+        async def make(sandbox, clock):
+            async with aprovider_factory(sandbox, "wavix", clock) as build:
+                yield build
+    """
+    factory = _Factory(sandbox, carrier, clock, account)
+    try:
+        yield factory.build
+    finally:
+        await factory.aclose()
+
+
 @contextmanager
 def provider_factory(
     sandbox: Any, carrier: str, clock: Clock, account: str | None = None
 ) -> Iterator[Callable[..., Any]]:
-    """``make(key=None, transport=None, **config)`` → providers closed when the block ends."""
-    made: list[Provider] = []
-
-    def build(
-        key: str | None = None, transport: httpx.AsyncBaseTransport | None = None, **config: Any
-    ) -> Any:
-        provider = sandbox_provider(
-            sandbox, carrier, account=account, key=key, transport=transport, clock=clock, **config
-        )
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        run(provider.aclose())
+    """The sync form of :func:`aprovider_factory` for sync tests: providers are closed on a
+    fresh event loop when the block ends."""
+    factory = _Factory(sandbox, carrier, clock, account)
+    try:
+        yield factory.build
+    finally:
+        run(factory.aclose())

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import httpx
 import pytest
 from conftest import EXAMPLE
 from contract import ContractTransport
-from helpers import provider_factory
+from helpers import aprovider_factory
 from wavix_contract import wavix_spec
 
 from reconciler import errors
@@ -36,14 +35,10 @@ SIP = {"destination": "sip:new@pbx.example.com", "priority": 1, "transport": 1, 
 Make = Callable[..., WavixProvider]
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
 @pytest.fixture
-def make(sandbox: Sandbox, clock: FakeClock) -> Iterator[Make]:
+async def make(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[Make]:
     """``make(key=DEFAULT_KEY, transport=None, **config)`` → a provider on the sandbox."""
-    with provider_factory(sandbox, "wavix", clock, ACCOUNT) as build:
+    async with aprovider_factory(sandbox, "wavix", clock, ACCOUNT) as build:
         yield build
 
 
@@ -54,9 +49,9 @@ def call(*ids: str, **patch: Any) -> BulkCall:
 # ---- reading
 
 
-def test_fetch_all_reads_the_seed_in_canonical_form(make: Make) -> None:
+async def test_fetch_all_reads_the_seed_in_canonical_form(make: Make) -> None:
     provider = make()
-    numbers = run(provider.fetch_all())
+    numbers = await provider.fetch_all()
     assert len(numbers) == 60
     # 60 numbers fit one page of 100; the opening wave also asked for pages 2-4 (concurrency 8).
     assert provider.requests_sent == 4
@@ -95,15 +90,15 @@ def test_fetch_all_reads_the_seed_in_canonical_form(make: Make) -> None:
     assert "+442079460100" in by and "+14155550103" in by
 
 
-def test_fetch_all_reads_every_page_concurrently(make: Make, sandbox: Sandbox) -> None:
+async def test_fetch_all_reads_every_page_concurrently(make: Make, sandbox: Sandbox) -> None:
     sim.seed_synthetic(sandbox.store, 250)
     provider = make(concurrency=2)
-    numbers = run(provider.fetch_all())
+    numbers = await provider.fetch_all()
     assert len(numbers) == 310 and len({n.id for n in numbers}) == 310
     assert provider.requests_sent == 4
 
 
-def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
+async def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
     item = {
         "id": 7,
         "number": "13135550177",
@@ -122,7 +117,7 @@ def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
         "pagination": {"current_page": 1, "per_page": 100, "total": 1, "total_pages": 1},
     }
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
-    (number,) = run(make(transport=transport).fetch_all())
+    (number,) = await make(transport=transport).fetch_all()
     assert (number.id, number.e164, number.patchable) == ("7", "+13135550177", False)
     # nulls the spec forbids are never read as values (test_wavix_behaviours, item 9)
     assert number.status == (
@@ -134,58 +129,56 @@ def test_fetch_tolerates_nulls_the_spec_says_cannot_happen(make: Make) -> None:
     assert number.settings["sms_relay_url"] is None  # nullable in the spec: unset
 
 
-def test_fetch_few_ids_uses_single_gets(make: Make, sandbox: Sandbox) -> None:
+async def test_fetch_few_ids_uses_single_gets(make: Make, sandbox: Sandbox) -> None:
     sim.seed_synthetic(sandbox.store, 250)  # 4 pages
     provider = make()
-    found = run(provider.fetch([SECOND, MAIN, "999"]))
+    found = await provider.fetch([SECOND, MAIN, "999"])
     assert [n.id for n in found] == [MAIN, SECOND]  # sorted by e164; unknown ids left out
     assert provider.requests_sent == 1 + 3  # page 1 (to learn the page count) + 3 GETs
     provider.requests_sent = 0
     many = [str(i) for i in range(sim.FIRST_ID, sim.FIRST_ID + 10)]
-    assert len(run(provider.fetch(many))) == 10
+    assert len(await provider.fetch(many)) == 10
     assert provider.requests_sent == 4  # 10 ids ≥ 4 pages: a full listing is cheaper
 
 
-def test_open_provider_wires_the_sandbox(sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_open_provider_wires_the_sandbox(sandbox: Sandbox, clock: FakeClock) -> None:
     config = ProviderConfig.model_validate({"type": "wavix", "sandbox": True})
     provider = open_account(ACCOUNT, config, "providers.yaml:3", sandbox=sandbox, clock=clock)
     try:
         assert isinstance(provider, WavixProvider)
-        assert len(run(provider.fetch_all())) == 60
+        assert len(await provider.fetch_all()) == 60
     finally:
-        run(provider.aclose())
+        await provider.aclose()
 
 
 # ---- applying
 
 
-def test_apply_then_fetch_shows_the_change_after_the_async_delay(
+async def test_apply_then_fetch_shows_the_change_after_the_async_delay(
     make: Make, clock: FakeClock
 ) -> None:
     provider = make()
-    result = run(
-        provider.apply(
-            call(
-                MAIN,
-                SECOND,
-                destinations=[SIP],
-                call_recording_enabled=False,
-                sms_relay_url="https://hooks.example.com/v2",
-            )
+    result = await provider.apply(
+        call(
+            MAIN,
+            SECOND,
+            destinations=[SIP],
+            call_recording_enabled=False,
+            sms_relay_url="https://hooks.example.com/v2",
         )
     )
     assert (result.status, result.requests) == ("ok", 1)
-    now = {n.id: n.settings for n in run(provider.fetch([MAIN, SECOND]))}
+    now = {n.id: n.settings for n in await provider.fetch([MAIN, SECOND])}
     assert now[MAIN]["call_recording_enabled"] is False  # synchronous field
     assert now[MAIN]["destinations"] != [SIP]  # not yet: applied asynchronously
     clock.advance(sim.DEFAULT_ASYNC_DELAY_S + 0.1)
-    now = {n.id: n.settings for n in run(provider.fetch([MAIN, SECOND]))}
+    now = {n.id: n.settings for n in await provider.fetch([MAIN, SECOND])}
     for settings in now.values():
         assert settings["destinations"] == [SIP]
         assert settings["sms_relay_url"] == "https://hooks.example.com/v2"
 
 
-def test_apply_sends_request_shaped_destinations(make: Make, sandbox: Sandbox) -> None:
+async def test_apply_sends_request_shaped_destinations(make: Make, sandbox: Sandbox) -> None:
     sent: list[dict[str, Any]] = []
     inner = httpx.ASGITransport(app=sandbox.app)
 
@@ -195,7 +188,7 @@ def test_apply_sends_request_shaped_destinations(make: Make, sandbox: Sandbox) -
             return await inner.handle_async_request(request)
 
     trunk = {"destination": "32882", "priority": 2, "transport": 5, "trunk_id": 3107}
-    run(make(transport=Spy()).apply(call(MAIN, destinations=[SIP, trunk])))
+    await make(transport=Spy()).apply(call(MAIN, destinations=[SIP, trunk]))
     assert sent == [
         {
             "ids": [sim.FIRST_ID],
@@ -207,11 +200,11 @@ def test_apply_sends_request_shaped_destinations(make: Make, sandbox: Sandbox) -
     ]
 
 
-def test_the_examples_plan_applies_and_converges(make: Make, clock: FakeClock) -> None:
+async def test_the_examples_plan_applies_and_converges(make: Make, clock: FakeClock) -> None:
     """The seed is what docs/sandbox-wavix.md says: 12 drifted, 40 in sync, 8 unmanaged."""
     state = load(EXAMPLE)
     provider = make()
-    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, run(provider.fetch_all()))
+    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, await provider.fetch_all())
     assert (summary.total, summary.in_sync, summary.changed, summary.unmanaged) == (60, 40, 12, 8)
     assert summary.missing == ()
     drifted = {
@@ -230,24 +223,24 @@ def test_the_examples_plan_applies_and_converges(make: Make, clock: FakeClock) -
         "0130": ["destinations"],
     }
     for bulk in calls:
-        assert run(provider.apply(bulk)).status == "ok"
+        assert (await provider.apply(bulk)).status == "ok"
     clock.advance(sim.DEFAULT_ASYNC_DELAY_S + 0.1)
-    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, run(provider.fetch_all()))
+    summary, changes, calls = plan_account(ACCOUNT, "wavix", state, await provider.fetch_all())
     assert (summary.changed, changes, calls) == (0, [], [])
 
 
-def test_retries_an_injected_503_on_the_fake_clock(
+async def test_retries_an_injected_503_on_the_fake_clock(
     make: Make, sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sandbox.store.set_knob("wavix.fail_next", [503])
     provider = make()
-    result = run(provider.apply(call(MAIN, sms_enabled=False)))
+    result = await provider.apply(call(MAIN, sms_enabled=False))
     assert (result.status, result.requests, provider.requests_sent) == ("ok", 2, 2)
     assert clock.slept == [1.0]  # the simulator's Retry-After: 1
-    assert run(provider.fetch([MAIN]))[0].settings["sms_enabled"] is False
+    assert (await provider.fetch([MAIN]))[0].settings["sms_enabled"] is False
 
 
-def test_backoff_doubles_without_retry_after(make: Make, clock: FakeClock) -> None:
+async def test_backoff_doubles_without_retry_after(make: Make, clock: FakeClock) -> None:
     answers = iter([httpx.Response(500), httpx.ConnectError("refused"), None])
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -257,7 +250,7 @@ def test_backoff_doubles_without_retry_after(make: Make, clock: FakeClock) -> No
         return answer or httpx.Response(200, json={"items": []})
 
     provider = make(transport=httpx.MockTransport(handler))
-    result = run(provider.apply(call(MAIN, sms_enabled=True)))
+    result = await provider.apply(call(MAIN, sms_enabled=True))
     assert (result.status, result.requests) == ("ok", 3)
     # Full jitter: each wait is drawn from [0, 0.5·2^(attempt-1)].
     assert len(clock.slept) == 2
@@ -273,7 +266,7 @@ def canary_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sim.KEYS, CANARY + "_ro", "read")
 
 
-def provoke(make: Make, how: str) -> errors.ProviderError:
+async def provoke(make: Make, how: str) -> errors.ProviderError:
     action: Coroutine[Any, Any, object]
     if how == "401":
         action = make(key=CANARY + "_wrong").fetch_all()
@@ -292,7 +285,7 @@ def provoke(make: Make, how: str) -> errors.ProviderError:
 
         action = make(key=CANARY, transport=httpx.MockTransport(refuse)).fetch_all()
     try:
-        outcome = run(action)
+        outcome = await action
     except errors.ProviderError as exc:
         return exc
     # apply() returns call-level failures (only account-fatal errors raise): unwrap the cause.
@@ -330,10 +323,14 @@ def provoke(make: Make, how: str) -> errors.ProviderError:
         ),
         ("429", errors.RateLimitError, "[wavix-main] PATCH /v1/numbers → 429: rate limited"),
         ("503", errors.ServerError, "[wavix-main] PATCH /v1/numbers → 503: carrier server error"),
-        ("transport", errors.TransportError, "[wavix-main] GET /v1/numbers: no response after 5 attempts"),
+        (
+            "transport",
+            errors.TransportError,
+            "[wavix-main] GET /v1/numbers: no response after 5 attempts",
+        ),
     ],
 )
-def test_errors_are_translated_without_the_key(
+async def test_errors_are_translated_without_the_key(
     make: Make,
     sandbox: Sandbox,
     canary_keys: None,
@@ -345,7 +342,7 @@ def test_errors_are_translated_without_the_key(
     caplog.set_level(logging.DEBUG)
     if how in ("429", "503"):
         sandbox.store.set_knob("wavix.fail_next", [int(how)] * 5)  # every attempt
-    exc = provoke(make, how)
+    exc = await provoke(make, how)
     assert type(exc) is cls
     assert str(exc).startswith(text)
     assert exc.account == ACCOUNT and exc.status == (None if how == "transport" else int(how))
@@ -353,39 +350,35 @@ def test_errors_are_translated_without_the_key(
         assert CANARY not in shown
 
 
-def test_state_is_untouched_by_refused_calls(make: Make, canary_keys: None) -> None:
-    before = {n.id: n.settings for n in run(make().fetch_all())}
+async def test_state_is_untouched_by_refused_calls(make: Make, canary_keys: None) -> None:
+    before = {n.id: n.settings for n in await make().fetch_all()}
     for how in ("403", "400", "404"):
-        provoke(make, how)
-    assert {n.id: n.settings for n in run(make().fetch_all())} == before
+        await provoke(make, how)
+    assert {n.id: n.settings for n in await make().fetch_all()} == before
 
 
 # ---- contract: every request and response of a real session validates against the spec
 
 
-def test_fetch_apply_fetch_honour_the_contract(
+async def test_fetch_apply_fetch_honour_the_contract(
     make: Make, sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sim.seed_synthetic(sandbox.store, 150)  # two pages
-    contract = ContractTransport(
-        httpx.ASGITransport(app=sandbox.app), wavix_spec(), sim.MOUNT
-    )
+    contract = ContractTransport(httpx.ASGITransport(app=sandbox.app), wavix_spec(), sim.MOUNT)
     provider = make(transport=contract)
-    assert len(run(provider.fetch_all())) == 210
+    assert len(await provider.fetch_all()) == 210
     trunk = {"destination": "32882", "priority": 2, "transport": 5, "trunk_id": 3107}
-    run(
-        provider.apply(
-            call(
-                MAIN,
-                SECOND,
-                destinations=[SIP, trunk],
-                sms_enabled=False,
-                transcription_threshold=40,
-                sms_relay_url="https://h.example.com/s",
-                call_status_url="https://h.example.com/c",
-            )
+    await provider.apply(
+        call(
+            MAIN,
+            SECOND,
+            destinations=[SIP, trunk],
+            sms_enabled=False,
+            transcription_threshold=40,
+            sms_relay_url="https://h.example.com/s",
+            call_status_url="https://h.example.com/c",
         )
     )
     clock.advance(2)
-    assert {n.id for n in run(provider.fetch([MAIN]))} == {MAIN}
+    assert {n.id for n in await provider.fetch([MAIN])} == {MAIN}
     contract.assert_clean(min_exchanges=4)
