@@ -135,6 +135,13 @@ SHARED: tuple[Knob, ...] = (
         number(maximum=600_000),
         0,
     ),
+    Knob(
+        "request_log",
+        "true: every request is logged in table sandbox_requests (method, path, status, ids "
+        "written, job created, fault injected) for tests (sandbox/requestlog.py).",
+        boolean,
+        False,
+    ),
 )
 
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from .. import requestlog
 from ..http import dumps, json_text_response
 from ..store import SandboxStore
 from . import churn, knobs
@@ -150,6 +151,7 @@ class PhoneNumbers:
                 "UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?",
                 (rendered["detailed"], rendered["voice"], request.path_params["id"]),
             )
+        requestlog.note(ids=[request.path_params["id"]])
         return json_text_response(200, '{"data":' + rendered[column] + "}")
 
 

@@ -5,7 +5,8 @@ In order: due jobs advance, the bearer key is checked (``DEFAULT_KEY`` or one in
 ``telnyx.rate_limit`` requests per ``telnyx.rate_window_s`` seconds; 0 = no limit; the
 ``x-ratelimit-*`` headers go on every authenticated response, over the limit is a 429), and
 knob ``telnyx.fail_next`` may inject a failure, before the route runs or (``processed``) instead
-of its response.
+of its response; on writes, knob ``telnyx.write_faults`` may draw one (a timeout after commit is
+a ``processed`` 504). Every request is logged when knob ``request_log`` is on.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import math
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..faults import pop_fault
+from .. import requestlog
+from ..faults import Fault, WriteFaults, pop_fault
 from ..http import bearer_key, json_response
 from ..store import SandboxStore
 from . import knobs
 from .account import DEFAULT_KEY
 from .errors import AUTH_FAILED, fault_response
 from .jobs import Jobs
+
+WRITES = ("POST", "PATCH")
+"""Methods knob ``telnyx.write_faults`` applies to."""
 
 
 class Gate:
@@ -31,11 +36,26 @@ class Gate:
     def __init__(self, app: ASGIApp, store: SandboxStore, jobs: Jobs) -> None:
         self.app, self.store, self.jobs = app, store, jobs
         self.windows: dict[str, list[float]] = {}  # key → [window start, requests]
+        self.write_faults = WriteFaults()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        entry = requestlog.start("telnyx", scope["method"], scope["path"])
+        status = [0]
+
+        async def logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.handle(scope, receive, logged)
+        finally:
+            requestlog.record(self.store, entry, status[0])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.jobs.advance()
         key = bearer_key(Headers(scope=scope).get("authorization"))
         if key is None or not self.authenticate(key):
@@ -46,6 +66,13 @@ class Gate:
             await fault_response(429, headers)(scope, receive, send)
             return
         fault = pop_fault(self.store, "telnyx.fail_next")
+        if fault is not None:
+            requestlog.note(fault=f"fail_next {fault.status}")
+        elif scope["method"] in WRITES:
+            drawn = self.write_faults.draw(knobs.value(self.store, "telnyx.write_faults"))
+            if drawn is not None:
+                requestlog.note(fault=drawn.kind)
+                fault = Fault(drawn.status, processed=drawn.after_commit)
         if fault is not None and not fault.processed:
             await fault_response(fault.status, headers)(scope, receive, send)
             return

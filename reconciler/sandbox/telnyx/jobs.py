@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import requestlog
 from ..http import dumps, json_response, json_text_response
 from ..store import SandboxStore
 from . import knobs
@@ -121,6 +122,7 @@ class Jobs:
                     f"You can have at most {MAX_ACTIVE_JOBS} pending or in progress jobs", "/base"
                 )
             doc = self._new_job(conn, given, targets, update)
+        requestlog.note(ids=[i for i, _ in targets], job=doc["id"])
         return json_response(202, {"data": doc})
 
     def _owned(self, conn: Any, given: list[str]) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..faults import check_queue
+from ..faults import check_queue, check_ratio, check_write_odds
 from ..knobs import Knob, Validator, boolean, integer, list_of, number, one_of, string
 from ..store import SandboxStore
 from .number import Semantics
@@ -103,6 +103,20 @@ KNOBS: tuple[Knob, ...] = (
         "Ids or +E.164 numbers that fail inside every job (failed_operations, code 10007).",
         list_of(string),
         [],
+    ),
+    Knob(
+        "telnyx.job_number_faults",
+        'Random per-number failures inside jobs: {"p": probability, "seed": n}; a draw per '
+        "(job, number), so a new job for the same number draws again (code 10007).",
+        check_ratio,
+        None,
+    ),
+    Knob(
+        "telnyx.write_faults",
+        'Random faults on POST/PATCH only: {"p_5xx": p, "p_429": p, "p_timeout_after_commit": '
+        'p, "seed": n}; a timeout after commit carries the write out, then answers 504.',
+        check_write_odds,
+        None,
     ),
     Knob(
         "telnyx.job_read_lag",

@@ -18,7 +18,7 @@ update and its schedule, fixed at creation from the knobs:
 * ``hidden_reads``, ``visible_at`` (``telnyx.job_read_lag``): how long ``GET`` answers 404.
 
 Per number, knob ``telnyx.fail_numbers`` (read when its step runs) fails it with
-``NUMBER_FAILURE``; a number that is not ``active`` fails with 10015; a number released since
+``NUMBER_FAILURE``, and so does a draw under ``telnyx.job_number_faults`` (per job and number); a number that is not ``active`` fails with 10015; a number released since
 the job was created (``telnyx.shift_listing``) fails with 10005.
 """
 
@@ -29,6 +29,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from ..faults import chance
 from ..http import dumps
 from ..store import SandboxStore
 from . import knobs
@@ -139,6 +140,7 @@ def _run(
 ) -> None:
     """Apply the job's update to the numbers of ``ops``, recording each outcome in ``doc``."""
     fail = set(knobs.value(store, "telnyx.fail_numbers"))
+    ratio = knobs.value(store, "telnyx.job_number_faults")
     semantics = Semantics(**work.get("semantics", {}))
     rows = conn.execute(
         "SELECT id, phone_number, status, detailed, voice FROM telnyx_numbers "
@@ -153,7 +155,7 @@ def _run(
             doc["failed_operations"].append({**op, "errors": [_gone()]})
             continue
         id_, e164, status, detailed_text, voice_text = row
-        if id_ in fail or e164 in fail:
+        if id_ in fail or e164 in fail or chance(ratio, doc["id"], id_):
             doc["failed_operations"].append({**op, "errors": [NUMBER_FAILURE]})
         elif status != "active":
             doc["failed_operations"].append({**op, "errors": [_not_active(status)]})

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..faults import pop_fault
+from .. import requestlog
+from ..faults import Fault, WriteFaults, pop_fault
 from ..http import bearer_key, dumps, json_response, json_text_response
 from ..store import SandboxStore
 from . import pending, sparse
@@ -48,21 +49,39 @@ class WavixSimulator:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
         self.rate = RateLimiter(store)
+        self.write_faults = WriteFaults()
 
     # ---- plumbing shared by every route
     def route(self, scope: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
+            entry = requestlog.start("wavix", request.method, request.url.path)
             try:
-                fault = pop_fault(self.store, "wavix.fail_next")
-                if fault is not None:
-                    raise injected(fault)
-                pending.apply_due(self.store)
-                self.rate.count(self._authorize(request, scope))
-                return await handler(request)
+                response = await self._handle(request, scope, handler)
             except WavixError as err:
-                return json_response(err.status, err.body, err.headers)
+                response = json_response(err.status, err.body, err.headers)
+            requestlog.record(self.store, entry, response.status_code)
+            return response
 
         return endpoint
+
+    async def _handle(self, request: Request, scope: str, handler: Handler) -> Response:
+        fault = pop_fault(self.store, "wavix.fail_next")
+        if fault is not None:
+            requestlog.note(fault=f"fail_next {fault.status}")
+            raise injected(fault)
+        pending.apply_due(self.store)
+        self.rate.count(self._authorize(request, scope))
+        drawn = None
+        if scope == "write":
+            drawn = self.write_faults.draw(value(self.store, "wavix.write_faults"))
+        if drawn is not None:
+            requestlog.note(fault=drawn.kind)
+            if not drawn.after_commit:
+                raise injected(Fault(drawn.status))
+        response = await handler(request)
+        if drawn is not None and response.status_code < 300:
+            raise injected(Fault(drawn.status))  # done, but the answer never arrives
+        return response
 
     def _authorize(self, request: Request, scope: str) -> str:
         """The request's key, once it is known to allow ``scope``."""
@@ -175,6 +194,7 @@ class WavixSimulator:
             body = write_changes(conn, {number_id: changes}, ids)[number_id]
             ids.save()
             pending.supersede(conn, number_id, changes)
+        requestlog.note(ids=[str(number_id)])
         return json_text_response(200, self._shaped([body])[0])
 
     # ---- PATCH /v1/numbers (bulk)
@@ -206,6 +226,7 @@ class WavixSimulator:
                 now = self.store.clock.now()
                 due = {f: now + delays[f] for f in later}
                 pending.schedule(conn, ids_in, later, due)
+        requestlog.note(ids=[str(i) for i in ids_in])
         text = '{"items":[' + ",".join(self._shaped([found[i] for i in ids_in])) + "]}"
         return json_text_response(200, text)
 

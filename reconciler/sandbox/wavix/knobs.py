@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import knobs
-from ..faults import check_queue
+from ..faults import check_queue, check_write_odds
 from ..knobs import Knob, boolean, integer, list_of, number, one_of
 from ..store import SandboxStore
 from .number import ASYNC_FIELDS, DESTINATION_FIELDS, NUMBER_FIELDS
@@ -84,6 +84,12 @@ KNOBS: tuple[Knob, ...] = (
         'Queue of injected failures: statuses or {"status", "retry_after"} objects, one per '
         "request.",
         check_queue,
+    ),
+    Knob(
+        "wavix.write_faults",
+        'Random faults on PATCHes only: {"p_5xx": p, "p_429": p, "p_timeout_after_commit": p, '
+        '"seed": n}; a timeout after commit applies the PATCH, then answers 504.',
+        check_write_odds,
     ),
     Knob("wavix.max_ids", "Maximum ids per bulk PATCH (over it: 400 ids).", integer(minimum=1)),
     Knob(
