@@ -10,13 +10,14 @@ job, 8 progressive / failed / expired jobs, 13 a low rate limit end to end, 14 e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers import provider_factory, run
+from helpers import aprovider_factory
 
 from reconciler.clock import FakeClock
 from reconciler.loader import DesiredState, load
@@ -35,16 +36,16 @@ Make = Callable[..., Any]
 
 
 @pytest.fixture
-def make(sandbox: Sandbox, clock: FakeClock) -> Iterator[Make]:
+async def make(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[Make]:
     """``make(key=None, transport=None, **config)`` → a Telnyx provider on the sandbox."""
-    with provider_factory(sandbox, "telnyx", clock, ACCOUNT) as build:
+    async with aprovider_factory(sandbox, "telnyx", clock, ACCOUNT) as build:
         yield build
 
 
 @pytest.fixture
-def seed_ids(make: Make) -> dict[str, str]:
+async def seed_ids(make: Make) -> dict[str, str]:
     """e164 → id of the seed."""
-    return {n.e164: n.id for n in run(make().fetch_all())}
+    return {n.e164: n.id for n in await make().fetch_all()}
 
 
 class Recorder(httpx.AsyncBaseTransport):
@@ -81,7 +82,7 @@ def jobs_in(sandbox: Sandbox) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def truth(make: Make, sandbox: Sandbox) -> dict[str, LiveNumber]:
+async def truth(make: Make, sandbox: Sandbox) -> dict[str, LiveNumber]:
     """The account as it is now, read with every harsh listing knob off (id → number)."""
     knobs = {
         name: sandbox.store.knob(name)
@@ -90,7 +91,7 @@ def truth(make: Make, sandbox: Sandbox) -> dict[str, LiveNumber]:
     for name in knobs:
         sandbox.store.set_knob(name, None)
     try:
-        return {n.id: n for n in run(make().fetch_all())}
+        return {n.id: n for n in await make().fetch_all()}
     finally:
         for name, value in knobs.items():
             sandbox.store.set_knob(name, value)
@@ -106,70 +107,64 @@ def desired(tmp_path: Path, numbers: str) -> DesiredState:
     return load(tmp_path)
 
 
-def converge(make: Make, state: DesiredState, **config: Any) -> tuple[list[Any], int]:
+async def converge(make: Make, state: DesiredState, **config: Any) -> tuple[list[Any], int]:
     """fetch → plan → apply every call (concurrently) → (results, numbers still to change)."""
     provider = make(**config)
-    _, _, calls = plan_account(ACCOUNT, "telnyx", state, run(provider.fetch_all()))
-
-    async def apply_all() -> list[Any]:
-        import asyncio
-
-        return list(await asyncio.gather(*(provider.apply(c) for c in calls)))
-
-    results = run(apply_all())
-    summary, _, _ = plan_account(ACCOUNT, "telnyx", state, run(make().fetch_all()))
+    _, _, calls = plan_account(ACCOUNT, "telnyx", state, await provider.fetch_all())
+    results = list(await asyncio.gather(*(provider.apply(c) for c in calls)))
+    summary, _, _ = plan_account(ACCOUNT, "telnyx", state, await make().fetch_all())
     return results, summary.changed
 
 
 # ---- 1. listings that shift while they are read
 
 
-def test_1_a_listing_that_shifts_while_read_gives_one_entry_per_id(
+async def test_1_a_listing_that_shifts_while_read_gives_one_entry_per_id(
     make: Make, sandbox: Sandbox
 ) -> None:
     sim.seed_synthetic(sandbox.store, 700, settings=sim.CHICAGO_SUPPORT)  # 3 pages of 250
     sandbox.store.set_knob("telnyx.shift_listing", {"buy": 3})  # after every page served
-    numbers = run(make().fetch_all())
+    numbers = await make().fetch_all()
     ids = [n.id for n in numbers]
     assert len(ids) == len(set(ids))  # pages repeated numbers: still one entry per id
-    now = truth(make, sandbox)
+    now = await truth(make, sandbox)
     wrong = [n.e164 for n in numbers if n.settings != now[n.id].settings]
     assert wrong == []  # numbers bought mid-read were never planned from None voice values
 
 
-def test_1_a_number_released_while_read_is_left_out(make: Make, sandbox: Sandbox) -> None:
+async def test_1_a_number_released_while_read_is_left_out(make: Make, sandbox: Sandbox) -> None:
     sim.seed_synthetic(sandbox.store, 700, settings=sim.CHICAGO_SUPPORT)
     sandbox.store.set_knob("telnyx.shift_listing", {"release": 3})
     spy = recorder(sandbox)
-    numbers = run(make(transport=spy).fetch_all())
+    numbers = await make(transport=spy).fetch_all()
     assert len({n.id for n in numbers}) == len(numbers)
     # released between its two listings: read alone, found gone, left out (never half-built)
     gone = {p.split("/")[2] for p in spy.missing if p.startswith("/phone_numbers/")}
     assert gone and not gone & {n.id for n in numbers}
-    now = truth(make, sandbox)  # numbers released after both halves were read may be listed
+    now = await truth(make, sandbox)  # numbers released after both halves were read may be listed
     assert [n.e164 for n in numbers if n.id in now and n.settings != now[n.id].settings] == []
 
 
-def test_1_a_number_missing_from_the_voice_listing_is_read_alone(
+async def test_1_a_number_missing_from_the_voice_listing_is_read_alone(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     sandbox.store.set_knob("telnyx.voice_listing_omits", [VIP])
     spy = recorder(sandbox)
-    by = {n.e164: n for n in run(make(transport=spy).fetch_all())}
+    by = {n.e164: n for n in await make(transport=spy).fetch_all()}
     assert by[VIP].settings["voice.cnam_listing.cnam_listing_details"] == "ACME Help Line"
-    assert by[VIP].settings == truth(make, sandbox)[seed_ids[VIP]].settings
+    assert by[VIP].settings == (await truth(make, sandbox))[seed_ids[VIP]].settings
     assert f"/phone_numbers/{seed_ids[VIP]}/voice" in spy.paths()
 
 
 # ---- 2. handle_messaging_profile_error
 
 
-def test_2_listing_reads_ask_to_handle_messaging_profile_errors(
+async def test_2_listing_reads_ask_to_handle_messaging_profile_errors(
     make: Make, sandbox: Sandbox
 ) -> None:
     sandbox.store.set_knob("telnyx.messaging_profile_error", True)
     spy = recorder(sandbox)
-    assert len(run(make(transport=spy).fetch_all())) == 46
+    assert len(await make(transport=spy).fetch_all()) == 46
     reads = [q for m, p, q in spy.requests if (m, p) == ("GET", "/phone_numbers")]
     assert reads and all(q.get("handle_messaging_profile_error") == "true" for q in reads)
 
@@ -178,30 +173,30 @@ def test_2_listing_reads_ask_to_handle_messaging_profile_errors(
 
 
 @pytest.mark.parametrize("omit", [["total_pages"], ["total_pages", "total_results"]])
-def test_3_pages_are_read_until_a_short_page_without_total_pages(
+async def test_3_pages_are_read_until_a_short_page_without_total_pages(
     make: Make, sandbox: Sandbox, omit: list[str]
 ) -> None:
     sim.seed_synthetic(sandbox.store, 1200, settings=sim.CHICAGO_SUPPORT)  # 5 pages, 246 on p.5
     sandbox.store.set_knob("telnyx.omit_page_meta", omit)
-    numbers = run(make().fetch_all())
+    numbers = await make().fetch_all()
     assert len(numbers) == len({n.id for n in numbers}) == 1246
     ids = {n.id for n in numbers}
-    assert run(make().fetch([sim.number_id(1246)]))[0].id in ids  # fetch pages the same way
+    assert (await make().fetch([sim.number_id(1246)]))[0].id in ids  # fetch pages the same way
 
 
 # ---- 4. adoption when the job's saved parameters are normalised
 
 
 @pytest.mark.parametrize("normalise", [True, {"empty": True}])
-def test_4_a_lost_post_adopts_the_job_whose_saved_parameters_were_normalised(
+async def test_4_a_lost_post_adopts_the_job_whose_saved_parameters_were_normalised(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str], normalise: Any
 ) -> None:
     provider = make()
-    run(provider.apply(job_call(seed_ids[DENVER_FIRST], tags=["fax"])))  # an earlier job
+    await provider.apply(job_call(seed_ids[DENVER_FIRST], tags=["fax"]))  # an earlier job
     sandbox.store.set_knob("telnyx.job_parameters", normalise)
     sandbox.store.set_knob("telnyx.fail_next", [{"status": 502, "processed": True}])
     patch = {"tags": ["b", "a"], "voice.translated_number": "+13125550000"}
-    result = run(provider.apply(job_call(seed_ids[VIP], **patch)))
+    result = await provider.apply(job_call(seed_ids[VIP], **patch))
     assert result.status == CallStatus.OK
     assert len(jobs_in(sandbox)) == 2  # adopted: never posted twice
     assert result.job_id == jobs_in(sandbox)[1][0]
@@ -210,22 +205,22 @@ def test_4_a_lost_post_adopts_the_job_whose_saved_parameters_were_normalised(
 # ---- 5. a 403 about one field
 
 
-def test_5_a_403_about_one_field_fails_that_call_only(
+async def test_5_a_403_about_one_field_fails_that_call_only(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     provider = make()
-    refused = run(provider.apply(job_call(seed_ids[VIP], billing_group_id="not-ours")))
+    refused = await provider.apply(job_call(seed_ids[VIP], billing_group_id="not-ours"))
     assert refused.status == CallStatus.FAILED and not refused.outcome_unknown
     assert "billing group" in (refused.error or "")
     assert set(refused.failed) == {seed_ids[VIP]}
-    after = run(provider.apply(job_call(seed_ids[DENVER_FIRST], tags=["fax", "x"])))
+    after = await provider.apply(job_call(seed_ids[DENVER_FIRST], tags=["fax", "x"]))
     assert after.status == CallStatus.OK  # the account goes on
 
 
 # ---- 6. nested voice objects: replace semantics
 
 
-def test_6_unmanaged_voice_subfields_survive_replace_semantics(
+async def test_6_unmanaged_voice_subfields_survive_replace_semantics(
     make: Make, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     state = desired(
@@ -234,12 +229,12 @@ def test_6_unmanaged_voice_subfields_survive_replace_semantics(
         "      voice:\n        call_forwarding:\n"
         '          forwards_to: "+13125550177"\n',
     )
-    before = truth(make, sandbox)
+    before = await truth(make, sandbox)
     sandbox.store.set_knob("telnyx.voice_replace", True)
-    results, left = converge(make, state)
+    results, left = await converge(make, state)
     assert results and all(r.status == CallStatus.OK for r in results)
     assert left == 0
-    after = truth(make, sandbox)
+    after = await truth(make, sandbox)
     types = {
         n.e164: (
             n.settings[FORWARDING + "forwarding_type"],
@@ -263,19 +258,19 @@ def test_6_unmanaged_voice_subfields_survive_replace_semantics(
 
 
 @pytest.mark.parametrize("lag", [{"polls": 2}, {"seconds": 1.5}])
-def test_7_a_job_not_yet_readable_after_creation_is_polled_again(
+async def test_7_a_job_not_yet_readable_after_creation_is_polled_again(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str], lag: dict[str, Any]
 ) -> None:
     sandbox.store.set_knob("telnyx.job_read_lag", lag)
-    result = run(make(poll_interval_s=0.25).apply(job_call(seed_ids[VIP], tags=["x"])))
+    result = await make(poll_interval_s=0.25).apply(job_call(seed_ids[VIP], tags=["x"]))
     assert (result.status, result.outcome_unknown) == (CallStatus.OK, False)
 
 
-def test_7_a_job_that_never_becomes_readable_is_lost_after_the_window(
+async def test_7_a_job_that_never_becomes_readable_is_lost_after_the_window(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     sandbox.store.set_knob("telnyx.job_read_lag", {"seconds": 3600})
-    result = run(make().apply(job_call(seed_ids[VIP], tags=["x"])))
+    result = await make().apply(job_call(seed_ids[VIP], tags=["x"]))
     assert (result.status, result.outcome_unknown) == (CallStatus.FAILED, True)
     assert f"/phone_numbers/jobs/{result.job_id}" in (result.error or "")
 
@@ -283,39 +278,39 @@ def test_7_a_job_that_never_becomes_readable_is_lost_after_the_window(
 # ---- 8. job lifecycle: progressive, failed, expired
 
 
-def test_8_a_job_given_up_on_midway_reports_the_numbers_it_moved(
+async def test_8_a_job_given_up_on_midway_reports_the_numbers_it_moved(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     sandbox.store.set_knob("telnyx.job_steps", 4)
     sandbox.store.set_knob("telnyx.job_run_s", 40)
     ids = [seed_ids[f"+130355591{i:02d}"] for i in range(8)]
-    result = run(make(job_timeout_s=21).apply(job_call(*ids, tags=["moved"])))
+    result = await make(job_timeout_s=21).apply(job_call(*ids, tags=["moved"]))
     # pending 0.5 s, then one step every 10 s: two steps (4 numbers) done at 21 s
     assert result.status == CallStatus.PARTIAL and result.outcome_unknown
     assert sorted(result.failed) == sorted(ids[4:])
     assert all("in_progress" in reason for reason in result.failed.values())
 
 
-def test_8_a_job_that_ends_failed_reports_its_numbers_one_by_one(
+async def test_8_a_job_that_ends_failed_reports_its_numbers_one_by_one(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     sandbox.store.set_knob("telnyx.job_steps", 2)
     sandbox.store.set_knob("telnyx.fail_jobs", True)
     ids = [seed_ids[f"+130355591{i:02d}"] for i in range(4)]
-    result = run(make().apply(job_call(*ids, tags=["moved"])))
+    result = await make().apply(job_call(*ids, tags=["moved"]))
     assert result.status == CallStatus.PARTIAL and not result.outcome_unknown
     assert sorted(result.failed) == sorted(ids[2:])
     assert all("failed" in reason for reason in result.failed.values())
-    moved = {n.id for n in run(make().fetch(ids)) if n.settings["tags"] == ["moved"]}
+    moved = {n.id for n in await make().fetch(ids) if n.settings["tags"] == ["moved"]}
     assert moved == set(ids[:2])
 
 
-def test_8_an_expired_job_fails_every_number(
+async def test_8_an_expired_job_fails_every_number(
     make: Make, sandbox: Sandbox, seed_ids: dict[str, str]
 ) -> None:
     sandbox.store.set_knob("telnyx.expire_jobs", True)
     ids = (seed_ids[DENVER_FIRST], seed_ids["+13035559101"])
-    result = run(make().apply(job_call(*ids, tags=["x"])))
+    result = await make().apply(job_call(*ids, tags=["x"]))
     assert (result.status, result.outcome_unknown) == (CallStatus.FAILED, False)
     assert set(result.failed) == set(ids) and "expired" in (result.error or "")
 
@@ -323,14 +318,14 @@ def test_8_an_expired_job_fails_every_number(
 # ---- 13. a low rate limit, end to end
 
 
-def test_13_a_multi_job_plan_converges_under_a_low_rate_limit(
+async def test_13_a_multi_job_plan_converges_under_a_low_rate_limit(
     make: Make, sandbox: Sandbox, clock: FakeClock
 ) -> None:
     from conftest import EXAMPLE
 
     sandbox.store.set_knob("telnyx.rate_limit", 3)
     sandbox.store.set_knob("telnyx.rate_window_s", 10)
-    results, left = converge(make, load(EXAMPLE))
+    results, left = await converge(make, load(EXAMPLE))
     assert len(results) == 2 and all(r.status == CallStatus.OK for r in results)
     assert left == 0
     assert sum(clock.slept) > 10  # it did wait for the rate windows (on the fake clock)
@@ -340,7 +335,7 @@ def test_13_a_multi_job_plan_converges_under_a_low_rate_limit(
 
 
 @pytest.mark.parametrize("as_null", [False, True])
-def test_14_clearing_tags_and_customer_reference_converges(
+async def test_14_clearing_tags_and_customer_reference_converges(
     make: Make, sandbox: Sandbox, tmp_path: Path, as_null: bool
 ) -> None:
     state = desired(
@@ -349,8 +344,8 @@ def test_14_clearing_tags_and_customer_reference_converges(
         '      tags: []\n      customer_reference: ""\n',
     )
     sandbox.store.set_knob("telnyx.blank_reference_as_null", as_null)
-    results, left = converge(make, state)
+    results, left = await converge(make, state)
     assert [r.status for r in results] == [CallStatus.OK]
     assert left == 0
-    denver = [n for n in truth(make, sandbox).values() if n.e164.startswith("+1303555")]
+    denver = [n for n in (await truth(make, sandbox)).values() if n.e164.startswith("+1303555")]
     assert {tuple(n.settings["tags"]) for n in denver} == {()}

@@ -1,4 +1,4 @@
-"""WavixProvider against the in-process simulator: read, apply, verify, errors, retries, contract."""
+"""WavixProvider on the in-process simulator: read, apply, verify, errors, retries, contract."""
 
 from __future__ import annotations
 
