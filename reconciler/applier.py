@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,20 +60,34 @@ async def apply_plan(
     record: Recorder | None = None,
     on_call_done: Callable[[CallResult], None] | None = None,
     verify: bool = True,
+    follow: Sequence[tuple[BulkCall, str]] = (),
 ) -> ApplyReport:
+    """Send ``plan``'s calls; ``follow`` are (numbers, job id) of jobs already at the carrier
+    (an earlier run's): they are waited for like calls, never sent again."""
     clock = clock or Clock()
     report = ApplyReport()
     emit = record or (lambda event, data: None)
 
-    async def run(index: int, call: BulkCall, gate: asyncio.Semaphore) -> None:
-        async with gate:
+    async def run(
+        index: int, call: BulkCall, gate: asyncio.Semaphore, job_id: str | None = None
+    ) -> None:
+        async with gate:  # a followed job counts against the carrier's cap on live jobs too
             if call.account in report.stopped:
                 report.not_attempted.append(call)
                 return
             provider = providers[call.account]
-            emit("call_started", {"index": index, "account": call.account, "ids": len(call.ids)})
+            emit(
+                "call_started",
+                {
+                    "index": index,
+                    "account": call.account,
+                    "ids": len(call.ids),
+                    "call": call,
+                    "follows": job_id,
+                },
+            )
             try:
-                result = await provider.apply(call)
+                result = await (provider.follow(call, job_id) if job_id else provider.apply(call))
             except AccountFatal as exc:
                 report.stopped.setdefault(call.account, str(exc))
                 result = CallResult(call, CallStatus.FAILED, error=str(exc))
@@ -98,7 +112,11 @@ async def apply_plan(
 
     gates = {name: asyncio.Semaphore(p.max_concurrent_calls) for name, p in providers.items()}
     await asyncio.gather(
-        *(run(i, call, gates[call.account]) for i, call in enumerate(plan.calls))
+        *(run(i, call, gates[call.account]) for i, call in enumerate(plan.calls)),
+        *(
+            run(len(plan.calls) + i, call, gates[call.account], job_id)
+            for i, (call, job_id) in enumerate(follow)
+        ),
     )
 
     e164_of = {(c.account, c.id): c.e164 for c in plan.changes}

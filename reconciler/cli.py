@@ -332,11 +332,11 @@ async def _apply_config(
     ) as run:
         _emit(run.plan, fmt="text", full=full)
         rails.enforce(run.plan, force=overrides.force)
-        if not run.plan.has_changes:
+        if not run.plan.has_changes and not run.held.waits:
             return 0
         if not auto_approve:
             _confirm()
-        return await _send(run.plan, run.providers)
+        return await _send(run.plan, run.providers, run.held)
 
 
 async def _apply_saved(
@@ -385,11 +385,14 @@ def _confirm() -> None:
         raise Aborted("nothing was changed")
 
 
-async def _send(the_plan: Plan, providers: Any) -> int:
+async def _send(the_plan: Plan, providers: Any, held: Any = None) -> int:
     click.echo()
     click.echo(f"Applying {len(the_plan.calls)} bulk call(s)...")
-    with render.progress(_console(err=True), providers, len(the_plan.calls)) as done:
-        report = await runner.apply(the_plan, providers, on_call_done=done)
+    waits = len(held.waits) if held else 0
+    if waits:
+        click.echo(f"Waiting for {waits} job(s) already pending at the carrier...")
+    with render.progress(_console(err=True), providers, len(the_plan.calls) + waits) as done:
+        report = await runner.apply(the_plan, providers, on_call_done=done, held=held)
     render.write_apply(report, the_plan, sys.stdout, color=render.use_color(sys.stdout))
     return report.exit_code
 

@@ -13,11 +13,11 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import planfile, rails
+from . import pending, planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
 from .errors import ConfigError, ConfigIssue, MissingNumbers, PlanError
@@ -125,8 +125,18 @@ async def apply(
     clock: Clock | None = None,
     record: Any = None,
     on_call_done: Any = None,
+    held: pending.Holds | None = None,
 ) -> ApplyReport:
-    return await apply_plan(plan, providers, clock=clock, record=record, on_call_done=on_call_done)
+    """Apply ``plan``; ``held`` jobs (pending at the carrier) are waited for and verified too."""
+    held = held or pending.Holds()
+    return await apply_plan(
+        replace(plan, changes=(*plan.changes, *held.changes())),
+        providers,
+        clock=clock,
+        record=record,
+        on_call_done=on_call_done,
+        follow=held.follow(),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,6 +203,8 @@ class Run:
     observed: dict[tuple[str, str], LiveNumber]
     """The live numbers the plan changes, as read (for a saved plan's fingerprints)."""
     path: Path
+    held: pending.Holds = field(default_factory=pending.Holds)
+    """Planned numbers an unfinished carrier job covers (taken out of ``plan``)."""
 
 
 @asynccontextmanager
@@ -221,6 +233,8 @@ async def planned(
             plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
         if plan.missing:
             raise MissingNumbers(plan.missing)
+        held = await pending.look(plan, providers, observed)
+        plan = pending.hold(plan, held)
         configs = {name: state.accounts[name].config for name in providers}
         warnings = [
             *rails.check(plan, configs, overrides),
@@ -229,7 +243,10 @@ async def planned(
         ]
         if selected:
             warnings.append(_target_warning(plan, selected))
-        yield Run(state, providers, replace(plan, warnings=tuple(warnings)), observed, Path(path))
+        warnings += [w for w in plan.warnings if w.rail in (pending.PENDING, pending.CONFLICT)]
+        yield Run(
+            state, providers, replace(plan, warnings=tuple(warnings)), observed, Path(path), held
+        )
 
 
 async def _read_and_plan(

@@ -26,10 +26,10 @@ policy's retries); nothing is planned or verified from a partial read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -72,6 +72,17 @@ class CallResult:
             reason = self.error or "call failed"
             for id_ in self.call.ids:
                 self.failed.setdefault(id_, reason)
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A carrier job of this account that has not finished (``Provider.pending_work``).
+    ``patch`` is flat like a ``BulkCall``'s; None when the carrier kept no parameters."""
+
+    job_id: str
+    status: str
+    ids: tuple[str, ...]
+    patch: dict[str, Any] | None
 
 
 class Provider(ABC):
@@ -162,6 +173,20 @@ class Provider(ABC):
     async def apply(self, call: BulkCall) -> CallResult:
         """Run one bulk call to the end (for job carriers: create the job and poll it).
         See the module docstring for what returns and what raises."""
+
+    async def pending_work(self, ids: Collection[str]) -> list[PendingJob]:
+        """The account's unfinished jobs touching ``ids`` (job carriers; see ``pending.py``)."""
+        return []
+
+    async def find_job(
+        self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None
+    ) -> PendingJob | None:
+        """The job an earlier run created for this call (by id, else by its content), if any."""
+        return None
+
+    async def follow(self, call: BulkCall, job_id: str) -> CallResult:
+        """Wait for an existing job (one an earlier run created) and read its outcome."""
+        raise NotImplementedError(f"{self.carrier} has no jobs")
 
     async def aclose(self) -> None:
         """Release the HTTP client."""

@@ -168,3 +168,34 @@ def parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))  # 3.11 reads the trailing "Z"
     except ValueError:
         return None
+
+
+LIVE = ("pending", "in_progress")
+
+
+def live_job_query(page: int, size: int) -> dict[str, Any]:
+    """The account's unfinished update jobs: statuses as repeated ``filter[status][]``."""
+    return {**job_query(page, size), "filter[status][]": list(LIVE)}
+
+
+def flat_parameters(saved: Any, prefix: str = "") -> dict[str, Any] | None:
+    """A job's saved ``parameters`` → flat dotted paths like a ``BulkCall`` patch (None when
+    the carrier kept nothing to compare)."""
+    if not isinstance(saved, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key, value in saved.items():
+        if key == "phone_numbers" and not prefix:
+            continue
+        if isinstance(value, dict):
+            out.update(flat_parameters(value, f"{prefix}{key}.") or {})
+        else:
+            out[f"{prefix}{key}"] = value
+    return out or None
+
+
+def job_ids(job: dict[str, Any]) -> list[str]:
+    """The number ids a job targets (its echoed list and its operations), in order."""
+    lists = ("phone_numbers", "pending_operations", "successful_operations", "failed_operations")
+    ids = (op.get("id") for key in lists for op in job.get(key) or () if isinstance(op, dict))
+    return list(dict.fromkeys(str(i) for i in ids if i is not None))

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -61,14 +61,17 @@ from ...errors import (
 )
 from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
-from ..base import AccountFatal, CallResult, CallStatus, Provider
+from ..base import AccountFatal, CallResult, CallStatus, PendingJob, Provider
 from ..http import Counter, parse_retry_after, reset_seconds
 from .jobs import (
     DONE,
     JOBS,
     adoptable,
     describe,
+    flat_parameters,
+    job_ids,
     job_query,
+    live_job_query,
     lost,
     parse_time,
     settle,
@@ -93,6 +96,7 @@ CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
 NUMBERS_QUERY = {"handle_messaging_profile_error": "true"}
 """Sent with every ``GET /phone_numbers``: messaging fields left out instead of a 503."""
 JOB_SEARCH_PAGES = 4
+LIVE_JOB_PAGES = 40
 JOB_READ_LAG_S = 30.0
 """How long a new job may answer 404 (read replicas lagging its creation) before it is lost."""
 CAP_DETAIL = (
@@ -353,6 +357,54 @@ class TelnyxProvider(Provider):
                 break
         return None
 
+    # ---- jobs of earlier runs (pending-job awareness, the journal)
+    async def pending_work(self, ids: Collection[str]) -> list[PendingJob]:
+        """Pending and in-progress ``update_phone_numbers`` jobs touching ``ids``, all pages."""
+        wanted = set(ids)
+        found: list[PendingJob] = []
+        for page in range(1, LIVE_JOB_PAGES + 1):  # at most 20 are live: one page in practice
+            body = await self._get(JOBS, live_job_query(page, PAGE_SIZE))
+            for job in body.get("data") or []:
+                mine = [i for i in job_ids(job) if i in wanted]
+                if mine and job.get("status") in ("pending", "in_progress"):
+                    found.append(_pending(job, mine))
+            info = PageInfo.of(body)
+            if info.ends(page, info):
+                break
+        return found
+
+    async def find_job(
+        self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None
+    ) -> PendingJob | None:
+        """By id when the earlier run learnt it; else the newest job with exactly these ids
+        whose saved parameters agree with the patch (its POST got no answer)."""
+        if job_id:
+            job = (await self._get(f"{JOBS}/{job_id}", missing_ok=True)).get("data")
+            return _pending(job, job_ids(job)) if isinstance(job, dict) else None
+        body = {"phone_numbers": list(ids), **unflatten(patch)}
+        for page in range(1, JOB_SEARCH_PAGES + 1):
+            found = await self._get(JOBS, job_query(page, PAGE_SIZE))
+            for job in found.get("data") or []:
+                if adoptable(job, ids, body, skip=self._claimed):
+                    return _pending(job, job_ids(job))
+            info = PageInfo.of(found)
+            if info.ends(page, info):
+                break
+        return None
+
+    async def follow(self, call: BulkCall, job_id: str) -> CallResult:
+        """Poll a job an earlier run created until it ends or ``job_timeout_s`` runs out."""
+        sent = Counter()
+        deadline = self.clock.now() + self.config.job_timeout_s
+        self._claimed.add(job_id)
+        try:
+            job = (await self._get(f"{JOBS}/{job_id}", counter=sent))["data"]
+        except AccountFatal:
+            raise
+        except ProviderError as exc:
+            return lost(call, job_id, exc, sent.n)
+        return await self._poll(call, job, deadline, sent)
+
     # ---- HTTP
     async def _get(
         self,
@@ -404,6 +456,15 @@ class TelnyxProvider(Provider):
         if hint is None:
             hint = parse_retry_after(response.headers.get("retry-after"), wall_now)
         return hint
+
+
+def _pending(job: dict[str, Any], ids: list[str]) -> PendingJob:
+    return PendingJob(
+        str(job.get("id")),
+        str(job.get("status")),
+        tuple(ids),
+        flat_parameters(job.get("parameters")),
+    )
 
 
 __all__ = [

@@ -1,0 +1,174 @@
+"""Pending-job awareness: planned numbers an unfinished carrier job already covers.
+
+Job carriers (Telnyx) run a bulk change as a job that may outlive the run that created it (the
+run stopped waiting at ``job_timeout_s``, was killed, or lost the POST's answer). Sending the
+same change again would make a second live job for the same numbers. So before sending, the
+plan asks each provider for its account's unfinished jobs touching the planned numbers
+(``Provider.pending_work``) and sorts the numbers they cover:
+
+* **compatible** — every key the job kept in its saved parameters agrees with the number's
+  desired value (the planned value for a changed field, the live value for a field already in
+  sync; keys the job did not keep are not compared, carriers drop and normalise them). These
+  numbers are taken out of the plan's calls ("pending at the carrier (job …)"); apply waits for
+  the job (bounded by the provider's job timeout) and verifies them with the rest.
+* **incompatible** — the job would set a managed field to another value. These numbers are left
+  out of this run and reported; the next run after the job ends plans them again.
+
+The carrier-specific part (how jobs are listed and read) is the provider's; this module only
+compares flat settings in the carrier's canonical form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import carriers
+from .models import LiveNumber
+from .plan import BulkCall, NumberChange, Plan, PlanWarning
+from .providers.base import PendingJob, Provider
+
+PENDING, CONFLICT = "pending_job", "job_conflict"
+"""``PlanWarning.rail`` values: informative, they never make apply refuse."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """Planned numbers of one account covered by one unfinished carrier job."""
+
+    account: str
+    carrier: str
+    job: PendingJob
+    changes: tuple[NumberChange, ...]
+
+    def call(self) -> BulkCall:
+        """The job seen as a bulk call over the held numbers (to follow and settle it)."""
+        return BulkCall(
+            self.account,
+            self.carrier,
+            dict(self.job.patch or {}),
+            tuple(c.id for c in self.changes),
+            tuple(c.e164 for c in self.changes),
+        )
+
+
+@dataclass
+class Holds:
+    waits: list[Held] = field(default_factory=list)
+    """Compatible jobs: apply waits for them and verifies their numbers."""
+    conflicts: list[Held] = field(default_factory=list)
+    """Incompatible jobs: their numbers are left out of this run."""
+
+    def numbers(self) -> set[tuple[str, str]]:
+        return {(h.account, c.id) for h in (*self.waits, *self.conflicts) for c in h.changes}
+
+    def changes(self) -> tuple[NumberChange, ...]:
+        """The planned changes the waited-for jobs should make (for verify)."""
+        return tuple(c for h in self.waits for c in h.changes)
+
+    def follow(self) -> list[tuple[BulkCall, str]]:
+        return [(h.call(), h.job.job_id) for h in self.waits]
+
+    def warnings(self) -> list[PlanWarning]:
+        out = []
+        for h in self.waits:
+            out.append(
+                PlanWarning(
+                    PENDING,
+                    h.account,
+                    f"{_count(h)} pending at the carrier (job {h.job.job_id}, {h.job.status}): "
+                    f"not sent again; apply waits for the job and verifies them{_some(h)}",
+                )
+            )
+        for h in self.conflicts:
+            out.append(
+                PlanWarning(
+                    CONFLICT,
+                    h.account,
+                    f"{_count(h)} in live job {h.job.job_id} ({h.job.status}) that sets other "
+                    f"values than this plan: left out of this run; re-run once the job has "
+                    f"ended{_some(h)}",
+                )
+            )
+        return out
+
+
+def _count(h: Held) -> str:
+    n = len(h.changes)
+    return f"{n} planned number{'s' if n != 1 else ''}"
+
+
+def _some(h: Held, shown: int = 5) -> str:
+    e164s = [c.e164 for c in h.changes]
+    more = f", … and {len(e164s) - shown} more" if len(e164s) > shown else ""
+    return f" ({', '.join(e164s[:shown])}{more})"
+
+
+def compatible(
+    job_patch: Mapping[str, Any] | None,
+    change: NumberChange,
+    live: LiveNumber | None,
+    carrier: str,
+) -> bool:
+    """Does the job set nothing on this number that differs from its desired state?"""
+    if not job_patch:
+        return True  # the carrier kept no parameters: the job's own outcome and verify decide
+    desired = dict(live.settings) if live is not None else {}
+    desired.update({f.field: f.new for f in change.changes})
+    normal = carriers.get(carrier).canonical
+    for key, value in job_patch.items():
+        if key not in desired:
+            continue  # a field this config does not manage
+        fix = normal.get(key)
+        want = desired[key]
+        if (fix(value) if fix else value) != (fix(want) if fix else want):
+            return False
+    return True
+
+
+async def look(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    observed: Mapping[tuple[str, str], LiveNumber],
+) -> Holds:
+    """Ask each provider with planned changes for its unfinished jobs and sort their numbers."""
+    by_account: dict[str, dict[str, NumberChange]] = {}
+    for change in plan.changes:
+        by_account.setdefault(change.account, {})[change.id] = change
+    names = sorted(by_account)
+    found = await asyncio.gather(*(providers[n].pending_work(list(by_account[n])) for n in names))
+    holds = Holds()
+    for name, jobs in zip(names, found, strict=True):
+        carrier = providers[name].carrier
+        planned = by_account[name]
+        taken: set[str] = set()
+        fits: dict[str, list[NumberChange]] = {}
+        clash: dict[str, list[NumberChange]] = {}
+        by_id = {j.job_id: j for j in jobs}
+        for job in jobs:  # an incompatible job wins over a compatible one for the same number
+            for id_ in job.ids:
+                change = planned.get(id_)
+                if change is None or id_ in taken:
+                    continue
+                if not compatible(job.patch, change, observed.get((name, id_)), carrier):
+                    taken.add(id_)
+                    clash.setdefault(job.job_id, []).append(change)
+        for job in jobs:
+            for id_ in job.ids:
+                change = planned.get(id_)
+                if change is not None and id_ not in taken:
+                    taken.add(id_)
+                    fits.setdefault(job.job_id, []).append(change)
+        holds.waits += [Held(name, carrier, by_id[j], tuple(c)) for j, c in fits.items()]
+        holds.conflicts += [Held(name, carrier, by_id[j], tuple(c)) for j, c in clash.items()]
+    return holds
+
+
+def hold(plan: Plan, holds: Holds) -> Plan:
+    """The plan without the held numbers, saying why in its warnings."""
+    if not holds.waits and not holds.conflicts:
+        return plan
+    reduced = plan.without(holds.numbers())
+    return replace(reduced, warnings=(*reduced.warnings, *holds.warnings()))
