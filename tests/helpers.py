@@ -12,7 +12,8 @@ import httpx
 from reconciler import carriers
 from reconciler.clock import Clock
 from reconciler.config import ProviderConfig
-from reconciler.providers import SANDBOX_ORIGIN, Provider, open_provider
+from reconciler.desired import DesiredState
+from reconciler.providers import SANDBOX_ORIGIN, Provider, open_account, open_provider
 
 
 def run(coro: Any) -> Any:
@@ -50,6 +51,14 @@ def sandbox_provider(
         transport=transport or sandbox_transport(sandbox),
         clock=clock,
     )
+
+
+def state_provider(state: DesiredState, account: str, sandbox: Any, clock: Clock) -> Provider:
+    """The provider of ``account`` of a loaded desired state, opened on ``sandbox`` the way the
+    CLI opens it (``open_account`` with the account's config and file:line); the caller closes
+    it."""
+    entry = state.accounts[account]
+    return open_account(account, entry.config, entry.source, sandbox=sandbox, clock=clock)
 
 
 class _Factory:

@@ -3,7 +3,6 @@ jobs in flight, verify, secrets masked in every output."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLE
+from helpers import state_provider
 from rich.console import Console
 
 from reconciler import render
@@ -18,51 +18,41 @@ from reconciler.applier import EXIT_OK, EXIT_PARTIAL, apply_plan
 from reconciler.clock import FakeClock
 from reconciler.loader import load
 from reconciler.plan import Plan
-from reconciler.providers import open_account
 from reconciler.runner import plan_accounts
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import telnyx as telnyx_sim
 
 
-def plan_and_apply(
+async def plan_and_apply(
     config: Path, sandbox: Sandbox, clock: FakeClock, wrap: Any = None
 ) -> tuple[Plan, Any, Any]:
     state = load(config, env={})
-
-    async def go() -> tuple[Plan, Any, Any]:
-        providers = {
-            name: open_account(name, state.accounts[name].config, state.accounts[name].source, sandbox=sandbox, clock=clock)
-            for name in state.rules
-        }
-        if wrap:
-            for p in providers.values():
-                wrap(p)
-        try:
-            plan = await plan_accounts(state, providers)
-            report = await apply_plan(plan, providers, clock=clock)
-            after = await plan_accounts(state, providers)
-            return plan, report, after
-        finally:
-            for p in providers.values():
-                await p.aclose()
-
-    return asyncio.run(go())
+    providers = {name: state_provider(state, name, sandbox, clock) for name in state.rules}
+    if wrap:
+        for p in providers.values():
+            wrap(p)
+    try:
+        plan = await plan_accounts(state, providers)
+        report = await apply_plan(plan, providers, clock=clock)
+        after = await plan_accounts(state, providers)
+        return plan, report, after
+    finally:
+        for p in providers.values():
+            await p.aclose()
 
 
-def test_example_converges_on_the_fake_clock(sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_example_converges_on_the_fake_clock(sandbox: Sandbox, clock: FakeClock) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
     state = load(EXAMPLE, env={})
 
-    async def go() -> tuple[Any, Any]:
-        providers = {n: open_account(n, state.accounts[n].config, state.accounts[n].source, sandbox=sandbox, clock=clock) for n in state.rules}
-        plan = await plan_accounts(state, providers)
-        report = await apply_plan(plan, providers, clock=clock, record=lambda e, d: events.append((e, d)))
-        again = await plan_accounts(state, providers)
-        for p in providers.values():
-            await p.aclose()
-        return report, (plan, again)
-
-    report, (plan, again) = asyncio.run(go())
+    providers = {n: state_provider(state, n, sandbox, clock) for n in state.rules}
+    plan = await plan_accounts(state, providers)
+    report = await apply_plan(
+        plan, providers, clock=clock, record=lambda e, d: events.append((e, d))
+    )
+    again = await plan_accounts(state, providers)
+    for p in providers.values():
+        await p.aclose()
     assert report.exit_code == EXIT_OK
     assert report.verified == plan.changed > 0
     assert not again.has_changes
@@ -72,9 +62,11 @@ def test_example_converges_on_the_fake_clock(sandbox: Sandbox, clock: FakeClock)
     assert clock.slept, "polling and verify waited on the injected clock"
 
 
-def test_telnyx_partial_failure_is_exit_4_and_names_the_numbers(sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_telnyx_partial_failure_is_exit_4_and_names_the_numbers(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
     sandbox.store.set_knob("telnyx.fail_numbers", ["+13127367203", "+13035559105"])
-    plan, report, after = plan_and_apply(EXAMPLE, sandbox, clock)
+    plan, report, after = await plan_and_apply(EXAMPLE, sandbox, clock)
     assert report.exit_code == EXIT_PARTIAL
     failed = {e164 for (_, e164) in report.failed}
     assert failed == {"+13127367203", "+13035559105"}
@@ -88,9 +80,9 @@ def test_telnyx_partial_failure_is_exit_4_and_names_the_numbers(sandbox: Sandbox
     assert "Apply partial" in text and "+13127367203" in text
 
 
-def test_expired_job_is_reported(sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_expired_job_is_reported(sandbox: Sandbox, clock: FakeClock) -> None:
     sandbox.store.set_knob("telnyx.expire_jobs", True)
-    plan, report, after = plan_and_apply(EXAMPLE, sandbox, clock)
+    plan, report, after = await plan_and_apply(EXAMPLE, sandbox, clock)
     assert report.exit_code == EXIT_PARTIAL
     telnyx_changes = {c.e164 for c in plan.changes if c.account == "telnyx-main"}
     assert {e for (a, e) in report.failed if a == "telnyx-main"} == telnyx_changes
@@ -100,16 +92,22 @@ def test_expired_job_is_reported(sandbox: Sandbox, clock: FakeClock) -> None:
 def _bulk_config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "c.yaml"
     config.write_text(
-        "providers:\n  tx:\n    type: telnyx\n    sandbox: true\n" + extra +
-        "numbers:\n  - {provider: tx, number: '+1415*', settings: {customer_reference: bulk-ref}}\n"
+        "providers:\n  tx:\n    type: telnyx\n    sandbox: true\n"
+        + extra
+        + "numbers:\n"
+        + "  - {provider: tx, number: '+1415*', settings: {customer_reference: bulk-ref}}\n"
     )
     return config
 
 
-def test_1001_numbers_with_one_patch_make_two_jobs(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+async def test_1001_numbers_with_one_patch_make_two_jobs(
+    sandbox: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
     sandbox.store.set_knob("telnyx.rate_limit", 0)
-    telnyx_sim.seed_synthetic(sandbox.store, 1001, prefix="1415", settings={"customer_reference": "old"})
-    plan, report, after = plan_and_apply(_bulk_config(tmp_path), sandbox, clock)
+    telnyx_sim.seed_synthetic(
+        sandbox.store, 1001, prefix="1415", settings={"customer_reference": "old"}
+    )
+    plan, report, after = await plan_and_apply(_bulk_config(tmp_path), sandbox, clock)
     assert sorted(len(c.ids) for c in plan.calls) == [1, 1000]
     assert report.exit_code == EXIT_OK
     jobs = sandbox.store.conn.execute("SELECT count(*) FROM telnyx_jobs").fetchone()[0]
@@ -117,9 +115,13 @@ def test_1001_numbers_with_one_patch_make_two_jobs(sandbox: Sandbox, clock: Fake
     assert not after.has_changes
 
 
-def test_never_more_than_20_jobs_in_flight(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+async def test_never_more_than_20_jobs_in_flight(
+    sandbox: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
     sandbox.store.set_knob("telnyx.rate_limit", 0)
-    telnyx_sim.seed_synthetic(sandbox.store, 50, prefix="1415", settings={"customer_reference": "old"})
+    telnyx_sim.seed_synthetic(
+        sandbox.store, 50, prefix="1415", settings={"customer_reference": "old"}
+    )
     config = _bulk_config(tmp_path, "    max_ids_per_call: 2\n")  # 50 numbers → 25 jobs
     statuses: list[int] = []
     in_flight = {"now": 0, "max": 0}
@@ -152,7 +154,7 @@ def test_never_more_than_20_jobs_in_flight(sandbox: Sandbox, clock: FakeClock, t
             await inner_app(scope, receive, send)
 
     sandbox.app = spy  # type: ignore[assignment]
-    plan, report, after = plan_and_apply(config, sandbox, clock, wrap)
+    plan, report, after = await plan_and_apply(config, sandbox, clock, wrap)
     assert len(plan.calls) == 25
     assert report.exit_code == EXIT_OK
     assert in_flight["max"] == 20
@@ -160,7 +162,9 @@ def test_never_more_than_20_jobs_in_flight(sandbox: Sandbox, clock: FakeClock, t
     assert not after.has_changes
 
 
-def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClock, tmp_path: Path) -> None:
+async def test_external_pin_is_masked_in_every_output(
+    sandbox: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(
         "providers:\n  tx: {type: telnyx, sandbox: true}\n"
@@ -168,14 +172,11 @@ def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClo
     )
     state = load(config, env={})
 
-    async def go() -> Plan:
-        provider = open_account("tx", state.accounts["tx"].config, state.accounts["tx"].source, sandbox=sandbox, clock=clock)
-        try:
-            return await plan_accounts(state, {"tx": provider})
-        finally:
-            await provider.aclose()
-
-    plan = asyncio.run(go())
+    provider = state_provider(state, "tx", sandbox, clock)
+    try:
+        plan = await plan_accounts(state, {"tx": provider})
+    finally:
+        await provider.aclose()
     assert plan.calls and plan.calls[0].patch == {"external_pin": "987123"}  # the plan carries it
     out = io.StringIO()
     render.write_plan(plan, out)
@@ -186,7 +187,9 @@ def test_external_pin_is_masked_in_every_output(sandbox: Sandbox, clock: FakeClo
 
 
 @pytest.mark.parametrize("account", ["wavix-main", "telnyx-main"])
-def test_reading_progress_counts_every_page(sandbox: Sandbox, clock: FakeClock, account: str) -> None:
+async def test_reading_progress_counts_every_page(
+    sandbox: Sandbox, clock: FakeClock, account: str
+) -> None:
     from reconciler.sandbox import wavix as wavix_sim
 
     state = load(EXAMPLE, env={})
@@ -199,20 +202,16 @@ def test_reading_progress_counts_every_page(sandbox: Sandbox, clock: FakeClock, 
         telnyx_sim.seed_synthetic(sandbox.store, 600, prefix="1415")  # 646: 3 pages x 2 listings
         pages = 6
 
-    async def go() -> int:
-        provider = open_account(account, state.accounts[account].config, state.accounts[account].source, sandbox=sandbox, clock=clock)
-        console = Console(file=io.StringIO(), force_terminal=True)
-        with render.progress(console, {account: provider}):
-            hook = provider.on_progress
-            assert hook is not None
-            provider.on_progress = lambda *a: (seen.append(a), hook(*a))  # type: ignore[func-returns-value]
-            await provider.fetch_all()
-        assert provider.on_progress is None  # unhooked afterwards
-        sent = provider.requests_sent
-        await provider.aclose()
-        return sent
-
-    requests = asyncio.run(go())
+    provider = state_provider(state, account, sandbox, clock)
+    console = Console(file=io.StringIO(), force_terminal=True)
+    with render.progress(console, {account: provider}):
+        hook = provider.on_progress
+        assert hook is not None
+        provider.on_progress = lambda *a: (seen.append(a), hook(*a))  # type: ignore[func-returns-value]
+        await provider.fetch_all()
+    assert provider.on_progress is None  # unhooked afterwards
+    requests = provider.requests_sent
+    await provider.aclose()
     assert seen, "progress was reported"
     done, total = seen[-1][1], seen[-1][2]
     assert seen[-1][0] == account and done == total == pages
