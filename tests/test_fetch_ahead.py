@@ -4,7 +4,6 @@ total is an error."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -34,32 +33,32 @@ class RefuseLaterPages(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-def fetch(sandbox: Sandbox, clock: FakeClock, carrier: str) -> tuple[Any, RefuseLaterPages]:
+async def fetch(sandbox: Sandbox, clock: FakeClock, carrier: str) -> tuple[Any, RefuseLaterPages]:
     spy = RefuseLaterPages(sandbox_transport(sandbox), PAGE_PARAM[carrier])
     provider = sandbox_provider(sandbox, carrier, account="acct", transport=spy, clock=clock)
-
-    async def go() -> Any:
-        try:
-            return await provider.fetch_all()
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(go()), spy
+    try:
+        return await provider.fetch_all(), spy
+    finally:
+        await provider.aclose()
 
 
 @pytest.mark.parametrize("carrier,count", [("wavix", 60), ("telnyx", 46)])
-def test_refused_pages_beyond_the_total_are_ignored(sandbox: Sandbox, clock: FakeClock, carrier: str, count: int) -> None:
-    numbers, spy = fetch(sandbox, clock, carrier)
+async def test_refused_pages_beyond_the_total_are_ignored(
+    sandbox: Sandbox, clock: FakeClock, carrier: str, count: int
+) -> None:
+    numbers, spy = await fetch(sandbox, clock, carrier)
     assert len(numbers) == count
     assert spy.refused > 0  # the opening wave did ask beyond the single page
 
 
 @pytest.mark.parametrize("carrier", ["wavix", "telnyx"])
-def test_a_refused_page_within_the_total_is_an_error(sandbox: Sandbox, clock: FakeClock, carrier: str) -> None:
+async def test_a_refused_page_within_the_total_is_an_error(
+    sandbox: Sandbox, clock: FakeClock, carrier: str
+) -> None:
     if carrier == "wavix":
         wavix_sim.seed_synthetic(sandbox.store, 150)  # 210 numbers: 3 pages
     else:
         sandbox.store.set_knob("telnyx.rate_limit", 0)
         telnyx_sim.seed_synthetic(sandbox.store, 300, prefix="1415")  # 346: 2 pages
     with pytest.raises(InvalidRequestError):
-        fetch(sandbox, clock, carrier)
+        await fetch(sandbox, clock, carrier)
