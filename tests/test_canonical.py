@@ -37,12 +37,18 @@ def serve(body: dict[str, Any]) -> httpx.MockTransport:
 
 
 def read_one(carrier: str, transport: httpx.MockTransport) -> dict[str, Any]:
-    provider = sandbox_provider(None, carrier, transport=transport, clock=FakeClock())
-    try:
-        (number,) = run(provider.fetch_all())
-    finally:
-        run(provider.aclose())
-    return number.settings
+    """Sync on purpose: hypothesis examples cannot be coroutines, so each example runs this
+    once on its own event loop (the provider is built and closed on that loop)."""
+
+    async def read() -> dict[str, Any]:
+        provider = sandbox_provider(None, carrier, transport=transport, clock=FakeClock())
+        try:
+            (number,) = await provider.fetch_all()
+        finally:
+            await provider.aclose()
+        return number.settings
+
+    return run(read())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
