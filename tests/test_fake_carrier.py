@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import run
 from pydantic import StrictBool, StrictStr
 
 from reconciler import carriers
@@ -119,7 +118,7 @@ numbers:
 """
 
 
-def test_a_registered_carrier_validates_plans_and_applies(
+async def test_a_registered_carrier_validates_plans_and_applies(
     fake_carrier: None, tmp_path: Path
 ) -> None:
     path = tmp_path / "fake.yaml"
@@ -128,16 +127,11 @@ def test_a_registered_carrier_validates_plans_and_applies(
     assert result.exit_code == 0, result.output
     state = load(path, env={"FAKE_API_KEY": "fake-key-123"})
     api = FakeCarrierApi()
-
-    async def go() -> tuple[Any, Any, Any]:
-        transports = {"fake-main": httpx.MockTransport(api.handle)}
-        async with open_accounts(state, transports=transports) as providers:
-            plan = await plan_accounts(state, providers)
-            report = await apply(plan, providers)
-            again = await plan_accounts(state, providers)
-            return plan, report, again
-
-    plan, report, again = run(go())
+    transports = {"fake-main": httpx.MockTransport(api.handle)}
+    async with open_accounts(state, transports=transports) as providers:
+        plan = await plan_accounts(state, providers)
+        report = await apply(plan, providers)
+        again = await plan_accounts(state, providers)
     assert plan.changed == 5
     # Cover grouping works on any carrier: 4 numbers want {forward, recording}, one only forward;
     # batch limit 2 → 3 calls.
@@ -164,7 +158,9 @@ def test_the_schema_lists_a_registered_carrier(fake_carrier: None) -> None:
     assert '"const": "fake"' in schema and "FakeSettings" in schema
 
 
-def test_an_account_fatal_error_stops_only_that_account(fake_carrier: None, tmp_path: Path) -> None:
+async def test_an_account_fatal_error_stops_only_that_account(
+    fake_carrier: None, tmp_path: Path
+) -> None:
     """A key without write scope (403 on every write) stops its account's remaining calls; the
     other account's calls still run (the contract in providers/base.py)."""
     path = tmp_path / "two.yaml"
@@ -181,16 +177,13 @@ def test_an_account_fatal_error_stops_only_that_account(fake_carrier: None, tmp_
             return httpx.Response(403, text="key lacks write scope")
         return read_only.handle(request)
 
-    async def go() -> Any:
-        transports = {
-            "fake-a": httpx.MockTransport(refuse_writes),
-            "fake-b": httpx.MockTransport(writable.handle),
-        }
-        async with open_accounts(state, transports=transports) as providers:
-            plan = await plan_accounts(state, providers)
-            return plan, await apply(plan, providers)
-
-    plan, report = run(go())
+    transports = {
+        "fake-a": httpx.MockTransport(refuse_writes),
+        "fake-b": httpx.MockTransport(writable.handle),
+    }
+    async with open_accounts(state, transports=transports) as providers:
+        plan = await plan_accounts(state, providers)
+        report = await apply(plan, providers)
     calls_a = [c for c in plan.calls if c.account == "fake-a"]
     assert len(calls_a) == 3
     assert list(report.stopped) == ["fake-a"] and "403" in report.stopped["fake-a"]
