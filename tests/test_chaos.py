@@ -15,7 +15,6 @@ final plan is empty.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import EXAMPLE
+from sandbox_checks import duplicate_jobs, jobs, snapshot
 
 from reconciler import runner
 from reconciler.clock import FakeClock
@@ -128,59 +128,6 @@ def stray_writes(out: Outcome) -> list[tuple[int, str, str]]:
     ]
 
 
-def duplicate_jobs(store: SandboxStore) -> list[tuple[str, str, list[str]]]:
-    """Pairs of Telnyx jobs (earlier, later, shared ids) where the later one was created while
-    the earlier was still live, or re-sends the same update for numbers the earlier one already
-    changed."""
-    docs = _jobs(store)
-    found = []
-    for i, first in enumerate(docs):
-        ids = _targets(first)
-        done = {op["id"] for op in first["successful_operations"]}
-        finished = first["status"] in ("completed", "failed", "expired")
-        same = _update(first)
-        for later in docs[i + 1 :]:
-            shared = sorted(ids & _targets(later))
-            if not shared:
-                continue
-            live = not finished or later["created_at"] < first["updated_at"]
-            if live or (_update(later) == same and done & set(shared)):
-                found.append((first["id"], later["id"], shared))
-    return found
-
-
-def _jobs(store: SandboxStore) -> list[dict[str, Any]]:
-    with store.lock:
-        rows = store.conn.execute("SELECT doc FROM telnyx_jobs ORDER BY seq").fetchall()
-    return [json.loads(r[0]) for r in rows]
-
-
-def _targets(doc: dict[str, Any]) -> set[str]:
-    return {
-        op["id"]
-        for key in ("pending_operations", "successful_operations", "failed_operations")
-        for op in doc[key]
-    }
-
-
-def _update(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc["parameters"].items() if k != "phone_numbers"}
-
-
-def snapshot(store: SandboxStore) -> dict[tuple[str, str], str]:
-    """Every number's stored state, by (carrier, id)."""
-    with store.lock:
-        rows = [
-            ("wavix", str(i), b)
-            for i, b in store.conn.execute("SELECT id, body FROM wavix_numbers")
-        ]
-        rows += [
-            ("telnyx", i, d + v)
-            for i, d, v in store.conn.execute("SELECT id, detailed, voice FROM telnyx_numbers")
-        ]
-    return {(c, i): body for c, i, body in rows}
-
-
 def touched_outside_plans(
     before: dict[tuple[str, str], str], sb: Sandbox, out: Outcome
 ) -> list[tuple[str, str]]:
@@ -193,7 +140,7 @@ def check(
     sb: Sandbox, before: dict[tuple[str, str], str], out: Outcome, runs: int, label: str
 ) -> None:
     log = [e for a in out.applies for e in a.log]
-    failed_in_jobs = any(d["failed_operations"] for d in _jobs(sb.store))
+    failed_in_jobs = any(d["failed_operations"] for d in jobs(sb.store))
     assert any(e.fault for e in log) or failed_in_jobs, "no fault injected: the run proves nothing"
     assert out.final_changes == 0, f"{label}: not converged after {len(out.applies)} applies"
     assert len(out.applies) <= runs
