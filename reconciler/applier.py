@@ -31,6 +31,35 @@ Recorder = Callable[[str, dict[str, Any]], None]
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 4
 
 
+class ApplyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an apply: no new call was sent after it. Says which calls finished (with
+    their outcome), which were in flight (sent; outcome unknown, the journal keeps them open for
+    the next run to settle) and which were never sent."""
+
+    def __init__(
+        self, report: ApplyReport, in_flight: list[BulkCall], not_sent: list[BulkCall]
+    ) -> None:
+        super().__init__("apply interrupted")
+        self.report, self.in_flight, self.not_sent = report, in_flight, not_sent
+
+    def lines(self) -> list[str]:
+        def one(call: BulkCall) -> str:
+            first = f" from {call.e164s[0]}" if call.e164s else ""
+            return f"{call.account}: {len(call.ids)} number(s){first}"
+
+        done = self.report.results
+        out = [
+            f"Interrupted: {len(done)} call(s) finished, {len(self.in_flight)} in flight "
+            f"(sent, outcome unknown), {len(self.not_sent)} not sent."
+        ]
+        for r in done:
+            job = f", job {r.job_id}" if r.job_id else ""
+            out.append(f"  finished   {one(r.call)}: {r.status}{job}")
+        out += [f"  in flight  {one(c)}" for c in self.in_flight]
+        out += [f"  not sent   {one(c)}" for c in self.not_sent]
+        return out
+
+
 @dataclass
 class ApplyReport:
     results: list[CallResult] = field(default_factory=list)
@@ -67,15 +96,22 @@ async def apply_plan(
     clock = clock or Clock()
     report = ApplyReport()
     emit = record or (lambda event, data: None)
+    main = asyncio.current_task()
+    started: dict[int, BulkCall] = {}
+    finished: set[int] = set()
+    stopping: list[bool] = []
 
     async def run(
         index: int, call: BulkCall, gate: asyncio.Semaphore, job_id: str | None = None
     ) -> None:
         async with gate:  # a followed job counts against the carrier's cap on live jobs too
+            if stopping:
+                return  # interrupted: nothing new is sent
             if call.account in report.stopped:
                 report.not_attempted.append(call)
                 return
             provider = providers[call.account]
+            started[index] = call
             emit(
                 "call_started",
                 {
@@ -95,6 +131,7 @@ async def apply_plan(
                 log.warning("provider %s raised for one call: %s", call.account, exc)
                 result = CallResult(call, CallStatus.FAILED, error=str(exc))
             report.results.append(result)
+            finished.add(index)
             emit(
                 "call_finished",
                 {
@@ -108,16 +145,37 @@ async def apply_plan(
                 },
             )
             if on_call_done:
-                on_call_done(result)
+                try:
+                    on_call_done(result)
+                except KeyboardInterrupt:  # Ctrl-C seen by the display: stop like a SIGINT
+                    stopping.append(True)
+                    if main is not None:
+                        main.cancel()
 
     gates = {name: asyncio.Semaphore(p.max_concurrent_calls) for name, p in providers.items()}
-    await asyncio.gather(
-        *(run(i, call, gates[call.account]) for i, call in enumerate(plan.calls)),
-        *(
-            run(len(plan.calls) + i, call, gates[call.account], job_id)
-            for i, (call, job_id) in enumerate(follow)
-        ),
-    )
+    tasks = [
+        asyncio.ensure_future(run(i, call, gates[call.account]))
+        for i, call in enumerate(plan.calls)
+    ] + [
+        asyncio.ensure_future(run(len(plan.calls) + i, call, gates[call.account], job_id))
+        for i, (call, job_id) in enumerate(follow)
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Ctrl-C (asyncio.run cancels the main task) or the display's KeyboardInterrupt: stop
+        # sending, cancel the calls in flight and leave them open in the journal.
+        stopping.append(True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        in_flight = [c for i, c in sorted(started.items()) if i not in finished]
+        for i, c in sorted(started.items()):
+            if i not in finished:
+                emit("call_interrupted", {"index": i, "account": c.account})
+        every = [*plan.calls, *(c for c, _ in follow)]
+        not_sent = [c for i, c in enumerate(every) if i not in started]
+        raise ApplyInterrupted(report, in_flight, not_sent) from None
 
     e164_of = {(c.account, c.id): c.e164 for c in plan.changes}
     for result in report.results:

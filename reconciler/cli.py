@@ -7,6 +7,7 @@ Exit codes, the same for every command (README and docs/review-workflow.md list 
   2  changes (plan --detailed-exitcode) or drift (drift)
   3  refused, nothing sent: a stale saved plan, a safety rail, an empty config (drift)
   4  partial apply: some numbers did not reach their desired state
+  130  apply interrupted (Ctrl-C): the message says which calls were sent and what to run next
 
 Shell completion (click): ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"`` in
 ``~/.bashrc`` (``zsh_source`` for zsh, ``fish_source`` for fish).
@@ -27,7 +28,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from . import __version__, planfile, rails, render, runner
+from . import __version__, journal, planfile, rails, render, runner
+from .applier import ApplyInterrupted
 from .errors import Aborted, ConfigError, ReconcilerError, StalePlan
 from .loader import load
 from .plan import Plan
@@ -293,6 +295,10 @@ def show(
 @target_option
 @rail_options
 @sandbox_db_option
+@click.option(
+    "--state-dir", type=click.Path(path_type=Path), envvar=journal.STATE_DIR_ENV, default=None,
+    help="Directory of the apply journal and lock (default .reconciler; docs/reliability.md).",
+)
 @handle_errors
 def apply(
     path: Path,
@@ -302,6 +308,7 @@ def apply(
     full: bool,
     targets: tuple[str, ...],
     sandbox_db: Path | None,
+    state_dir: Path | None,
     **limits: Any,
 ) -> None:
     """Apply a saved plan file exactly, or plan a config, confirm and apply; then verify.
@@ -309,13 +316,47 @@ def apply(
     PATH is a plan file from 'plan -o' (applied as reviewed: refused, exit 3, if a planned
     number changed since; no prompt) or a config (planned now; asks for 'yes')."""
     overrides = _overrides(limits)
-    if planfile.looks_like_plan_file(path):
-        if targets:
-            raise click.UsageError("--target applies when planning: make the plan file with it")
-        code = asyncio.run(_apply_saved(path, config, skip_stale, overrides, full, sandbox_db))
-    else:
-        code = asyncio.run(_apply_config(path, auto_approve, targets, overrides, full, sandbox_db))
+    saved = planfile.looks_like_plan_file(path)
+    if saved and targets:
+        raise click.UsageError("--target applies when planning: make the plan file with it")
+    # One apply of a config at a time from this machine (keyed by the config's resolved path).
+    read = planfile.read(path) if saved else None
+    key = config or (Path(read.config_path) if read is not None else path)
+    try:
+        with journal.apply_lock(str(key.resolve()), state_dir):
+            log = journal.Journal.open(state_dir)
+            try:
+                if saved:
+                    code = asyncio.run(
+                        _apply_saved(read, path, config, skip_stale, overrides, full, sandbox_db, log)
+                    )
+                else:
+                    code = asyncio.run(
+                        _apply_config(path, auto_approve, targets, overrides, full, sandbox_db, log)
+                    )
+            finally:
+                log.close()
+    except ApplyInterrupted as exc:
+        sys.stdout.flush()
+        err = _console(err=True)
+        for line in exc.lines():
+            err.print(line, markup=False)
+        err.print(
+            f"Next: run 'reconciler apply {path}' again. It first settles the calls that were in "
+            f"flight (journal {journal.state_dir(state_dir) / journal.JOURNAL_FILE}): their jobs "
+            "are looked up and waited for, never sent twice; then it plans what is left.",
+            markup=False,
+        )
+        sys.exit(130)
     sys.exit(code)
+
+
+def _settled(run: Any) -> None:
+    if run.settled:
+        click.echo(f"Settled {len(run.settled)} call(s) an earlier apply left open:")
+        for item in run.settled:
+            click.echo(f"  - {item}")
+        click.echo()
 
 
 async def _apply_config(
@@ -325,32 +366,36 @@ async def _apply_config(
     overrides: rails.Overrides,
     full: bool,
     sandbox_db: Path | None,
+    log: journal.Journal,
 ) -> int:
     async with runner.planned(
         path, targets=targets, overrides=overrides, wiring=_wiring(sandbox_db),
-        meta={"config": str(path)},
+        meta={"config": str(path)}, journal=log,
     ) as run:
+        _settled(run)
         _emit(run.plan, fmt="text", full=full)
         rails.enforce(run.plan, force=overrides.force)
         if not run.plan.has_changes and not run.held.waits:
             return 0
         if not auto_approve:
             _confirm()
-        return await _send(run.plan, run.providers, run.held)
+        return await _send(run.plan, run.providers, run.held, log.recorder(run.plan, str(path)))
 
 
 async def _apply_saved(
+    saved: Any,
     path: Path,
     config: Path | None,
     skip_stale: bool,
     overrides: rails.Overrides,
     full: bool,
     sandbox_db: Path | None,
+    log: journal.Journal,
 ) -> int:
-    saved = planfile.read(path)
     async with runner.saved_plan(
-        saved, config=config, overrides=overrides, wiring=_wiring(sandbox_db)
+        saved, config=config, overrides=overrides, wiring=_wiring(sandbox_db), journal=log
     ) as run:
+        _settled(run)
         _emit(run.plan, fmt="text", full=full)
         the_plan = run.plan
         if run.moved:
@@ -365,10 +410,10 @@ async def _apply_saved(
                 click.echo(f"  - {moved.describe()}")
             the_plan = run.without_moved()
         rails.enforce(the_plan, force=overrides.force)
-        if not the_plan.has_changes:
+        if not the_plan.has_changes and not run.held.waits:
             click.echo("Nothing to apply.")
             return 0
-        return await _send(the_plan, run.providers)
+        return await _send(the_plan, run.providers, run.held, log.recorder(the_plan, str(path)))
 
 
 def _confirm() -> None:
@@ -385,14 +430,16 @@ def _confirm() -> None:
         raise Aborted("nothing was changed")
 
 
-async def _send(the_plan: Plan, providers: Any, held: Any = None) -> int:
+async def _send(the_plan: Plan, providers: Any, held: Any = None, record: Any = None) -> int:
     click.echo()
     click.echo(f"Applying {len(the_plan.calls)} bulk call(s)...")
     waits = len(held.waits) if held else 0
     if waits:
         click.echo(f"Waiting for {waits} job(s) already pending at the carrier...")
     with render.progress(_console(err=True), providers, len(the_plan.calls) + waits) as done:
-        report = await runner.apply(the_plan, providers, on_call_done=done, held=held)
+        report = await runner.apply(
+            the_plan, providers, on_call_done=done, held=held, record=record
+        )
     render.write_apply(report, the_plan, sys.stdout, color=render.use_color(sys.stdout))
     return report.exit_code
 

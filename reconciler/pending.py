@@ -149,18 +149,18 @@ async def look(
         by_id = {j.job_id: j for j in jobs}
         for job in jobs:  # an incompatible job wins over a compatible one for the same number
             for id_ in job.ids:
-                change = planned.get(id_)
-                if change is None or id_ in taken:
+                wanted = planned.get(id_)
+                if wanted is None or id_ in taken:
                     continue
-                if not compatible(job.patch, change, observed.get((name, id_)), carrier):
+                if not compatible(job.patch, wanted, observed.get((name, id_)), carrier):
                     taken.add(id_)
-                    clash.setdefault(job.job_id, []).append(change)
+                    clash.setdefault(job.job_id, []).append(wanted)
         for job in jobs:
             for id_ in job.ids:
-                change = planned.get(id_)
-                if change is not None and id_ not in taken:
+                covered = planned.get(id_)
+                if covered is not None and id_ not in taken:
                     taken.add(id_)
-                    fits.setdefault(job.job_id, []).append(change)
+                    fits.setdefault(job.job_id, []).append(covered)
         holds.waits += [Held(name, carrier, by_id[j], tuple(c)) for j, c in fits.items()]
         holds.conflicts += [Held(name, carrier, by_id[j], tuple(c)) for j, c in clash.items()]
     return holds

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import journal as journal_
 from . import pending, planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
@@ -205,6 +206,8 @@ class Run:
     path: Path
     held: pending.Holds = field(default_factory=pending.Holds)
     """Planned numbers an unfinished carrier job covers (taken out of ``plan``)."""
+    settled: list[journal_.Settled] = field(default_factory=list)
+    """Calls earlier runs left open, settled before this run read the accounts."""
 
 
 @asynccontextmanager
@@ -216,6 +219,7 @@ async def planned(
     wiring: Wiring | None = None,
     meta: dict[str, Any] | None = None,
     list_unmanaged: bool = False,
+    journal: journal_.Journal | None = None,
 ) -> AsyncIterator[Run]:
     """Load the config at ``path``, read its accounts and plan, all through one path.
 
@@ -223,12 +227,14 @@ async def planned(
     The plan carries warnings: the rails it trips (``rails.check``; ``rails.enforce`` refuses
     them), an empty config, a run limited by ``targets``. ``list_unmanaged`` adds the unmanaged
     numbers to the account summaries. The providers stay open while the caller is in the
-    block, so it can apply the plan.
+    block, so it can apply the plan. With a ``journal``, the calls earlier runs left open are
+    settled first (``journal.settle``).
     """
     selected = Targets(targets)
     state = load(path)
     wiring = wiring or Wiring()
     async with wiring.open(state) as providers:
+        settled = await journal_.settle(journal, providers) if journal is not None else []
         with wiring.reading(providers):
             plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
         if plan.missing:
@@ -245,7 +251,13 @@ async def planned(
             warnings.append(_target_warning(plan, selected))
         warnings += [w for w in plan.warnings if w.rail in (pending.PENDING, pending.CONFLICT)]
         yield Run(
-            state, providers, replace(plan, warnings=tuple(warnings)), observed, Path(path), held
+            state,
+            providers,
+            replace(plan, warnings=tuple(warnings)),
+            observed,
+            Path(path),
+            held,
+            settled,
         )
 
 
@@ -327,6 +339,8 @@ class SavedRun:
     moved: list[planfile.Moved]
     """Planned numbers whose live state moved since the plan was made."""
     overrides: rails.Overrides | None = None
+    held: pending.Holds = field(default_factory=pending.Holds)
+    settled: list[journal_.Settled] = field(default_factory=list)
 
     def without_moved(self) -> Plan:
         """The plan with the moved numbers taken out (``--skip-stale``), rails recomputed."""
@@ -343,6 +357,7 @@ async def saved_plan(
     config: str | Path | None = None,
     overrides: rails.Overrides | None = None,
     wiring: Wiring | None = None,
+    journal: journal_.Journal | None = None,
 ) -> AsyncIterator[SavedRun]:
     """Re-load the config the plan was made from (``config`` overrides the recorded path),
     check it is unchanged, open the plan's accounts, re-read only the planned numbers and
@@ -353,13 +368,16 @@ async def saved_plan(
     names = sorted({c.account for c in plan.changes})
     wiring = wiring or Wiring()
     async with wiring.open(state, names) as providers:
+        settled = await journal_.settle(journal, providers) if journal is not None else []
         with wiring.reading(providers):
             live = await reread(plan, providers)
         moved = planfile.compare(saved, state, live)
+        held = await pending.look(plan, providers, live)
+        plan = pending.hold(plan, held)
         configs = {name: state.accounts[name].config for name in providers}
         kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
         plan = replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
-        yield SavedRun(saved, state, providers, plan, moved, overrides)
+        yield SavedRun(saved, state, providers, plan, moved, overrides, held, settled)
 
 
 async def reread(

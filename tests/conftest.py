@@ -14,6 +14,12 @@ EXAMPLE = REPO / "examples" / "desired-state"
 SPECS = REPO.parent / "shared" / "specs"
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's apply journal and locks in its own directory, never the working tree's."""
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

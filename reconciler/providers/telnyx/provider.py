@@ -381,11 +381,20 @@ class TelnyxProvider(Provider):
         if job_id:
             job = (await self._get(f"{JOBS}/{job_id}", missing_ok=True)).get("data")
             return _pending(job, job_ids(job)) if isinstance(job, dict) else None
-        body = {"phone_numbers": list(ids), **unflatten(patch)}
+        normal = self.config.carrier.canonical
         for page in range(1, JOB_SEARCH_PAGES + 1):
             found = await self._get(JOBS, job_query(page, PAGE_SIZE))
             for job in found.get("data") or []:
-                if adoptable(job, ids, body, skip=self._claimed):
+                if job.get("id") in self._claimed or set(job_ids(job)) != set(ids):
+                    continue
+                saved = flat_parameters(job.get("parameters")) or {}
+                same = all(
+                    (normal[k](saved[k]) == normal[k](patch[k]))
+                    if k in normal
+                    else saved[k] == patch[k]
+                    for k in saved.keys() & patch.keys()  # the caller may leave secrets out
+                )
+                if same:
                     return _pending(job, job_ids(job))
             info = PageInfo.of(found)
             if info.ends(page, info):

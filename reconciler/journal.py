@@ -1,0 +1,323 @@
+"""The apply journal and lock: local memory of what was sent, so a next run finishes the work.
+
+State directory: ``--state-dir`` / ``RECONCILER_STATE_DIR``, default ``.reconciler`` (beside the
+embedded sandbox's default database). It holds:
+
+* ``journal.sqlite3`` — one row per bulk call of every apply, written **before** the call is
+  sent (run id, config, plan checksum, account, carrier, ids, the patch with secret values left
+  out, a hash of it) and completed **after** it answers (status, job id, errors, whether the
+  outcome is unknown). A call still ``sending`` (the process died or was interrupted while it
+  was in flight), or one whose outcome is unknown, is *open*. The next apply first settles the
+  open calls of its accounts (``settle``): a job carrier's job is looked up (by the job id when
+  the run learnt it, else by its content: exactly these ids, parameters that agree) — a job
+  still live is then waited for and verified by pending-job awareness (``pending.py``), a
+  finished one is reported; an idempotent carrier's numbers are simply re-read by the plan,
+  which shows what is left.
+* ``locks/<key>.lock`` — ``fcntl.flock`` held for the whole apply of one config, so two applies
+  of it from one machine never interleave: the second waits a few seconds, then refuses.
+
+Secret values (``external_pin``, keys) never reach the journal: a call's patch is stored with
+secret fields replaced by a marker, and its hash is taken over that masked form (a hash of a
+4-digit PIN would give it away).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import carriers
+from .errors import ApplyError, ProviderError
+from .plan import BulkCall, Plan
+from .providers.base import CallResult, Provider
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = Path(".reconciler")
+STATE_DIR_ENV = "RECONCILER_STATE_DIR"
+JOURNAL_FILE = "journal.sqlite3"
+LOCK_WAIT_S = 5.0
+SECRET = "<secret: not journalled>"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    seq INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    config TEXT NOT NULL,
+    plan_checksum TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    carrier TEXT NOT NULL,
+    ids TEXT NOT NULL,
+    patch TEXT NOT NULL,
+    patch_hash TEXT NOT NULL,
+    follows TEXT,
+    state TEXT NOT NULL,
+    status TEXT,
+    job_id TEXT,
+    outcome_unknown INTEGER NOT NULL DEFAULT 0,
+    errors TEXT,
+    sent_at REAL NOT NULL,
+    done_at REAL,
+    settled_at REAL,
+    settled TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_open ON calls (state);
+"""
+SENDING, DONE, INTERRUPTED, SETTLED = "sending", "done", "interrupted", "settled"
+_OPEN = f"(state IN ('{SENDING}', '{INTERRUPTED}') OR (state = '{DONE}' AND outcome_unknown = 1))"
+
+
+class ApplyLocked(ApplyError):
+    """Another apply of the same config holds the lock (exit 1)."""
+
+
+def state_dir(given: str | Path | None = None) -> Path:
+    """``--state-dir``, else ``$RECONCILER_STATE_DIR``, else ``.reconciler``."""
+    if given is not None:
+        return Path(given)
+    return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def _ready(directory: Path) -> Path:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ApplyError(
+            f"state directory {directory}: {exc.strerror or exc}; give a writable one with "
+            f"--state-dir or {STATE_DIR_ENV}"
+        ) from None
+    if not directory.is_dir():
+        raise ApplyError(f"state directory {directory} is not a directory (--state-dir)")
+    return directory
+
+
+def masked_patch(carrier: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The patch with every secret field's value replaced by a marker."""
+    desc = carriers.get(carrier)
+    return {k: SECRET if desc.is_secret(k) else v for k, v in patch.items()}
+
+
+def patch_hash(carrier: str, ids: tuple[str, ...], patch: Mapping[str, Any]) -> str:
+    body = json.dumps([sorted(ids), masked_patch(carrier, patch)], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call an earlier run sent without learning (or recording) how it ended."""
+
+    seq: int
+    run: str
+    account: str
+    carrier: str
+    ids: tuple[str, ...]
+    patch: dict[str, Any]
+    """Secret fields masked: compare only the other keys."""
+    state: str
+    job_id: str | None
+    follows: str | None
+
+    def describe(self) -> str:
+        job = self.job_id or self.follows
+        what = f"job {job}" if job else f"{len(self.ids)} number(s)"
+        return f"{self.account}: call #{self.seq} ({what}, left {self.state})"
+
+
+@dataclass(frozen=True)
+class Settled:
+    call: OpenCall
+    how: str
+
+    def __str__(self) -> str:
+        return f"{self.call.describe()}: {self.how}"
+
+
+class Journal:
+    """The state directory's journal database (one connection, used from one thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ApplyError(
+                f"journal {path}: {exc}; is --state-dir a writable directory?"
+            ) from None
+
+    @classmethod
+    def open(cls, directory: str | Path | None = None) -> Journal:
+        return cls(_ready(state_dir(directory)) / JOURNAL_FILE)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- writing (the applier's ``record`` hook)
+    def recorder(self, plan: Plan, config: str) -> Recorder:
+        return Recorder(self, uuid.uuid4().hex, config, plan.checksum())
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        cur = self.conn.execute(sql, args)
+        return int(cur.lastrowid or 0)
+
+    # ---- reading
+    def open_calls(self, accounts: set[str] | None = None) -> list[OpenCall]:
+        rows = self.conn.execute(
+            f"SELECT seq, run, account, carrier, ids, patch, state, job_id, follows FROM calls "
+            f"WHERE {_OPEN} AND settled_at IS NULL ORDER BY seq"
+        ).fetchall()
+        calls = [
+            OpenCall(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), json.loads(r[5]), *r[6:])
+            for r in rows
+        ]
+        return [c for c in calls if accounts is None or c.account in accounts]
+
+    def rows(self, run: str | None = None) -> list[dict[str, Any]]:
+        """Every row (of one run), oldest first: for tests and inspection."""
+        cur = self.conn.execute(
+            "SELECT * FROM calls" + (" WHERE run = ?" if run else "") + " ORDER BY seq",
+            (run,) if run else (),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def mark_settled(self, call: OpenCall, how: str) -> None:
+        self.conn.execute(
+            "UPDATE calls SET state = ?, settled_at = ?, settled = ? WHERE seq = ?",
+            (SETTLED, time.time(), how, call.seq),
+        )
+
+
+class Recorder:
+    """``record(event, data)`` for ``apply_plan``: a row before each call, its outcome after."""
+
+    def __init__(self, journal: Journal, run: str, config: str, checksum: str) -> None:
+        self.journal, self.run, self.config, self.checksum = journal, run, config, checksum
+        self.rows: dict[int, int] = {}
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if event == "call_started":
+            call: BulkCall = data["call"]
+            self.rows[data["index"]] = self.journal._write(
+                "INSERT INTO calls (run, config, plan_checksum, idx, account, carrier, ids, "
+                "patch, patch_hash, follows, state, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    self.run,
+                    self.config,
+                    self.checksum,
+                    data["index"],
+                    call.account,
+                    call.carrier,
+                    json.dumps(list(call.ids)),
+                    json.dumps(masked_patch(call.carrier, call.patch), default=str),
+                    patch_hash(call.carrier, call.ids, call.patch),
+                    data.get("follows"),
+                    SENDING,
+                    time.time(),
+                ),
+            )
+        elif event == "call_finished" and data["index"] in self.rows:
+            self.journal._write(
+                "UPDATE calls SET state = ?, status = ?, job_id = coalesce(?, job_id, follows), "
+                "outcome_unknown = ?, errors = ?, done_at = ? WHERE seq = ?",
+                (
+                    DONE,
+                    data["status"],
+                    data.get("job_id"),
+                    int(bool(data.get("outcome_unknown"))),
+                    data.get("error"),
+                    time.time(),
+                    self.rows[data["index"]],
+                ),
+            )
+        elif event == "call_interrupted" and data["index"] in self.rows:
+            self.journal._write(
+                "UPDATE calls SET state = ?, errors = ?, done_at = ? WHERE seq = ?",
+                (INTERRUPTED, "interrupted while in flight", time.time(), self.rows[data["index"]]),
+            )
+
+
+async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Settled]:
+    """Settle the open calls of these accounts that earlier runs left; say how each ended.
+
+    Job carriers: the job is looked up; a live one is left to pending-job awareness (this run
+    waits for it and verifies its numbers), a finished one is reported. Idempotent carriers:
+    nothing to look up, this run's plan re-reads the numbers and shows what is left."""
+    settled: list[Settled] = []
+    for call in journal.open_calls(set(providers)):
+        provider = providers[call.account]
+        if not provider.job_based:
+            how = "idempotent call: this run re-read the numbers; the plan shows what is left"
+        else:
+            known = {k: v for k, v in call.patch.items() if v != SECRET}
+            try:
+                job = await provider.find_job(call.ids, known, call.job_id or call.follows)
+            except ProviderError as exc:
+                log.warning("could not settle %s: %s", call.describe(), exc)
+                continue  # stays open: the next run tries again
+            if job is None:
+                how = "no job found at the carrier: the plan re-read the numbers"
+            elif job.status in ("pending", "in_progress"):
+                how = f"job {job.job_id} still {job.status}: this run waits for it and verifies"
+            else:
+                how = f"job {job.job_id} {job.status}; the plan shows what is left"
+        journal.mark_settled(call, how)
+        settled.append(Settled(call, how))
+    return settled
+
+
+def result_line(result: CallResult) -> str:
+    """One call's outcome for an interruption report."""
+    call = result.call
+    job = f", job {result.job_id}" if result.job_id else ""
+    return f"{call.account}: {len(call.ids)} number(s) {result.status}{job}"
+
+
+@contextlib.contextmanager
+def apply_lock(
+    key: str, directory: str | Path | None = None, wait_s: float = LOCK_WAIT_S
+) -> Iterator[Path]:
+    """Hold the apply lock of ``key`` (a config) for the block; refuse after ``wait_s``."""
+    locks = _ready(state_dir(directory) / "locks")
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = locks / f"{name}.lock"
+    try:
+        handle = open(path, "a+")  # held (and locked) for the whole block
+    except OSError as exc:
+        raise ApplyError(f"lock file {path}: {exc.strerror or exc} (--state-dir)") from None
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise ApplyLocked(
+                        f"another apply of {key} is running ({holder}); waited {wait_s:g}s. "
+                        "Run again when it has finished (two applies of one config never "
+                        f"interleave; lock file {path})"
+                    ) from None
+                time.sleep(0.1)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # releases the lock
