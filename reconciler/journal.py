@@ -288,9 +288,11 @@ def result_line(result: CallResult) -> str:
 
 @contextlib.contextmanager
 def apply_lock(
-    key: str, directory: str | Path | None = None, wait_s: float = LOCK_WAIT_S
+    key: str, directory: str | Path | None = None, wait_s: float | None = None
 ) -> Iterator[Path]:
-    """Hold the apply lock of ``key`` (a config) for the block; refuse after ``wait_s``."""
+    """Hold the apply lock of ``key`` (a config) for the block; refuse after ``wait_s``
+    (default ``LOCK_WAIT_S``)."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     locks = _ready(state_dir(directory) / "locks")
     name = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = locks / f"{name}.lock"
