@@ -1,10 +1,22 @@
 """Checks on a sandbox's state that the chaos and crash suites share: Telnyx jobs created twice,
-every number's stored state (to see what a run touched)."""
+every number's stored state (to see what a run touched), and a sandbox served in a child process
+with a config pointing at it."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from reconciler.sandbox.store import SandboxStore
 
@@ -61,3 +73,64 @@ def snapshot(store: SandboxStore) -> dict[tuple[str, str], str]:
             for i, d, v in store.conn.execute("SELECT id, detailed, voice FROM telnyx_numbers")
         ]
     return {(c, i): body for c, i, body in rows}
+
+
+# ---- a served sandbox in a child process
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command line of ``reconciler ARGS`` in a child process (this interpreter)."""
+    return [sys.executable, "-m", "reconciler.cli", *args]
+
+
+@contextmanager
+def served(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``reconciler sandbox serve --sandbox-db DB`` on a free port → ``http://127.0.0.1:PORT``."""
+    port = free_port()
+    child = subprocess.Popen(
+        cli_command("sandbox", "serve", "--port", str(port), "--sandbox-db", str(db)),
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30  # waiting for start-up, not asserting a speed
+        while True:
+            try:
+                httpx.get(origin + "/wavix/v1/numbers", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    _, err = child.communicate(timeout=5)
+                    raise RuntimeError(
+                        f"sandbox serve did not start: {err.decode()[-2000:]}"
+                    ) from None
+                time.sleep(0.05)
+        yield origin
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        if child.stderr is not None:
+            child.stderr.close()
+
+
+def served_config(example: Path, dest: Path, origin: str, extra: str = "") -> Path:
+    """A copy of the example config whose accounts talk to the sandbox served at ``origin``
+    (``extra``: more lines under each account, e.g. ``api_key: ${VAR}``)."""
+    shutil.copytree(example, dest)
+    providers = dest / "providers.yaml"
+    text = providers.read_text()
+    for name, mount in (("wavix-main", "/wavix"), ("telnyx-main", "/telnyx/v2")):
+        head = f"  {name}:\n"
+        lines = f"    base_url: {origin}{mount}\n    poll_interval_s: 0.1\n{extra}"
+        assert head in text
+        text = text.replace(head, head + lines)
+    providers.write_text(text)
+    return dest
