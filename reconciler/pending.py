@@ -2,9 +2,9 @@
 
 Job carriers (Telnyx) run a bulk change as a job that may outlive the run that created it (the
 run stopped waiting at ``job_timeout_s``, was killed, or lost the POST's answer). Sending the
-same change again would make a second live job for the same numbers. So before sending, the
-plan asks each provider for its account's unfinished jobs touching the planned numbers
-(``Provider.pending_work``) and sorts the numbers they cover:
+same change again would make a second live job for the same numbers. So before reading the
+accounts, the plan asks each provider for its account's unfinished jobs
+(``Provider.pending_work``), and sorts the planned numbers they cover:
 
 * **compatible** — every key the job kept in its saved parameters agrees with the number's
   desired value (the planned value for a changed field, the live value for a field already in
@@ -128,20 +128,28 @@ def compatible(
     return True
 
 
-async def look(
+async def live_jobs(providers: Mapping[str, Provider]) -> dict[str, list[PendingJob]]:
+    """Every account's unfinished jobs. Asked *before* the accounts are read: a job that ends
+    after this is then either seen live (and followed) or already reflected in the read; asked
+    after the read, a job ending in between would look finished over a stale read."""
+    names = sorted(providers)
+    found = await asyncio.gather(*(providers[n].pending_work(None) for n in names))
+    return {n: jobs for n, jobs in zip(names, found, strict=True) if jobs}
+
+
+def look(
     plan: Plan,
-    providers: Mapping[str, Provider],
+    found: Mapping[str, list[PendingJob]],
     observed: Mapping[tuple[str, str], LiveNumber],
 ) -> Holds:
-    """Ask each provider with planned changes for its unfinished jobs and sort their numbers."""
+    """Sort the planned numbers the accounts' unfinished jobs (``live_jobs``) cover."""
     by_account: dict[str, dict[str, NumberChange]] = {}
     for change in plan.changes:
         by_account.setdefault(change.account, {})[change.id] = change
-    names = sorted(by_account)
-    found = await asyncio.gather(*(providers[n].pending_work(list(by_account[n])) for n in names))
     holds = Holds()
-    for name, jobs in zip(names, found, strict=True):
-        carrier = providers[name].carrier
+    for name in sorted(by_account.keys() & found.keys()):
+        jobs = found[name]
+        carrier = plan_carrier(plan, name)
         planned = by_account[name]
         taken: set[str] = set()
         fits: dict[str, list[NumberChange]] = {}
@@ -164,6 +172,10 @@ async def look(
         holds.waits += [Held(name, carrier, by_id[j], tuple(c)) for j, c in fits.items()]
         holds.conflicts += [Held(name, carrier, by_id[j], tuple(c)) for j, c in clash.items()]
     return holds
+
+
+def plan_carrier(plan: Plan, account: str) -> str:
+    return next(a.carrier for a in plan.accounts if a.account == account)
 
 
 def hold(plan: Plan, holds: Holds) -> Plan:

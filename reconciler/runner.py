@@ -235,11 +235,12 @@ async def planned(
     wiring = wiring or Wiring()
     async with wiring.open(state) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
+        jobs = await pending.live_jobs(providers)  # before the read (see pending.live_jobs)
         with wiring.reading(providers):
             plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
         if plan.missing:
             raise MissingNumbers(plan.missing)
-        held = await pending.look(plan, providers, observed)
+        held = pending.look(plan, jobs, observed)
         plan = pending.hold(plan, held)
         configs = {name: state.accounts[name].config for name in providers}
         warnings = [
@@ -369,10 +370,11 @@ async def saved_plan(
     wiring = wiring or Wiring()
     async with wiring.open(state, names) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
+        jobs = await pending.live_jobs(providers)
         with wiring.reading(providers):
             live = await reread(plan, providers)
         moved = planfile.compare(saved, state, live)
-        held = await pending.look(plan, providers, live)
+        held = pending.look(plan, jobs, live)
         plan = pending.hold(plan, held)
         configs = {name: state.accounts[name].config for name in providers}
         kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]

@@ -174,8 +174,8 @@ class Provider(ABC):
         """Run one bulk call to the end (for job carriers: create the job and poll it).
         See the module docstring for what returns and what raises."""
 
-    async def pending_work(self, ids: Collection[str]) -> list[PendingJob]:
-        """The account's unfinished jobs touching ``ids`` (job carriers; see ``pending.py``)."""
+    async def pending_work(self, ids: Collection[str] | None) -> list[PendingJob]:
+        """The account's unfinished jobs (touching ``ids`` when given; see ``pending.py``)."""
         return []
 
     async def find_job(

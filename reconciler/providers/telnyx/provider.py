@@ -358,14 +358,15 @@ class TelnyxProvider(Provider):
         return None
 
     # ---- jobs of earlier runs (pending-job awareness, the journal)
-    async def pending_work(self, ids: Collection[str]) -> list[PendingJob]:
-        """Pending and in-progress ``update_phone_numbers`` jobs touching ``ids``, all pages."""
-        wanted = set(ids)
+    async def pending_work(self, ids: Collection[str] | None) -> list[PendingJob]:
+        """Pending and in-progress ``update_phone_numbers`` jobs (touching ``ids`` when given),
+        every page."""
+        wanted = None if ids is None else set(ids)
         found: list[PendingJob] = []
         for page in range(1, LIVE_JOB_PAGES + 1):  # at most 20 are live: one page in practice
             body = await self._get(JOBS, live_job_query(page, PAGE_SIZE))
             for job in body.get("data") or []:
-                mine = [i for i in job_ids(job) if i in wanted]
+                mine = [i for i in job_ids(job) if wanted is None or i in wanted]
                 if mine and job.get("status") in ("pending", "in_progress"):
                     found.append(_pending(job, mine))
             info = PageInfo.of(body)

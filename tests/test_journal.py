@@ -1,0 +1,259 @@
+"""The apply journal, the lock and Ctrl-C: nothing sent twice, nothing lost, nothing interleaved.
+
+Run-level tests share a fake clock between the in-process sandbox and the providers; the CLI
+tests use a sandbox file with short carrier delays (like test_e2e) and a state directory of
+their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import EXAMPLE
+from helpers import sandbox_provider
+from test_pending_jobs import example, jobs, one_run
+
+from reconciler import journal, render, runner
+from reconciler.cli import main
+from reconciler.clock import FakeClock
+from reconciler.models import unflatten
+from reconciler.plan import BulkCall, Plan
+from reconciler.sandbox import Sandbox
+
+CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
+
+
+async def planned_plan(path: Path, sandbox: Sandbox, clock: FakeClock) -> Plan:
+    async with runner.planned(path, wiring=runner.Wiring(sandbox=sandbox, clock=clock)) as run:
+        return run.plan
+
+
+async def post_jobs(sandbox: Sandbox, clock: FakeClock, calls: list[BulkCall]) -> list[str]:
+    """What a killed run's POSTs left behind: the jobs, created at the carrier."""
+    provider = sandbox_provider(sandbox, "telnyx", clock=clock)
+    try:
+        made = []
+        for call in calls:
+            body = {"phone_numbers": list(call.ids), **unflatten(call.patch)}
+            answer = await provider.http.request("POST", CREATE_JOB, json=body)
+            made.append(answer.json()["data"]["id"])
+        return made
+    finally:
+        await provider.aclose()
+
+
+def test_run_killed_after_post_is_settled_by_next_run(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    path = example(tmp_path)
+    sandbox.store.set_knob("telnyx.job_pending_s", 12)
+    log = journal.Journal.open(tmp_path / "state")
+    plan = asyncio.run(planned_plan(path, sandbox, clock))
+    calls = [c for c in plan.calls if c.carrier == "telnyx"]
+    before = jobs(sandbox)
+
+    # Run 1: each call journalled, then POSTed; the process dies before any answer is recorded.
+    record = log.recorder(plan, str(path))
+    for index, call in enumerate(calls):
+        record("call_started", {"index": index, "call": call, "account": call.account})
+    made = asyncio.run(post_jobs(sandbox, clock, calls))
+    assert len(log.open_calls()) == len(calls) == len(made)
+
+    # Run 2 settles them first: the jobs are found by their content and waited for, not re-sent.
+    async def run_with_journal() -> tuple[Any, Any]:
+        wiring = runner.Wiring(sandbox=sandbox, clock=clock)
+        async with runner.planned(path, wiring=wiring, journal=log) as run:
+            report = await runner.apply(run.plan, run.providers, clock=clock, held=run.held)
+            return run, report
+
+    run, report = asyncio.run(run_with_journal())
+    assert len(run.settled) == len(calls)
+    assert all("still pending: this run waits for it" in s.how for s in run.settled)
+    assert {s.how.split()[1] for s in run.settled} == set(made)
+    assert {h.job.job_id for h in run.held.waits} == set(made)
+    assert not any(c.carrier == "telnyx" for c in run.plan.calls)
+    assert log.open_calls() == []
+    for _ in range(3):
+        if report.exit_code == 0:
+            break
+        run, report = asyncio.run(one_run(path, sandbox, clock))
+    assert report.exit_code == 0
+    assert jobs(sandbox) - before == len(calls)  # no duplicate job
+    final, _ = asyncio.run(one_run(path, sandbox, clock))
+    assert not final.plan.has_changes
+    log.close()
+
+
+def test_settle_reports_finished_jobs_and_idempotent_calls(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    path = example(tmp_path)
+    sandbox.store.set_knob("telnyx.job_pending_s", 1)
+    log = journal.Journal.open(tmp_path / "state")
+    plan = asyncio.run(planned_plan(path, sandbox, clock))
+    telnyx = next(c for c in plan.calls if c.carrier == "telnyx")
+    wavix = next(c for c in plan.calls if c.carrier == "wavix")
+    (job_id,) = asyncio.run(post_jobs(sandbox, clock, [telnyx]))
+    record = log.recorder(plan, str(path))
+    record("call_started", {"index": 0, "call": telnyx})
+    record(  # the run stopped waiting: the job id is known, the outcome is not
+        "call_finished",
+        {"index": 0, "status": "failed", "job_id": job_id, "outcome_unknown": True},
+    )
+    record("call_started", {"index": 1, "call": wavix})
+    clock.advance(3600)  # the job has long finished
+
+    async def settle() -> list[journal.Settled]:
+        wiring = runner.Wiring(sandbox=sandbox, clock=clock)
+        async with runner.planned(path, wiring=wiring, journal=log) as run:
+            return run.settled
+
+    settled = {s.call.carrier: s.how for s in asyncio.run(settle())}
+    assert settled["telnyx"] == f"job {job_id} completed; the plan shows what is left"
+    assert settled["wavix"].startswith("idempotent call: this run re-read the numbers")
+    assert log.open_calls() == []
+    log.close()
+
+
+def test_journal_keeps_no_secret_values(tmp_path: Path) -> None:
+    canary = "pin-canary-7Hq"
+    call = BulkCall("telnyx-main", "telnyx", {"external_pin": canary, "tags": ["a"]}, ("1", "2"))
+    plan = Plan(accounts=(), changes=(), calls=(call,))
+    log = journal.Journal.open(tmp_path / "state")
+    record = log.recorder(plan, "config")
+    record("call_started", {"index": 0, "call": call})
+    record("call_finished", {"index": 0, "status": "ok", "job_id": "j1"})
+    (row,) = log.rows()
+    assert row["state"] == "done" and row["job_id"] == "j1" and row["ids"] == '["1", "2"]'
+    assert journal.SECRET in row["patch"] and '"tags": ["a"]' in row["patch"]
+    assert row["patch_hash"] == journal.patch_hash(
+        "telnyx", ("1", "2"), {"external_pin": "other", "tags": ["a"]}
+    )
+    log.close()
+    for file in (tmp_path / "state").iterdir():
+        assert canary.encode() not in file.read_bytes()
+
+
+# ---- through the CLI
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "sandbox.sqlite3"
+    sb = Sandbox.open(path)
+    sb.store.set_knob("wavix.async_delay_s", 0.05)
+    sb.store.set_knob("telnyx.job_pending_s", 0.05)
+    sb.store.set_knob("telnyx.job_run_s", 0.05)
+    sb.close()
+    return path
+
+
+def cli(db: Path, state: Path, *args: Any) -> Result:
+    return CliRunner().invoke(
+        main,
+        [str(a) for a in args],
+        env={"RECONCILER_SANDBOX_DB": str(db), "RECONCILER_STATE_DIR": str(state), "NO_COLOR": "1"},
+        catch_exceptions=False,
+    )
+
+
+def fast_example(tmp_path: Path, wavix_batch: int | None = None) -> Path:
+    dest = tmp_path / "desired-state"
+    shutil.copytree(EXAMPLE, dest)
+    providers = dest / "providers.yaml"
+    extra = "\n    poll_interval_s: 0.05"
+    text = providers.read_text().replace("    sandbox: true", "    sandbox: true" + extra)
+    if wavix_batch:
+        text = text.replace("type: wavix", f"type: wavix\n    max_ids_per_call: {wavix_batch}")
+    providers.write_text(text)
+    return dest
+
+
+def test_lock_refuses_a_concurrent_apply(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = fast_example(tmp_path)
+    state = tmp_path / "state"
+    monkeypatch.setattr(journal, "LOCK_WAIT_S", 0.2)
+    with journal.apply_lock(str(path.resolve()), state):  # another apply of this config
+        refused = cli(db, state, "apply", path, "--auto-approve")
+    assert refused.exit_code == 1, refused.output
+    assert "another apply of" in refused.output and "is running (pid" in refused.output
+    assert "Applying" not in refused.output and "Traceback" not in refused.output
+    done = cli(db, state, "apply", path, "--auto-approve")  # the lock was released
+    assert done.exit_code == 0, done.output
+    assert "Apply complete" in done.output
+
+
+@contextlib.contextmanager
+def interrupting_display(*args: Any) -> Iterator[Any]:
+    """The CLI's progress display, as if Ctrl-C came after the first finished call."""
+
+    def done(result: Any) -> None:
+        raise KeyboardInterrupt
+
+    yield done if len(args) > 2 else None
+
+
+def test_ctrl_c_reports_sent_and_unsent_calls_and_the_next_run_settles(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = fast_example(tmp_path, wavix_batch=1)  # many small Wavix calls, 4 at a time
+    state = tmp_path / "state"
+    with monkeypatch.context() as patch:
+        patch.setattr(render, "progress", interrupting_display)
+        stopped = cli(db, state, "apply", path, "--auto-approve")
+    assert stopped.exit_code == 130, stopped.output
+    out = stopped.output
+    assert "Interrupted: 1 call(s) finished," in out
+    assert "  finished   " in out and "  not sent   " in out
+    assert "Next: run 'reconciler apply " in out and "journal.sqlite3" in out
+
+    log = journal.Journal(state / journal.JOURNAL_FILE)
+    rows = log.rows()
+    states = [r["state"] for r in rows]
+    assert states.count("done") == 1
+    in_flight = states.count("interrupted")
+    assert f"1 call(s) finished, {in_flight} in flight" in out
+    assert all(r["state"] in ("done", "interrupted") for r in rows)  # nothing left 'sending'
+    planned_calls = int(out.split("Applying ")[1].split()[0])
+    assert len(rows) < planned_calls  # the rest were never sent
+    assert out.count("  not sent   ") == planned_calls - len(rows)
+    open_before = len(log.open_calls())
+    assert open_before == in_flight
+    telnyx_sent = sum(1 for r in rows if r["carrier"] == "telnyx")
+    log.close()
+
+    again = cli(db, state, "apply", path, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    if open_before:
+        assert f"Settled {open_before} call(s) an earlier apply left open" in again.output
+    assert journal.Journal(state / journal.JOURNAL_FILE).open_calls() == []
+    assert cli(db, state, "plan", path, "--detailed-exitcode").exit_code == 0
+    later = journal.Journal(state / journal.JOURNAL_FILE).rows()
+    first_run = rows[0]["run"]
+    in_flight_ids = {i for r in rows if r["carrier"] == "telnyx" for i in json.loads(r["ids"])}
+    resent = {
+        i
+        for r in later
+        if r["run"] != first_run and r["carrier"] == "telnyx" and not r["follows"]
+        for i in json.loads(r["ids"])
+    }
+    assert in_flight_ids and not in_flight_ids & resent  # settled, never posted again
+    sandbox = Sandbox.open(db)
+    try:
+        assert jobs(sandbox) == telnyx_sent + sum(
+            1
+            for r in later
+            if r["run"] != first_run and r["carrier"] == "telnyx" and not r["follows"]
+        )
+    finally:
+        sandbox.close()
