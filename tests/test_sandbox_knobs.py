@@ -4,11 +4,6 @@ and a served sandbox in another process seeing knob changes while it runs (issue
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sandbox_checks import served
 
 from reconciler.cli import main
 from reconciler.sandbox import SIMULATORS, Sandbox, knobs
@@ -143,41 +139,12 @@ def test_a_second_connection_sees_knob_changes_without_reopening(tmp_path: Path)
 # ---- a served sandbox in another process
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served_process(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``reconciler sandbox serve`` in a child process → (Wavix base URL, its database)."""
-    db, port = tmp_path / "served.sqlite3", _free_port()
-    env = {**os.environ, "RECONCILER_SANDBOX_DB": str(db)}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "reconciler.cli", "sandbox", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}{sim.MOUNT}"
-    try:
-        deadline = time.monotonic() + 30  # waiting for start-up, not asserting a speed
-        while True:
-            try:
-                httpx.get(base + "/v1/numbers", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if child.poll() is not None or time.monotonic() > deadline:
-                    _, err = child.communicate(timeout=5)
-                    pytest.fail(f"sandbox serve did not start: {err.decode()[-2000:]}")
-                time.sleep(0.05)
-        yield base, db
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
-        if child.stderr is not None:
-            child.stderr.close()
+    db = tmp_path / "served.sqlite3"
+    with served(db) as origin:
+        yield origin + sim.MOUNT, db
 
 
 def test_a_served_sandbox_sees_knob_changes_made_while_it_runs(
