@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE
 from helpers import sandbox_provider
+from test_e2e import db  # noqa: F401 - the sandbox file fixture, short carrier delays
 from test_pending_jobs import example, jobs, one_run
 
 from reconciler import journal, render, runner
@@ -50,13 +51,20 @@ async def post_jobs(sandbox: Sandbox, clock: FakeClock, calls: list[BulkCall]) -
         await provider.aclose()
 
 
+def start(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock, pending_s: float
+) -> tuple[Path, journal.Journal, Plan]:
+    """The example config, a journal, jobs pending ``pending_s`` and the first plan."""
+    path = example(tmp_path)
+    sandbox.store.set_knob("telnyx.job_pending_s", pending_s)
+    log = journal.Journal.open(tmp_path / "state")
+    return path, log, asyncio.run(planned_plan(path, sandbox, clock))
+
+
 def test_run_killed_after_post_is_settled_by_next_run(
     tmp_path: Path, sandbox: Sandbox, clock: FakeClock
 ) -> None:
-    path = example(tmp_path)
-    sandbox.store.set_knob("telnyx.job_pending_s", 12)
-    log = journal.Journal.open(tmp_path / "state")
-    plan = asyncio.run(planned_plan(path, sandbox, clock))
+    path, log, plan = start(tmp_path, sandbox, clock, 12)
     calls = [c for c in plan.calls if c.carrier == "telnyx"]
     before = jobs(sandbox)
 
@@ -95,10 +103,7 @@ def test_run_killed_after_post_is_settled_by_next_run(
 def test_settle_reports_finished_jobs_and_idempotent_calls(
     tmp_path: Path, sandbox: Sandbox, clock: FakeClock
 ) -> None:
-    path = example(tmp_path)
-    sandbox.store.set_knob("telnyx.job_pending_s", 1)
-    log = journal.Journal.open(tmp_path / "state")
-    plan = asyncio.run(planned_plan(path, sandbox, clock))
+    path, log, plan = start(tmp_path, sandbox, clock, 1)
     telnyx = next(c for c in plan.calls if c.carrier == "telnyx")
     wavix = next(c for c in plan.calls if c.carrier == "wavix")
     (job_id,) = asyncio.run(post_jobs(sandbox, clock, [telnyx]))
@@ -145,22 +150,15 @@ def test_journal_keeps_no_secret_values(tmp_path: Path) -> None:
 # ---- through the CLI
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    sb = Sandbox.open(path)
-    sb.store.set_knob("wavix.async_delay_s", 0.05)
-    sb.store.set_knob("telnyx.job_pending_s", 0.05)
-    sb.store.set_knob("telnyx.job_run_s", 0.05)
-    sb.close()
-    return path
-
-
-def cli(db: Path, state: Path, *args: Any) -> Result:
+def cli(sandbox_db: Path, state: Path, *args: Any) -> Result:
     return CliRunner().invoke(
         main,
         [str(a) for a in args],
-        env={"RECONCILER_SANDBOX_DB": str(db), "RECONCILER_STATE_DIR": str(state), "NO_COLOR": "1"},
+        env={
+            "RECONCILER_SANDBOX_DB": str(sandbox_db),
+            "RECONCILER_STATE_DIR": str(state),
+            "NO_COLOR": "1",
+        },
         catch_exceptions=False,
     )
 
@@ -178,7 +176,9 @@ def fast_example(tmp_path: Path, wavix_batch: int | None = None) -> Path:
 
 
 def test_lock_refuses_a_concurrent_apply(
-    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    db: Path,  # noqa: F811 - the fixture imported from test_e2e
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = fast_example(tmp_path)
     state = tmp_path / "state"
@@ -204,7 +204,9 @@ def interrupting_display(*args: Any) -> Iterator[Any]:
 
 
 def test_ctrl_c_reports_sent_and_unsent_calls_and_the_next_run_settles(
-    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    db: Path,  # noqa: F811 - the fixture imported from test_e2e
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = fast_example(tmp_path, wavix_batch=1)  # many small Wavix calls, 4 at a time
     state = tmp_path / "state"
