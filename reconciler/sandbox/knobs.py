@@ -49,6 +49,8 @@ class Knob:
     help: str
     check: Validator
     default: Any = None
+    secret: bool = False
+    """Its value is never printed (API keys the sandbox accepts)."""
 
 
 def value(store: SandboxStore, knob: Knob) -> Any:
@@ -206,7 +208,9 @@ def describe(knobs: Iterable[Knob], values: Mapping[str, Any]) -> list[str]:
     """One line per knob: name, current value (or default), what it does."""
     lines = []
     for knob in sorted(knobs, key=lambda k: k.name):
-        if knob.name in values:
+        if knob.name in values and knob.secret:
+            shown = "= (set; not shown)"
+        elif knob.name in values:
             shown = f"= {json.dumps(values[knob.name])}"
         else:
             shown = f"(default {json.dumps(knob.default)})"

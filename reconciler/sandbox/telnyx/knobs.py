@@ -65,7 +65,7 @@ def _shift(value: Any) -> dict[str, Any]:
 
 
 KNOBS: tuple[Knob, ...] = (
-    Knob("telnyx.keys", "Extra API keys with full access.", list_of(string), []),
+    Knob("telnyx.keys", "Extra API keys with full access.", list_of(string), [], secret=True),
     Knob(
         "telnyx.job_pending_s",
         "Seconds a job stays pending before it runs.",

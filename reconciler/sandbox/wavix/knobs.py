@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import knobs
 from ..faults import check_queue, check_write_odds
-from ..knobs import Knob, boolean, integer, list_of, number, one_of
+from ..knobs import Knob, boolean, integer, list_of, number, one_of, string
 from ..store import SandboxStore
 from .number import ASYNC_FIELDS, DESTINATION_FIELDS, NUMBER_FIELDS
 
@@ -72,6 +72,13 @@ def _sparse(value: Any) -> dict[str, dict[str, list[str]]]:
 
 
 KNOBS: tuple[Knob, ...] = (
+    Knob(
+        "wavix.keys",
+        "Extra API keys with full access (numbers:write), beside the documented sandbox keys.",
+        list_of(string),
+        [],
+        secret=True,
+    ),
     Knob(
         "wavix.async_delay_s",
         "Seconds before a bulk PATCH's destinations / sms_relay_url show (0: at once); a number, "
