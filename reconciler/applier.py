@@ -99,6 +99,7 @@ async def apply_plan(
     main = asyncio.current_task()
     started: dict[int, BulkCall] = {}
     finished: set[int] = set()
+    index_of: dict[int, int] = {}  # id(result) → its call's index (for the journal)
     stopping: list[bool] = []
 
     async def run(
@@ -131,6 +132,7 @@ async def apply_plan(
                 log.warning("provider %s raised for one call: %s", call.account, exc)
                 result = CallResult(call, CallStatus.FAILED, error=str(exc))
             report.results.append(result)
+            index_of[id(result)] = index
             finished.add(index)
             emit(
                 "call_finished",
@@ -191,7 +193,32 @@ async def apply_plan(
 
     if verify:
         await _verify(plan, providers, report, clock)
+        _credit_verified(report, e164_of, index_of, emit)
     return report
+
+
+def _credit_verified(
+    report: ApplyReport,
+    e164_of: Mapping[tuple[str, str], str],
+    index_of: Mapping[int, int],
+    emit: Recorder,
+) -> None:
+    """A call whose answer was lost (or a job we stopped waiting for) but whose numbers verify
+    saw in their desired state counts as applied for those numbers."""
+    for result in report.results:
+        if not result.outcome_unknown:
+            continue
+        account = result.call.account
+        landed = {
+            i for i in result.failed if (account, e164_of.get((account, i), i)) not in report.failed
+        }
+        if not landed:
+            continue
+        result.failed = {i: why for i, why in result.failed.items() if i not in landed}
+        result.status = CallStatus.PARTIAL if result.failed else CallStatus.OK
+        if not result.failed:  # every number landed: nothing left for a next run to settle
+            result.error = None
+            emit("call_verified", {"index": index_of.get(id(result)), "account": account})
 
 
 async def _verify(

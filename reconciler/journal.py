@@ -194,10 +194,10 @@ class Journal:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def mark_settled(self, call: OpenCall, how: str) -> None:
+    def mark_settled(self, seq: int, how: str) -> None:
         self.conn.execute(
             "UPDATE calls SET state = ?, settled_at = ?, settled = ? WHERE seq = ?",
-            (SETTLED, time.time(), how, call.seq),
+            (SETTLED, time.time(), how, seq),
         )
 
 
@@ -243,6 +243,9 @@ class Recorder:
                     self.rows[data["index"]],
                 ),
             )
+        elif event == "call_verified" and data["index"] in self.rows:
+            # the answer was lost but verify saw the change: nothing left to settle
+            self.journal.mark_settled(self.rows[data["index"]], "verified by the same run")
         elif event == "call_interrupted" and data["index"] in self.rows:
             self.journal._write(
                 "UPDATE calls SET state = ?, errors = ?, done_at = ? WHERE seq = ?",
@@ -274,7 +277,7 @@ async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Se
                 how = f"job {job.job_id} still {job.status}: this run waits for it and verifies"
             else:
                 how = f"job {job.job_id} {job.status}; the plan shows what is left"
-        journal.mark_settled(call, how)
+        journal.mark_settled(call.seq, how)
         settled.append(Settled(call, how))
     return settled
 

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE
-from helpers import sandbox_provider
+from helpers import sandbox_provider, sandbox_transport
 from test_e2e import db  # noqa: F401 - the sandbox file fixture, short carrier delays
 from test_pending_jobs import example, jobs, one_run
 
@@ -259,3 +260,46 @@ def test_ctrl_c_reports_sent_and_unsent_calls_and_the_next_run_settles(
         )
     finally:
         sandbox.close()
+
+
+class LostReplies(httpx.AsyncBaseTransport):
+    """Every Wavix PATCH reaches the sandbox (the change lands) but its answer is lost."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "PATCH":
+            await response.aread()
+            self.lost += 1
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+def test_lost_reply_whose_change_landed_counts_as_applied(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    path = example(tmp_path)
+    log = journal.Journal.open(tmp_path / "state")
+    lossy = LostReplies(sandbox_transport(sandbox))
+
+    async def go() -> tuple[Plan, Any]:
+        wiring = runner.Wiring(sandbox=sandbox, clock=clock, transports={"wavix-main": lossy})
+        async with runner.planned(path, wiring=wiring) as run:
+            report = await runner.apply(
+                run.plan, run.providers, clock=clock, record=log.recorder(run.plan, str(path))
+            )
+            return run.plan, report
+
+    plan, report = asyncio.run(go())
+    wavix = [r for r in report.results if r.call.carrier == "wavix"]
+    assert lossy.lost >= len(wavix) >= 1 and all(r.outcome_unknown for r in wavix)
+    assert [str(r.status) for r in wavix] == ["ok"] * len(wavix)  # was "failed, 0 applied"
+    assert report.exit_code == 0 and not report.failed
+    assert "0 applied" not in render.apply_text(report, plan)
+    rows = [r for r in log.rows() if r["carrier"] == "wavix"]
+    assert [r["settled"] for r in rows] == ["verified by the same run"] * len(rows)
+    assert log.open_calls() == []
+    log.close()
