@@ -169,6 +169,8 @@ def validate(path: Path) -> None:
     )
     for warning in rails.config_warnings(state):
         click.echo(f"Warning: {warning.message}", err=True)
+    for issue in state.unset_secrets:  # fine offline; plan and apply refuse until it is set
+        click.echo(f"Warning: {issue}", err=True)
 
 
 def _emit(

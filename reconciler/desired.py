@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import ProviderConfig
+from .errors import ConfigIssue
 from .models import Settings
 
 
@@ -51,6 +52,9 @@ class DesiredState:
     accounts: dict[str, Account]
     rules: dict[str, list[Rule]]
     files: tuple[str, ...]
+    unset_secrets: tuple[ConfigIssue, ...] = ()
+    """``${VAR}`` secret settings whose variable is unset: fine for ``validate`` (run where
+    secrets are not), an error before anything reads or writes a carrier account."""
 
     def resolver(self, account: str) -> Resolver:
         return Resolver(self.rules.get(account, []))

@@ -164,6 +164,7 @@ class _Builder:
 
     def __init__(self, issues: list[ConfigIssue], env: dict[str, str]) -> None:
         self.issues = issues
+        self.unset_secrets: list[ConfigIssue] = []
         self.env = _Env(env)
         self.accounts: dict[str, Account] = {}
         self.account_lines: dict[str, str] = {}
@@ -537,13 +538,15 @@ class _Builder:
             value, unset = _expand(ref.strip(), self.env)
             if unset or value == "":
                 names = ", ".join(unset) or ref.strip()[2:-1].split(":-")[0]
-                self.err(
+                issue = ConfigIssue(
                     file,
                     line_of(node, tuple(path.split("."))),
                     f"{what}: {path} names {names}, which is not set or empty; export it "
                     "(secrets stay out of the YAML)",
                 )
-                return None
+                if issue not in self.unset_secrets:
+                    self.unset_secrets.append(issue)
+                continue  # the reference stays as the value; nothing runs until it is set
             out[path] = value
         return out
 
@@ -573,7 +576,7 @@ class _Builder:
         rules: dict[str, list[Rule]] = {}
         for (account, _), rule in self.rules.items():
             rules.setdefault(account, []).append(rule)
-        return DesiredState(self.accounts, rules, files)
+        return DesiredState(self.accounts, rules, files, tuple(self.unset_secrets))
 
     def _error_count(self, node: LDict, carrier: str) -> int:
         done = self._validate(node, carrier)

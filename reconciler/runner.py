@@ -65,6 +65,7 @@ async def open_accounts(
                     "it (the key never goes in the YAML)",
                 )
             )
+    issues.extend(state.unset_secrets)
     if issues:
         raise ConfigError(issues)
     own_sandbox = None

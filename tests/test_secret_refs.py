@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from reconciler.errors import ConfigError
+from reconciler.cli import main
 from reconciler.loader import load
 
 CONFIG = """\
@@ -30,14 +31,19 @@ def test_a_secret_reference_is_expanded_from_the_environment(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("env", [{}, {"TX_PIN_1": ""}])
-def test_an_unset_secret_variable_is_an_error_with_file_and_line(
+def test_an_unset_secret_variable_warns_offline_and_stops_plan(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
+    """validate runs where secrets are not (pre-commit, PR checks): a warning there; plan and
+    apply refuse with file:line before any request."""
     (tmp_path / "c.yaml").write_text(CONFIG)
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path / "c.yaml", env=env)
-    text = str(info.value)
-    assert "c.yaml:7" in text and "TX_PIN_1" in text and "external_pin" in text
+    env = {**env, "RECONCILER_SANDBOX_DB": str(tmp_path / "sb.sqlite3")}
+    checked = CliRunner().invoke(main, ["validate", str(tmp_path / "c.yaml")], env=env)
+    assert checked.exit_code == 0 and "TX_PIN_1" in checked.output
+    planned = CliRunner().invoke(main, ["plan", str(tmp_path / "c.yaml")], env=env)
+    assert planned.exit_code == 1 and "Traceback" not in planned.output
+    assert "c.yaml:7" in planned.output and "TX_PIN_1" in planned.output
+    assert not (tmp_path / "sb.sqlite3").exists()  # nothing was opened, nothing was read
 
 
 def test_a_reference_in_a_non_secret_field_stays_literal(tmp_path: Path) -> None:
