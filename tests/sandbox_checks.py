@@ -5,7 +5,6 @@ with a config pointing at it."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -90,14 +89,15 @@ def cli_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def served(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``reconciler sandbox serve --sandbox-db DB`` on a free port → ``http://127.0.0.1:PORT``."""
+def served(db: Path, *, args: tuple[str, ...] = (), log: Path | None = None) -> Iterator[str]:
+    """``reconciler [ARGS] sandbox serve --sandbox-db DB`` on a free port (its stderr into
+    ``log`` when given) → ``http://127.0.0.1:PORT``."""
     port = free_port()
+    err = log.open("wb") if log is not None else subprocess.DEVNULL
     child = subprocess.Popen(
-        cli_command("sandbox", "serve", "--port", str(port), "--sandbox-db", str(db)),
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        cli_command(*args, "sandbox", "serve", "--port", str(port), "--sandbox-db", str(db)),
+        stdout=err,
+        stderr=err,
     )
     origin = f"http://127.0.0.1:{port}"
     try:
@@ -108,17 +108,16 @@ def served(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if child.poll() is not None or time.monotonic() > deadline:
-                    _, err = child.communicate(timeout=5)
                     raise RuntimeError(
-                        f"sandbox serve did not start: {err.decode()[-2000:]}"
+                        f"sandbox serve did not start (exit {child.poll()})"
                     ) from None
                 time.sleep(0.05)
         yield origin
     finally:
         child.terminate()
         child.wait(timeout=10)
-        if child.stderr is not None:
-            child.stderr.close()
+        if log is not None:
+            err.close()  # type: ignore[union-attr]
 
 
 def served_config(example: Path, dest: Path, origin: str, extra: str = "") -> Path:
