@@ -120,15 +120,19 @@ def served(db: Path, *, args: tuple[str, ...] = (), log: Path | None = None) -> 
             err.close()  # type: ignore[union-attr]
 
 
-def served_config(example: Path, dest: Path, origin: str, extra: str = "") -> Path:
-    """A copy of the example config whose accounts talk to the sandbox served at ``origin``
-    (``extra``: more lines under each account, e.g. ``api_key: ${VAR}``)."""
+def served_config(
+    example: Path, dest: Path, origin: str, key_vars: dict[str, str] | None = None
+) -> Path:
+    """A copy of the example config whose accounts talk to the sandbox served at ``origin``;
+    ``key_vars`` (account → variable) gives accounts ``api_key: ${VARIABLE}``."""
     shutil.copytree(example, dest)
     providers = dest / "providers.yaml"
     text = providers.read_text()
     for name, mount in (("wavix-main", "/wavix"), ("telnyx-main", "/telnyx/v2")):
         head = f"  {name}:\n"
-        lines = f"    base_url: {origin}{mount}\n    poll_interval_s: 0.1\n{extra}"
+        lines = f"    base_url: {origin}{mount}\n    poll_interval_s: 0.1\n"
+        if key_vars and name in key_vars:
+            lines += f"    api_key: ${{{key_vars[name]}}}\n"
         assert head in text
         text = text.replace(head, head + lines)
     providers.write_text(text)

@@ -47,13 +47,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path |
         sb.store.set_knob(name, value)
     sb.close()
     with served(db, args=("-vv",), log=server_log) as origin:
-        config = served_config(EXAMPLE, tmp / "config", origin)
-        providers = config / "providers.yaml"
-        providers.write_text(
-            providers.read_text()
-            .replace("    type: telnyx\n", "    type: telnyx\n    api_key: ${TX_KEY}\n")
-            .replace("    type: wavix\n", "    type: wavix\n    api_key: ${WX_KEY}\n")
-        )
+        keys = {"telnyx-main": "TX_KEY", "wavix-main": "WX_KEY"}
+        config = served_config(EXAMPLE, tmp / "config", origin, keys)
         profiles = config / "profiles.yaml"
         text = profiles.read_text()
         assert "    customer_reference: support-chi\n" in text
