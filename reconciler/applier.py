@@ -42,21 +42,35 @@ class ApplyInterrupted(KeyboardInterrupt):
         super().__init__("apply interrupted")
         self.report, self.in_flight, self.not_sent = report, in_flight, not_sent
 
-    def lines(self) -> list[str]:
+    def lines(self, limit: int = 20) -> list[str]:
+        """The summary, then the calls: every call in flight; finished (those not ok first)
+        and unsent ones up to ``limit`` each (the journal has them all)."""
+
         def one(call: BulkCall) -> str:
             first = f" from {call.e164s[0]}" if call.e164s else ""
             return f"{call.account}: {len(call.ids)} number(s){first}"
 
-        done = self.report.results
+        def bounded(tag: str, items: list[str]) -> list[str]:
+            shown = [f"  {tag:<10} {item}" for item in items[:limit]]
+            left = len(items) - limit
+            return shown + ([f"  {'':<10} … and {left} more {tag}"] if left > 0 else [])
+
+        done = sorted(self.report.results, key=lambda r: r.status == CallStatus.OK)
         out = [
             f"Interrupted: {len(done)} call(s) finished, {len(self.in_flight)} in flight "
             f"(sent, outcome unknown), {len(self.not_sent)} not sent."
         ]
-        for r in done:
-            job = f", job {r.job_id}" if r.job_id else ""
-            out.append(f"  finished   {one(r.call)}: {r.status}{job}")
+        if not self.in_flight and not self.not_sent:
+            out.append("Every call was answered; verifying them was interrupted.")
+        out += bounded(
+            "finished",
+            [
+                f"{one(r.call)}: {r.status}" + (f", job {r.job_id}" if r.job_id else "")
+                for r in done
+            ],
+        )
         out += [f"  in flight  {one(c)}" for c in self.in_flight]
-        out += [f"  not sent   {one(c)}" for c in self.not_sent]
+        out += bounded("not sent", [one(c) for c in self.not_sent])
         return out
 
 
@@ -192,7 +206,10 @@ async def apply_plan(
             report.failed[(call.account, e164)] = f"not sent: the account stopped ({why})"
 
     if verify:
-        await _verify(plan, providers, report, clock)
+        try:
+            await _verify(plan, providers, report, clock)
+        except asyncio.CancelledError:  # Ctrl-C while re-reading: every call was answered
+            raise ApplyInterrupted(report, [], []) from None
         _credit_verified(report, e164_of, index_of, emit)
     return report
 
