@@ -8,7 +8,14 @@ the apply: calls not yet started are not sent. After the calls, the touched numb
 until every changed field shows its new value or the number's wait runs out: ``verify_timeout_s``,
 or longer when a field the carrier applies asynchronously changed (``Provider.verify_wait_s``;
 Wavix: ``async_verify_timeout_s`` for destinations and the SMS URL). Such a field still missing
-then is reported "not visible yet", apart from numbers the carrier refused.
+then is reported "not visible yet", apart from numbers the carrier refused. A call whose answer
+was lost but whose numbers verify sees in their desired state counts as applied.
+
+``follow`` jobs (an earlier run's, pending at the carrier: ``pending.py``) are waited for like
+calls and never sent again. Ctrl-C (the main task cancelled, or ``KeyboardInterrupt`` from
+``on_call_done``) stops sending, cancels the calls in flight, records them through ``record``
+("call_interrupted") and raises ``ApplyInterrupted`` saying what was sent and what was not.
+See docs/reliability.md.
 """
 
 from __future__ import annotations

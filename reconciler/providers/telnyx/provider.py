@@ -34,6 +34,11 @@ Job creation is not idempotent (no idempotency key), so the POST is never retrie
   fails, the account goes on. A 403 on a read still raises (the account cannot be read).
 * Any other 4xx: the call failed and nothing was created. 401 raises (the applier stops).
 
+Jobs of earlier runs (``pending_work``, ``find_job``, ``follow``): the account's pending and
+in-progress update jobs are listed (``filter[status][]`` repeated, every page) so the core does
+not post a second job for numbers a live one covers (``reconciler/pending.py``); a job an
+earlier run created is found by id or by content and polled like our own.
+
 Nested voice objects are sent whole (``settings.WHOLE_OBJECTS``; the planner fills unmanaged
 subfields from the live read), so merge and replace semantics leave them as they were.
 """
