@@ -48,6 +48,8 @@ DEFAULT_STATE_DIR = Path(".reconciler")
 STATE_DIR_ENV = "RECONCILER_STATE_DIR"
 JOURNAL_FILE = "journal.sqlite3"
 LOCK_WAIT_S = 5.0
+KEEP_S = 30 * 86400
+"""Closed calls older than this are pruned when the journal is opened; open ones are kept."""
 SECRET = "<secret: not journalled>"
 
 _SCHEMA = """
@@ -153,6 +155,9 @@ class Journal:
             self.conn = sqlite3.connect(path, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(_SCHEMA)
+            self.conn.execute(
+                f"DELETE FROM calls WHERE NOT {_OPEN} AND sent_at < ?", (time.time() - KEEP_S,)
+            )
         except sqlite3.Error as exc:
             raise ApplyError(
                 f"journal {path}: {exc}; is --state-dir a writable directory?"
@@ -207,10 +212,23 @@ class Recorder:
     def __init__(self, journal: Journal, run: str, config: str, checksum: str) -> None:
         self.journal, self.run, self.config, self.checksum = journal, run, config, checksum
         self.rows: dict[int, int] = {}
+        self.secrets: dict[int, list[str]] = {}  # index → the call's secret values, to scrub
+
+    def _scrub(self, index: int, text: Any) -> Any:
+        """A carrier's error text with the call's secret values cut out (it may echo them)."""
+        if not isinstance(text, str):
+            return text
+        for value in self.secrets.get(index, ()):
+            text = text.replace(value, "***")
+        return text
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         if event == "call_started":
             call: BulkCall = data["call"]
+            desc = carriers.get(call.carrier)
+            self.secrets[data["index"]] = [
+                str(v) for k, v in call.patch.items() if desc.is_secret(k) and str(v)
+            ]
             self.rows[data["index"]] = self.journal._write(
                 "INSERT INTO calls (run, config, plan_checksum, idx, account, carrier, ids, "
                 "patch, patch_hash, follows, state, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -238,7 +256,7 @@ class Recorder:
                     data["status"],
                     data.get("job_id"),
                     int(bool(data.get("outcome_unknown"))),
-                    data.get("error"),
+                    self._scrub(data["index"], data.get("error")),
                     time.time(),
                     self.rows[data["index"]],
                 ),

@@ -136,9 +136,13 @@ def test_journal_keeps_no_secret_values(tmp_path: Path) -> None:
     log = journal.Journal.open(tmp_path / "state")
     record = log.recorder(plan, "config")
     record("call_started", {"index": 0, "call": call})
-    record("call_finished", {"index": 0, "status": "ok", "job_id": "j1"})
+    record(
+        "call_finished",
+        {"index": 0, "status": "partial", "job_id": "j1", "error": f"10015: {canary} refused"},
+    )
     (row,) = log.rows()
     assert row["state"] == "done" and row["job_id"] == "j1" and row["ids"] == '["1", "2"]'
+    assert row["errors"] == "10015: *** refused"
     assert journal.SECRET in row["patch"] and '"tags": ["a"]' in row["patch"]
     assert row["patch_hash"] == journal.patch_hash(
         "telnyx", ("1", "2"), {"external_pin": "other", "tags": ["a"]}
