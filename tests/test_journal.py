@@ -220,16 +220,17 @@ def test_ctrl_c_reports_sent_and_unsent_calls_and_the_next_run_settles(
         stopped = cli(db, state, "apply", path, "--auto-approve")
     assert stopped.exit_code == 130, stopped.output
     out = stopped.output
-    assert "Interrupted: 1 call(s) finished," in out
+    assert "Interrupted: " in out
     assert "  finished   " in out and "  not sent   " in out
     assert "Next: run 'reconciler apply " in out and "journal.sqlite3" in out
 
     log = journal.Journal(state / journal.JOURNAL_FILE)
     rows = log.rows()
     states = [r["state"] for r in rows]
-    assert states.count("done") == 1
+    finished = states.count("done")  # the first, and any answered before the cancel landed
     in_flight = states.count("interrupted")
-    assert f"1 call(s) finished, {in_flight} in flight" in out
+    assert finished >= 1
+    assert f"Interrupted: {finished} call(s) finished, {in_flight} in flight" in out
     assert all(r["state"] in ("done", "interrupted") for r in rows)  # nothing left 'sending'
     planned_calls = int(out.split("Applying ")[1].split()[0])
     assert len(rows) < planned_calls  # the rest were never sent
