@@ -632,7 +632,9 @@ def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -
             return
         if value is not None:
             sb.store.set_knob(name, checked)
-        click.echo(f"{name} = {json.dumps(sb.store.knob(name, known[name].default))}")
+        current = sb.store.knob(name, known[name].default)
+        shown = "(set; not shown)" if known[name].secret and current else json.dumps(current)
+        click.echo(f"{name} = {shown}")
     finally:
         sb.close()
 

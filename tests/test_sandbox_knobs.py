@@ -162,3 +162,18 @@ def test_a_served_sandbox_sees_knob_changes_made_while_it_runs(
         assert client.get(f"/v1/numbers/{sim.FIRST_ID}").json()["sms_enabled"] is None
         assert knob_cli(db, "wavix.sparse_items", "null").exit_code == 0
         assert client.get(f"/v1/numbers/{sim.FIRST_ID}").json()["sms_enabled"] is True
+
+
+def test_a_key_knob_is_never_echoed(tmp_path: Path) -> None:
+    """Setting, showing or mistyping a knob that holds API keys never prints a key."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+
+    env = {"RECONCILER_SANDBOX_DB": str(tmp_path / "sb.sqlite3")}
+    outputs = [
+        CliRunner().invoke(main, ["sandbox", "knob", "telnyx.keys", *args], env=env).output
+        for args in (['["KEYcanary_4f1"]'], [], ['{"KEYcanary_4f1": 1}'])
+    ]
+    assert "set; not shown" in outputs[1] and "not shown" in outputs[2]
+    assert not any("KEYcanary_4f1" in out for out in outputs)

@@ -193,7 +193,8 @@ def check(name: str, value: Any) -> Any:
     try:
         return knob.check(value)
     except ValueError as exc:
-        raise KnobError(f"bad value {json.dumps(value)} for knob {name}: {exc}") from None
+        shown = "(not shown: the knob holds keys)" if knob.secret else json.dumps(value)[:80]
+        raise KnobError(f"bad value {shown} for knob {name}: {exc}") from None
 
 
 def parse(text: str) -> Any:
