@@ -76,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)  # the client's retry warnings, thousands of them
     print(
-        "scenario   seeds  planned  applies to converge (count)   faults  job-fails  dup  stray  touched  s/seed"
+        "scenario   seeds  planned  applies to converge (count)   faults  job-fails  dup  stray"
+        "  touched  s/seed"
     )
     for scenario in ("example", "wavix", "telnyx"):
         rows = [one(scenario, s, args.numbers, args.max_runs) for s in range(1, args.seeds + 1)]
@@ -84,8 +85,10 @@ def main() -> None:
         shown = " ".join(f"{k}:{v}" for k, v in sorted(runs.items()))
         print(
             f"{scenario:<10} {len(rows):>5}  {int(rows[0]['planned']):>7}  {shown:<28}"
-            f"  {sum(int(r['faults']) for r in rows):>6}  {sum(int(r['job_failures']) for r in rows):>9}"
-            f"  {sum(int(r['duplicates']) for r in rows):>3}  {sum(int(r['stray']) for r in rows):>5}"
+            f"  {sum(int(r['faults']) for r in rows):>6}"
+            f"  {sum(int(r['job_failures']) for r in rows):>9}"
+            f"  {sum(int(r['duplicates']) for r in rows):>3}"
+            f"  {sum(int(r['stray']) for r in rows):>5}"
             f"  {sum(int(r['touched']) for r in rows):>7}"
             f"  {sum(float(r['seconds']) for r in rows) / len(rows):>6.2f}"
         )

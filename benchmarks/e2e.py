@@ -215,7 +215,8 @@ def bench(
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| carrier | workload | numbers | output | wall s | CPU s | max RSS MB | calls | lower bound |",
+        "| carrier | workload | numbers | output | wall s | CPU s | max RSS MB | calls"
+        " | lower bound |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -283,13 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
-    print(f"End to end: `reconciler plan` as its own process against `reconciler sandbox serve`, "
-          f"{DRIFT:.0%} drift; code {args.label or cli.package}{_commit(args.src)}. "
-          f"Machine: {machine()}\n")  # fmt: skip
+    print(
+        "End to end: `reconciler plan` as its own process against `reconciler sandbox serve`, "
+        f"{DRIFT:.0%} drift; code {args.label or cli.package}{_commit(args.src)}. "
+        f"Machine: {machine()}\n"
+    )
     print(table(rows))
     loads = [r.load for r in rows]
-    print(f"\nLoad average (1 min) after each run: {min(loads)}-{max(loads)} on {os.cpu_count()} "
-          "cores; above the core count, wall times include waiting for a CPU (CPU s does not).")  # fmt: skip
+    print(
+        f"\nLoad average (1 min) after each run: {min(loads)}-{max(loads)} on {os.cpu_count()} "
+        "cores; above the core count, wall times include waiting for a CPU (CPU s does not)."
+    )
     return 0
 
 

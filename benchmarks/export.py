@@ -187,7 +187,8 @@ def main() -> None:
             print(json.dumps(row))
         else:
             print(
-                f"{workload:<9} {carrier:<7} {row['numbers']:>8} numbers: {row['lines']:>6} lines vs "
+                f"{workload:<9} {carrier:<7} {row['numbers']:>8} numbers: "
+                f"{row['lines']:>6} lines vs "
                 f"{row['flat_lines']:>8} one block per number ({row['ratio']}x fewer), "
                 f"{row['profiles']} profiles, {row['entries']} entries; export "
                 f"{row['export_wall_s']} s (read {row['fetch_s']}, table {row['table_s']}, "

@@ -259,7 +259,8 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['workload']} | {r['carrier']} | {r['changed']:,} | {r['limit']} | {r['calls']:,} "
+            f"| {r['workload']} | {r['carrier']} | {r['changed']:,} | {r['limit']} "
+            f"| {r['calls']:,} "
             f"| {r['calls_exact']:,} | {r['lower_bound']:,} | {r['ratio']} | {r['plan_wall_s']} "
             f"| {r['plan_cpu_s']} | {r['grouping_cpu_s']} | {r['old_calls']:,} "
             f"| {r['old_ratio']} | {r['old_grouping_cpu_s']} |"

@@ -78,7 +78,8 @@ def profiles_config(k: int) -> str:
             account = "wx"
         else:
             profiles.append(
-                f"  p{i}:\n    tags: [t{i}, shared]\n    connection_id: '{1684641123236054244 + i}'\n"
+                f"  p{i}:\n    tags: [t{i}, shared]\n"
+                f"    connection_id: '{1684641123236054244 + i}'\n"
                 f"    hd_voice_enabled: true\n    voice:\n      call_forwarding:\n"
                 f"        call_forwarding_enabled: true\n        forwarding_type: on-failure\n"
                 f"        forwards_to: '+13125550100'\n      cnam_listing:\n"

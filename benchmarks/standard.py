@@ -61,24 +61,29 @@ def main() -> int:
     print(
         "In process (benchmarks/run.py): the plan inside one process with the simulator beside "
         "it, pages pre-rendered.\n"
-        f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"Machine: {platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
         f"{_cores()} cores; date {time.strftime('%Y-%m-%d')}\n"
     )
     print(
-        "| carrier | numbers | changed | calls | exact grouping | lower bound | profile bound | per-number | plan wall s | plan CPU s | peak RSS MB (all) | client peak MB |"
+        "| carrier | numbers | changed | calls | exact grouping | lower bound | profile bound "
+        "| per-number | plan wall s | plan CPU s | peak RSS MB (all) | client peak MB |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in lines:
         if r["latency_ms"]:
             continue
         print(
-            f"| {r['carrier']} | {r['numbers']:,} | {r['changed']:,} | {r['calls']} | {r['calls_exact_grouping']} | "
-            f"{r['lower_bound']} | {r['profile_bound']} | {r['calls_per_number']:,} | {r['plan_wall_s']} | "
+            f"| {r['carrier']} | {r['numbers']:,} | {r['changed']:,} | {r['calls']} "
+            f"| {r['calls_exact_grouping']} | "
+            f"{r['lower_bound']} | {r['profile_bound']} | {r['calls_per_number']:,} "
+            f"| {r['plan_wall_s']} | "
             f"{r['plan_cpu_s']} | {r['peak_rss_mb']} | {r['client_peak_mb']} |"
         )
     print()
     print(
-        "| carrier | numbers | latency | pages | fetch wall s | bound 1.2·pages·L/conc s | apply wall s (calls + verify) | naive per-number apply s | naive ÷ ours |"
+        "| carrier | numbers | latency | pages | fetch wall s | bound 1.2·pages·L/conc s "
+        "| apply wall s (calls + verify) | naive per-number apply s | naive ÷ ours |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in lines:
@@ -86,8 +91,10 @@ def main() -> int:
             continue
         sampled = f" (timed on {r['naive_sampled']:,}, scaled)" if r.get("naive_sampled") else ""
         print(
-            f"| {r['carrier']} | {r['numbers']:,} | {r['latency_ms']:g} ms | {r['fetch_pages']} | {r['fetch_wall_s']} | "
-            f"{r['fetch_bound_s']} | {r['apply_wall_s']} | {r['naive_apply_wall_s']}{sampled} | {r['naive_over_ours']}× |"
+            f"| {r['carrier']} | {r['numbers']:,} | {r['latency_ms']:g} ms | {r['fetch_pages']} "
+            f"| {r['fetch_wall_s']} | "
+            f"{r['fetch_bound_s']} | {r['apply_wall_s']} | {r['naive_apply_wall_s']}{sampled} "
+            f"| {r['naive_over_ours']}× |"
         )
     return 0
 

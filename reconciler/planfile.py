@@ -367,7 +367,8 @@ def check_config(saved: SavedPlan, state: DesiredState) -> None:
             if getattr(current, attr) != getattr(then, attr):
                 raise PlanFileError(
                     f"account {name}: {attr} was {getattr(then, attr)!r} when the plan was made "
-                    f"and is {getattr(current, attr)!r} now (environment changed?); nothing was sent"
+                    f"and is {getattr(current, attr)!r} now (environment changed?); "
+                    "nothing was sent"
                 )
         largest = max((len(c.ids) for c in saved.plan.calls if c.account == name), default=0)
         if largest > current.max_batch:

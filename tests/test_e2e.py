@@ -46,7 +46,9 @@ def fast_example(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, dest)
     providers = dest / "providers.yaml"
     providers.write_text(
-        providers.read_text().replace("    sandbox: true", "    sandbox: true\n    poll_interval_s: 0.1")
+        providers.read_text().replace(
+            "    sandbox: true", "    sandbox: true\n    poll_interval_s: 0.1"
+        )
     )
     return dest
 
@@ -85,10 +87,14 @@ async def _portal_edit(db: Path) -> None:
     try:
         transport = httpx.ASGITransport(app=sb.app)
         headers = {"Authorization": f"Bearer {SIMULATORS['wavix'].DEFAULT_KEY}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://sb/wavix", headers=headers) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://sb/wavix", headers=headers
+        ) as client:
             page = (await client.get("/v1/numbers", params={"search": "13135550105"})).json()
             [number] = [n for n in page["items"] if n["number"] == "13135550105"]
-            response = await client.patch(f"/v1/numbers/{number['id']}", json={"sms_enabled": False})
+            response = await client.patch(
+                f"/v1/numbers/{number['id']}", json={"sms_enabled": False}
+            )
             assert response.status_code == 200, response.text
     finally:
         sb.close()
@@ -113,7 +119,8 @@ def test_plan_json_is_the_plan(db: Path) -> None:
 def test_declared_number_not_in_account_is_an_error(db: Path, tmp_path: Path) -> None:
     example = fast_example(tmp_path)
     (example / "numbers" / "extra.yaml").write_text(
-        "numbers:\n  - provider: wavix-main\n    number: '+13135559999'\n    settings: {sms_enabled: true}\n"
+        "numbers:\n  - provider: wavix-main\n    number: '+13135559999'\n"
+        "    settings: {sms_enabled: true}\n"
     )
     result = cli(db, "apply", example, "--auto-approve")
     assert result.exit_code == 1
@@ -123,7 +130,10 @@ def test_declared_number_not_in_account_is_an_error(db: Path, tmp_path: Path) ->
 
 def test_invalid_config_exits_1_without_traceback(db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("providers:\n  wx: {type: wavix, sandbox: true}\nnumbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enable: true}}\n")
+    bad.write_text(
+        "providers:\n  wx: {type: wavix, sandbox: true}\nnumbers:\n"
+        "  - {provider: wx, number: '+1313555*', settings: {sms_enable: true}}\n"
+    )
     for command in ("validate", "plan", "apply", "drift"):
         result = cli(db, command, bad)
         assert result.exit_code == 1, (command, result.output)
@@ -133,18 +143,30 @@ def test_invalid_config_exits_1_without_traceback(db: Path, tmp_path: Path) -> N
 
 def test_unset_key_variable_is_a_clear_error(db: Path, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("providers:\n  wx: {type: wavix, api_key: '${NOT_SET_ANYWHERE_KEY}'}\nnumbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n")
+    config.write_text(
+        "providers:\n  wx: {type: wavix, api_key: '${NOT_SET_ANYWHERE_KEY}'}\nnumbers:\n"
+        "  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n"
+    )
     result = cli(db, "plan", config)
     assert result.exit_code == 1
     assert "NOT_SET_ANYWHERE_KEY is not set" in result.output
 
 
-def test_rejected_key_never_printed(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_key_never_printed(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "wvx_totally_secret_value_42"
     monkeypatch.setenv("WX_BAD_KEY", secret)
     config = tmp_path / "c.yaml"
-    config.write_text("providers:\n  wx: {type: wavix, sandbox: true, api_key: '${WX_BAD_KEY}'}\nnumbers:\n  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n")
-    result = CliRunner().invoke(main, ["-vv", "plan", str(config)], env={"RECONCILER_SANDBOX_DB": str(db), "WX_BAD_KEY": secret})
+    config.write_text(
+        "providers:\n  wx: {type: wavix, sandbox: true, api_key: '${WX_BAD_KEY}'}\nnumbers:\n"
+        "  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true}}\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["-vv", "plan", str(config)],
+        env={"RECONCILER_SANDBOX_DB": str(db), "WX_BAD_KEY": secret},
+    )
     assert result.exit_code == 1
     assert "401" in result.output
     assert secret not in result.output
@@ -154,7 +176,9 @@ def test_schema_matches_the_committed_file() -> None:
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0
     committed = (EXAMPLE.parent.parent / "docs" / "config.schema.json").read_text()
-    assert json.loads(result.output) == json.loads(committed), "run: reconciler schema > docs/config.schema.json"
+    assert json.loads(result.output) == json.loads(committed), (
+        "run: reconciler schema > docs/config.schema.json"
+    )
     schema = json.loads(result.output)
     assert set(schema["properties"]) == {"providers", "profiles", "numbers"}
 

@@ -61,12 +61,14 @@ CASES = {
         "unknown top-level key 'profile'; did you mean 'profiles'?",
     ),
     "unknown setting key": (
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enable: true\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n"
+        "      sms_enable: true\n",
         12,
         "unknown wavix setting 'sms_enable'; did you mean 'sms_enabled'?",
     ),
     "wrong type": (
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: 'yes'\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n"
+        "      sms_enabled: 'yes'\n",
         12,
         "sms_enabled: Input should be a valid boolean",
     ),
@@ -83,12 +85,14 @@ CASES = {
         "voice.call_forwarding.forwarding_type: Input should be 'always' or 'on-failure'",
     ),
     "url": (
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_relay_url: hooks.example.com/sms\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n"
+        "      sms_relay_url: hooks.example.com/sms\n",
         12,
         "'hooks.example.com/sms' is not an absolute http(s) URL",
     ),
     "invalid E.164 number": (
-        "numbers:\n  - provider: wx\n    number: '+1313555010'\n    settings: {sms_enabled: true}\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555010'\n"
+        "    settings: {sms_enabled: true}\n",
         10,
         "is not a valid phone number",
     ),
@@ -109,12 +113,14 @@ CASES = {
         "unknown profile 'detriot'; did you mean 'detroit'?",
     ),
     "unknown provider": (
-        "numbers:\n  - provider: wavix\n    number: '+1313555*'\n    settings: {sms_enabled: true}\n",
+        "numbers:\n  - provider: wavix\n    number: '+1313555*'\n"
+        "    settings: {sms_enabled: true}\n",
         9,
         "unknown provider account 'wavix'",
     ),
     "wavix label": (
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: true\n      label: sales\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n"
+        "      sms_enabled: true\n      label: sales\n",
         13,
         "label: Wavix cannot set a number's label through its API",
     ),
@@ -131,7 +137,8 @@ CASES = {
         "is not in +E.164 form",
     ),
     "null value": (
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n      sms_enabled: null\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings:\n"
+        "      sms_enabled: null\n",
         12,
         "sms_enabled: null is not a value; remove the key",
     ),
@@ -208,12 +215,14 @@ def test_duplicate_exact_number_names_both_places(tmp_path: Path) -> None:
     write(tmp_path, PROVIDERS, "a.yaml")
     write(
         tmp_path,
-        "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n",
+        "numbers:\n  - provider: wx\n    number: '+13135550100'\n"
+        "    settings: {sms_enabled: true}\n",
         "b.yaml",
     )
     write(
         tmp_path,
-        "numbers:\n  - provider: wx\n    number: '+13135550100'\n    settings: {sms_enabled: true}\n",
+        "numbers:\n  - provider: wx\n    number: '+13135550100'\n"
+        "    settings: {sms_enabled: true}\n",
         "c.yaml",
     )
     error = only_error(tmp_path)
@@ -225,7 +234,8 @@ def test_equal_precedence_conflict_names_both_places(tmp_path: Path) -> None:
     write(tmp_path, PROVIDERS, "a.yaml")
     write(
         tmp_path,
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {sms_enabled: true, call_recording_enabled: true}\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n"
+        "    settings: {sms_enabled: true, call_recording_enabled: true}\n",
         "b.yaml",
     )
     write(
@@ -248,7 +258,8 @@ def test_same_selector_split_across_files_merges(tmp_path: Path) -> None:
     )
     write(
         tmp_path,
-        "numbers:\n  - provider: wx\n    number: '+1313555*'\n    settings: {call_recording_enabled: false}\n",
+        "numbers:\n  - provider: wx\n    number: '+1313555*'\n"
+        "    settings: {call_recording_enabled: false}\n",
         "c.yaml",
     )
     state = load(tmp_path, env={})
@@ -270,8 +281,10 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
 def test_precedence_exact_over_long_over_short_prefix(tmp_path: Path) -> None:
     body = (
         "numbers:\n"
-        "  - {provider: wx, number: '+1313*', settings: {sms_enabled: false, call_recording_enabled: false, transcription_threshold: 1}}\n"
-        "  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true, transcription_threshold: 2}}\n"
+        "  - {provider: wx, number: '+1313*', settings: {sms_enabled: false, "
+        "call_recording_enabled: false, transcription_threshold: 1}}\n"
+        "  - {provider: wx, number: '+1313555*', settings: {sms_enabled: true, "
+        "transcription_threshold: 2}}\n"
         "  - {provider: wx, number: '+13135550100', settings: {transcription_threshold: 3}}\n"
     )
     state = load(write(tmp_path, PROVIDERS + body), env={})
@@ -292,7 +305,8 @@ def test_precedence_exact_over_long_over_short_prefix(tmp_path: Path) -> None:
 
 def test_inline_settings_override_profile_field_by_field(tmp_path: Path) -> None:
     body = (
-        "profiles:\n  p: {tags: [a, b], hd_voice_enabled: true, voice: {call_forwarding: {forwards_to: '+13125550100', forwarding_type: always}}}\n"
+        "profiles:\n  p: {tags: [a, b], hd_voice_enabled: true, "
+        "voice: {call_forwarding: {forwards_to: '+13125550100', forwarding_type: always}}}\n"
         "numbers:\n  - provider: tx\n    number: '+13127367200'\n    profile: p\n"
         "    settings: {voice: {call_forwarding: {forwarding_type: on-failure}}, tags: [b, c, b]}\n"
     )
@@ -419,7 +433,10 @@ def test_a_broken_profile_is_reported_once_however_many_entries_use_it(tmp_path:
 
 
 def test_planner_does_not_import_the_yaml_loader() -> None:
-    code = "import sys, reconciler.planner; print('reconciler.loader' in sys.modules, 'yaml' in sys.modules)"
+    code = (
+        "import sys, reconciler.planner; "
+        "print('reconciler.loader' in sys.modules, 'yaml' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -169,7 +169,8 @@ def test_limit_bounds_the_per_number_detail() -> None:
 def test_summary_line_wording_is_kept() -> None:
     plan = make_plan([(e164(i), (FieldChange("sms_enabled", False, True),)) for i in range(3)])
     assert render.summary_line(plan) == (
-        "Plan: 3 numbers to change in 1 bulk call (lower bound 1; per-number 3), 5 in sync, 0 unmanaged."
+        "Plan: 3 numbers to change in 1 bulk call (lower bound 1; per-number 3), "
+        "5 in sync, 0 unmanaged."
     )
     assert text(plan).splitlines()[-1] == render.summary_line(plan)
 

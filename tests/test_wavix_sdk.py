@@ -71,7 +71,9 @@ def test_sdk_lists_gets_and_bulk_updates(
 
 def test_sdk_sees_the_carrier_errors(base_url: str, http: httpx.Client) -> None:
     with pytest.raises(ForbiddenError) as forbidden:
-        sdk(base_url, http, sim.READONLY_KEY).numbers.bulk_update(ids=[sim.FIRST_ID], sms_enabled=False)
+        sdk(base_url, http, sim.READONLY_KEY).numbers.bulk_update(
+            ids=[sim.FIRST_ID], sms_enabled=False
+        )
     assert forbidden.value.status_code == 403
     assert "numbers:write" in str(forbidden.value.body)
 

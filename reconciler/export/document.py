@@ -128,7 +128,9 @@ def _text_token(path: str, text: str) -> str:
 
 
 def token(path: str, value: Any) -> str:
-    """A few readable characters for one setting: ``sms-on``, ``pbx-detroit``, ``support-chicago``."""
+    """A few readable characters for one setting: ``sms-on``, ``pbx-detroit``,
+    ``support-chicago``.
+    """
     if isinstance(value, bool):
         return f"{_short(path)}-{'on' if value else 'off'}"
     if isinstance(value, int):
@@ -163,7 +165,8 @@ def profile_names(
     Fields that tell the profiles apart come first (lists, then switches, then text, then
     numbers; ``order`` breaks ties), then the rest. A name is its profile's first two tokens;
     names that collide (or are taken) each add the token of the first field that tells them
-    apart; names still equal get ``-2``, ``-3`` in profile order. Deterministic: the same profiles give the same names.
+    apart; names still equal get ``-2``, ``-3`` in profile order. Deterministic: the same
+    profiles give the same names.
     """
     taken = set(taken)
     where = {p: i for i, p in enumerate(order)}

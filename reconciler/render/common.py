@@ -67,7 +67,8 @@ def summary_line(plan: Plan) -> str:
     else:
         calls = len(plan.calls)
         head = (
-            f"Plan: {plan.changed} numbers to change in {calls} bulk call{'s' if calls != 1 else ''} "
+            f"Plan: {plan.changed} numbers to change in {calls} "
+            f"bulk call{'s' if calls != 1 else ''} "
             f"(lower bound {plan.lower_bound}; per-number {plan.changed})"
         )
     tail = f"{plan.in_sync} in sync, {plan.unmanaged} unmanaged"

@@ -23,8 +23,8 @@ def drift_text(plan: Plan, *, verbose: bool = False, color: bool = False) -> str
         s = view.summary
         drifted = len(view.changes)
         lines.append(
-            paint(s.account, "bold")
-            + f" ({s.carrier}): {plural(drifted, 'number')} drifted ({plural(view.fields, 'field')}),"
+            paint(s.account, "bold") + f" ({s.carrier}): {plural(drifted, 'number')} drifted"
+            f" ({plural(view.fields, 'field')}),"
             f" {s.in_sync} in sync, {s.unmanaged} unmanaged"
         )
         cause_lines(lines, view.causes, paint, values, verbose, plan_words=False)

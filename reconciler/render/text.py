@@ -128,7 +128,8 @@ def cause_lines(
     if len(shown) < len(causes):
         rest = causes[len(shown) :]
         lines.append(
-            f"    {more(len(rest), 'more causes')} ({sum(len(c.e164s) for c in rest)} field changes)"
+            f"    {more(len(rest), 'more causes')}"
+            f" ({sum(len(c.e164s) for c in rest)} field changes)"
         )
 
 
@@ -150,7 +151,8 @@ def number_lines(
 
 def number_block(change: NumberChange, carrier: str, paint: Paint, values: Values) -> list[str]:
     out = [
-        f"  {paint('~', 'yellow')} {paint(change.e164, 'bold')}  {paint(f'(id {change.id})', 'dim')}"
+        f"  {paint('~', 'yellow')} {paint(change.e164, 'bold')}"
+        f"  {paint(f'(id {change.id})', 'dim')}"
     ]
     for f in change.changes:
         delta = values.delta(carrier, f.field, f.old, f.new)

@@ -18,8 +18,9 @@ update and its schedule, fixed at creation from the knobs:
 * ``hidden_reads``, ``visible_at`` (``telnyx.job_read_lag``): how long ``GET`` answers 404.
 
 Per number, knob ``telnyx.fail_numbers`` (read when its step runs) fails it with
-``NUMBER_FAILURE``, and so does a draw under ``telnyx.job_number_faults`` (per job and number); a number that is not ``active`` fails with 10015; a number released since
-the job was created (``telnyx.shift_listing``) fails with 10005.
+``NUMBER_FAILURE``, and so does a draw under ``telnyx.job_number_faults`` (per job and number);
+a number that is not ``active`` fails with 10015; a number released since the job was created
+(``telnyx.shift_listing``) fails with 10005.
 """
 
 from __future__ import annotations
