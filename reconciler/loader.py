@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 from pydantic import BaseModel, ValidationError
 
 from . import carriers
@@ -31,7 +30,7 @@ from .config import ProviderConfig
 from .desired import Account, DesiredState, Resolver, Rule
 from .errors import ConfigError, ConfigIssue
 from .gcpause import gc_paused
-from .models import Settings, check_e164, flatten, mask
+from .models import PlainE164, Settings, check_e164, flatten, mask
 from .wording import SECRET, clipped, kind, line_of, pydantic_issues, quotable, unknown
 from .yamltree import LDict, LList, YamlProblem, clip, parse, show
 
@@ -581,51 +580,6 @@ class _Builder:
     def _error_count(self, node: LDict, carrier: str) -> int:
         done = self._validate(node, carrier)
         return done.error_count() if isinstance(done, ValidationError) else 0
-
-
-class PlainE164:
-    """A fast "yes" for the usual exact number: ``+`` and digits in E.164 form, valid.
-
-    ``phonenumbers.parse`` is half the cost of ``models.check_e164`` and most of a large load.
-    For ``+<country code><national number>`` whose national number has no leading zero and does
-    not start with the country's national prefix, parsing changes nothing: the number is the
-    ``PhoneNumber(country_code, national_number)`` built here, so ``is_valid_number`` on it is
-    check_e164's verdict. Anything else answers False: ask ``check_e164`` (which also words the
-    error). ``tests/test_loader.py`` checks "valid here ⇒ check_e164 accepts" on every region's
-    example numbers and random digits.
-    """
-
-    _SHAPE = re.compile(r"\+[1-9][0-9]{2,19}")
-
-    def __init__(self) -> None:
-        self.prefixes: dict[int, re.Pattern[str] | None] = {}  # national prefix per country code
-
-    def valid(self, value: str) -> bool:
-        if not self._SHAPE.fullmatch(value):
-            return False
-        digits = value[1:]
-        for size in (1, 2, 3):
-            code = int(digits[:size])
-            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                break
-        else:
-            return False
-        national = digits[size:]
-        if not 2 <= len(national) <= 17 or national[0] == "0":
-            return False
-        prefix = self._prefix(code)
-        if prefix is not None and prefix.match(national):
-            return False
-        number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-        return bool(phonenumbers.is_valid_number(number))
-
-    def _prefix(self, code: int) -> re.Pattern[str] | None:
-        if code not in self.prefixes:
-            region = phonenumbers.region_code_for_country_code(code)
-            meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-            pattern = meta.national_prefix_for_parsing if meta is not None else None
-            self.prefixes[code] = re.compile(pattern) if pattern else None
-        return self.prefixes[code]
 
 
 def _is_env_ref(value: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import ConfigError
-from reconciler.loader import PlainE164, load
-from reconciler.models import check_e164
+from reconciler.loader import load
+from reconciler.models import PlainE164, check_e164
 from reconciler.yamltree import LDict, LList, parse
 
 PROVIDERS = """\
@@ -475,3 +477,84 @@ def test_plain_e164_never_accepts_what_check_e164_refuses(code: int, national: s
     value = f"+{code}{national}"
     if PlainE164().valid(value):
         assert _accepted(value), value
+
+
+def _library_verdict(value: str) -> bool | None:
+    """phonenumbers' own ``is_valid_number`` on a number PlainE164 judges itself; None when it
+    leaves the number to check_e164 (not its shape, or a national prefix: parsing strips it)."""
+    if not re.fullmatch(r"\+[1-9][0-9]{2,19}", value):
+        return None
+    digits = value[1:]
+    sizes = [n for n in (1, 2, 3) if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    if not sizes:
+        return None
+    code, national = int(digits[: sizes[0]]), digits[sizes[0] :]
+    if not 2 <= len(national) <= 17 or national[0] == "0":
+        return None
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    prefix = meta.national_prefix_for_parsing if meta is not None else None
+    if prefix and re.match(prefix, national):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def _near(example: str, rnd: random.Random) -> str:
+    """An example number with a digit changed, dropped or added: just inside or outside a pattern."""
+    digits = list(example[1:])
+    spot = rnd.randrange(1, len(digits))
+    how = rnd.randrange(3)
+    if how == 0:
+        digits[spot] = str(rnd.randrange(10))
+    elif how == 1 and len(digits) > 3:
+        del digits[spot]
+    else:
+        digits.insert(spot, str(rnd.randrange(10)))
+    return "+" + "".join(digits)
+
+
+def test_plain_e164_is_exactly_is_valid_number_on_its_fast_path() -> None:
+    """The compiled per-region patterns give phonenumbers' verdict, both ways: every region's and
+    every non-geographic code's example numbers, and numbers one digit away from them (valid
+    and invalid neighbours, other lengths, other regions of a shared calling code)."""
+    examples = sorted(
+        {
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            for region in phonenumbers.SUPPORTED_REGIONS
+            for kind in range(12)
+            if (number := phonenumbers.example_number_for_type(region, kind)) is not None
+        }
+        | {
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+            if (number := phonenumbers.example_number_for_non_geo_entity(code)) is not None
+        }
+    )
+    rnd = random.Random(9)
+    values = examples + [_near(rnd.choice(examples), rnd) for _ in range(20_000)]
+    fast = PlainE164()
+    checked = {True: 0, False: 0}
+    for value in values:
+        expected = _library_verdict(value)
+        if expected is None:
+            assert not fast.valid(value) or _accepted(value), value
+            continue
+        assert fast.valid(value) == expected, value
+        checked[expected] += 1
+    assert checked[True] > 1000 and checked[False] > 1000, checked
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    code=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+    national=st.text(alphabet="123456789", min_size=1, max_size=1).flatmap(
+        lambda first: st.text(alphabet="0123456789", max_size=15).map(first.__add__)
+    ),
+)
+def test_plain_e164_agrees_with_is_valid_number_on_random_digits(code: int, national: str) -> None:
+    value = f"+{code}{national}"
+    expected = _library_verdict(value)
+    if expected is not None:
+        assert PlainE164().valid(value) == expected, value
