@@ -11,6 +11,17 @@ Wavix: ``async_verify_timeout_s`` for destinations and the SMS URL). Such a fiel
 then is reported "not visible yet", apart from numbers the carrier refused. A call whose answer
 was lost but whose numbers verify sees in their desired state counts as applied.
 
+Follow-up calls. A call's result may name failed numbers that are safe to send again
+(``CallResult.retry``: the carrier failed them transiently and changed nothing, e.g. a Telnyx job's
+10007 "Please try again"). After the first pass, and before verify, each such call is sent ONCE
+more with the same patch for exactly those ids (never other ids, never a new patch: the plan is
+what was reviewed), for at most ``FOLLOW_UP_ROUNDS`` rounds; follow-ups are recorded like every
+call (``record``, with ``retry_of``) and listed in the report. A call whose outcome is unknown is
+never re-sent before verify: only numbers verify then shows unchanged (every changed field
+still off) are sent once more, when the carrier's write is idempotent (not ``job_based``) or,
+for job carriers, the provider marked them (``retry``: no job was found) and a fresh search
+still finds none; verify then re-reads them.
+
 ``follow`` jobs (an earlier run's, pending at the carrier: ``pending.py``) are waited for like
 calls and never sent again. Ctrl-C (the main task cancelled, or ``KeyboardInterrupt`` from
 ``on_call_done``) stops sending, cancels the calls in flight, records them through ``record``
@@ -23,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import followup
 from .clock import Clock
 from .errors import ProviderError
 from .plan import BulkCall, Plan
@@ -36,6 +48,9 @@ log = logging.getLogger(__name__)
 Recorder = Callable[[str, dict[str, Any]], None]
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 4
+FOLLOW_UP_ROUNDS = 2
+"""Rounds of follow-up calls for transiently failed numbers within one apply (bounded: a
+number the carrier keeps failing is reported, and the next apply tries again)."""
 
 
 class ApplyInterrupted(KeyboardInterrupt):
@@ -113,7 +128,8 @@ async def apply_plan(
     follow: Sequence[tuple[BulkCall, str]] = (),
 ) -> ApplyReport:
     """Send ``plan``'s calls; ``follow`` are (numbers, job id) of jobs already at the carrier
-    (an earlier run's): they are waited for like calls, never sent again."""
+    (an earlier run's): they are waited for like calls, never sent again. Then the follow-up
+    calls (module docstring), then verify."""
     clock = clock or Clock()
     report = ApplyReport()
     emit = record or (lambda event, data: None)
@@ -121,17 +137,23 @@ async def apply_plan(
     started: dict[int, BulkCall] = {}
     finished: set[int] = set()
     index_of: dict[int, int] = {}  # id(result) → its call's index (for the journal)
+    root_of: dict[int, CallResult] = {}  # id(follow-up result) → the planned call's result
     stopping: list[bool] = []
+    e164_of = {(c.account, c.id): c.e164 for c in plan.changes}
 
     async def run(
-        index: int, call: BulkCall, gate: asyncio.Semaphore, job_id: str | None = None
-    ) -> None:
+        index: int,
+        call: BulkCall,
+        gate: asyncio.Semaphore,
+        job_id: str | None = None,
+        retry_of: CallResult | None = None,
+    ) -> CallResult | None:
         async with gate:  # a followed job counts against the carrier's cap on live jobs too
             if stopping:
-                return  # interrupted: nothing new is sent
+                return None  # interrupted: nothing new is sent
             if call.account in report.stopped:
                 report.not_attempted.append(call)
-                return
+                return None
             provider = providers[call.account]
             started[index] = call
             emit(
@@ -142,6 +164,7 @@ async def apply_plan(
                     "ids": len(call.ids),
                     "call": call,
                     "follows": job_id,
+                    "retry_of": None if retry_of is None else index_of.get(id(retry_of)),
                 },
             )
             try:
@@ -167,13 +190,17 @@ async def apply_plan(
                     "outcome_unknown": result.outcome_unknown,
                 },
             )
-            if on_call_done:
+            if retry_of is not None:
+                root_of[id(result)] = root = root_of.get(id(retry_of), retry_of)
+                followup.absorb(root, result)
+            elif on_call_done:  # the display counts planned calls; follow-ups are extra
                 try:
                     on_call_done(result)
                 except KeyboardInterrupt:  # Ctrl-C seen by the display: stop like a SIGINT
                     stopping.append(True)
                     if main is not None:
                         main.cancel()
+            return result
 
     gates = {name: asyncio.Semaphore(p.max_concurrent_calls) for name, p in providers.items()}
     tasks = [
@@ -183,8 +210,46 @@ async def apply_plan(
         asyncio.ensure_future(run(len(plan.calls) + i, call, gates[call.account], job_id))
         for i, (call, job_id) in enumerate(follow)
     ]
+    every = [*plan.calls, *(c for c, _ in follow)]
+
+    async def send_again(again: list[tuple[CallResult, BulkCall]]) -> list[CallResult | None]:
+        first = len(tasks)
+        batch = [
+            asyncio.ensure_future(run(first + k, call, gates[call.account], retry_of=r))
+            for k, (r, call) in enumerate(again)
+        ]
+        tasks.extend(batch)  # so that Ctrl-C cancels them too
+        return list(await asyncio.gather(*batch))
+
     try:
-        await asyncio.gather(*tasks)
+        results: list[CallResult | None] = list(await asyncio.gather(*tasks))
+        for _ in range(FOLLOW_UP_ROUNDS):
+            again = followup.now(results, report.stopped, e164_of)
+            if not again:
+                break
+            results = await send_again(again)
+        _note_failures(report, report.results, e164_of)
+        for call in report.not_attempted:
+            for e164 in call.e164s:
+                why = report.stopped.get(call.account, "")
+                report.failed[(call.account, e164)] = f"not sent: the account stopped ({why})"
+        if verify:
+            unchanged: set[tuple[str, str]] = set()
+            await _verify(plan, providers, report, clock, unchanged)
+            again = await followup.after_verify(
+                list(report.results), providers, unchanged, report.stopped, e164_of
+            )
+            if again:
+                resent = [r for r in await send_again(again) if r is not None]
+                _note_failures(report, resent, e164_of, settle=True)
+                keys = {
+                    (r.call.account, i)
+                    for r in resent
+                    for i in r.call.ids
+                    if r.outcome_unknown or i not in r.failed
+                }
+                changes = tuple(c for c in plan.changes if (c.account, c.id) in keys)
+                await _verify(replace(plan, changes=changes), providers, report, clock)
     except (asyncio.CancelledError, KeyboardInterrupt):
         # Ctrl-C (asyncio.run cancels the main task) or the display's KeyboardInterrupt: stop
         # sending, cancel the calls in flight and leave them open in the journal.
@@ -196,29 +261,31 @@ async def apply_plan(
         for i, c in sorted(started.items()):
             if i not in finished:
                 emit("call_interrupted", {"index": i, "account": c.account})
-        every = [*plan.calls, *(c for c, _ in follow)]
         not_sent = [c for i, c in enumerate(every) if i not in started]
         raise ApplyInterrupted(report, in_flight, not_sent) from None
-
-    e164_of = {(c.account, c.id): c.e164 for c in plan.changes}
-    for result in report.results:
-        call = result.call
-        for id_ in call.ids:
-            reason = result.failed.get(id_)
-            if reason:
-                report.failed[(call.account, e164_of.get((call.account, id_), id_))] = reason
-    for call in report.not_attempted:
-        for e164 in call.e164s:
-            why = report.stopped.get(call.account, "")
-            report.failed[(call.account, e164)] = f"not sent: the account stopped ({why})"
-
     if verify:
-        try:
-            await _verify(plan, providers, report, clock)
-        except asyncio.CancelledError:  # Ctrl-C while re-reading: every call was answered
-            raise ApplyInterrupted(report, [], []) from None
         _credit_verified(report, e164_of, index_of, emit)
     return report
+
+
+def _note_failures(
+    report: ApplyReport,
+    results: Sequence[CallResult],
+    e164_of: Mapping[tuple[str, str], str],
+    *,
+    settle: bool = False,
+) -> None:
+    """Each failed number of ``results`` into ``report.failed`` (a later result's reason wins);
+    ``settle``: the numbers those results did not fail are cleared (verify will re-read them)."""
+    for result in results:
+        account = result.call.account
+        for id_ in result.call.ids:
+            key = (account, e164_of.get((account, id_), id_))
+            reason = result.failed.get(id_)
+            if reason:
+                report.failed[key] = reason
+            elif settle:
+                report.failed.pop(key, None)
 
 
 def _credit_verified(
@@ -227,32 +294,35 @@ def _credit_verified(
     index_of: Mapping[int, int],
     emit: Recorder,
 ) -> None:
-    """A call whose answer was lost (or a job we stopped waiting for) but whose numbers verify
-    saw in their desired state counts as applied for those numbers."""
+    """A call whose answer was lost (or a job we stopped waiting for), or whose failed numbers
+    a follow-up call applied, counts as applied for the numbers verify saw in their desired
+    state (verify re-reads only numbers not known failed)."""
     for result in report.results:
-        if not result.outcome_unknown:
-            continue
         account = result.call.account
         landed = {
             i for i in result.failed if (account, e164_of.get((account, i), i)) not in report.failed
         }
         if not landed:
             continue
-        result.failed = {i: why for i, why in result.failed.items() if i not in landed}
-        result.status = CallStatus.PARTIAL if result.failed else CallStatus.OK
-        if not result.failed:  # every number landed: nothing left for a next run to settle
-            result.error = None
+        followup.narrow(result, landed)
+        if result.outcome_unknown and not result.failed:
+            # every number landed: nothing left for a next run to settle
             emit("call_verified", {"index": index_of.get(id(result)), "account": account})
 
 
 async def _verify(
-    plan: Plan, providers: Mapping[str, Provider], report: ApplyReport, clock: Clock
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    report: ApplyReport,
+    clock: Clock,
+    unchanged: set[tuple[str, str]] | None = None,
 ) -> None:
-    """Re-read the numbers the calls touched until their changed fields show the new values."""
+    """Re-read the numbers the calls touched until their changed fields show the new values.
+    ``unchanged`` receives (account, id) of numbers given up on with every changed field still
+    at its old value (nothing of the call landed on them)."""
     expected: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
-    unknown = {
-        (r.call.account, i) for r in report.results if r.outcome_unknown for i in r.call.ids
-    }
+    old = {(c.account, c.id): {f.field: f.old for f in c.changes} for c in plan.changes}
+    unknown = {(r.call.account, i) for r in report.results if r.outcome_unknown for i in r.call.ids}
     for change in plan.changes:
         if change.account in report.stopped:
             continue
@@ -275,6 +345,7 @@ async def _verify(
         last: dict[str, str] = {}
         off_last: dict[str, list[str]] = {}
         gave_up: dict[str, str] = {}
+        untouched: set[str] = set()  # ids whose last read showed every changed field as before
         while pending:
             try:
                 live = await provider.fetch(sorted(pending))
@@ -289,11 +360,17 @@ async def _verify(
                 if number is None:
                     last[id_] = "not found when re-read"
                     off_last.pop(id_, None)
+                    untouched.discard(id_)
                     continue
                 off = [k for k, v in fields.items() if number.settings.get(k) != v]
                 if off:
                     last[id_] = "still differs after apply: " + ", ".join(off)
                     off_last[id_] = off
+                    was = old.get((account, id_), {})
+                    if all(number.settings.get(k) == was.get(k) for k in fields):
+                        untouched.add(id_)
+                    else:
+                        untouched.discard(id_)
                 else:
                     del pending[id_]
                     report.verified += 1
@@ -304,8 +381,12 @@ async def _verify(
             if not pending:
                 break
             deadline = min(start + wait[i] for i in pending)
-            await clock.sleep(min(provider.config.poll_interval_s, max(0.0, deadline - clock.now())))
+            await clock.sleep(
+                min(provider.config.poll_interval_s, max(0.0, deadline - clock.now()))
+            )
         for id_, e164 in gave_up.items():
+            if unchanged is not None and id_ in untouched:
+                unchanged.add((account, id_))
             still = off_last.get(id_)
             if still and provider.async_fields.issuperset(still):
                 # Accepted, and the carrier applies these later: not (yet) a refusal.

@@ -13,6 +13,14 @@ The contract of ``apply`` (one contract for every carrier):
   call failed (``FAILED``, with ``error`` and a reason per id) because the carrier refused it,
   kept failing after the HTTP policy's retries, or never answered (then ``outcome_unknown`` is
   true: the change may have landed; verify decides).
+* ``CallResult.retry`` names the failed ids that are safe to send again with the same patch in
+  the same run. On a result whose outcome is known: numbers the carrier did not change and whose
+  failure it calls transient (Telnyx: a job's failed operation with a "try again" code, or a job
+  ``failed``/``expired`` before it processed them); the applier sends them once more right away
+  (``applier.FOLLOW_UP_ROUNDS``). On an ``outcome_unknown`` result: ids whose call provably
+  created nothing (Telnyx: no job found for it); the applier re-sends them only after verify
+  shows them unchanged. A refusal (bad value, not owned, a Wavix bisected refusal) is never in
+  ``retry``.
 * It **raises** only ``AccountFatal`` errors (``AuthError``: the key was rejected;
   ``PermissionError_`` meaning the key lacks a scope). These concern the whole account: the
   applier stops sending that account's remaining calls and goes on with other accounts.
@@ -65,6 +73,8 @@ class CallResult:
     requests: int = 1
     cause: Exception | None = field(default=None, repr=False, compare=False)
     """The ``ProviderError`` behind a failed call, when there was one (for logs and tests)."""
+    retry: frozenset[str] = frozenset()
+    """Ids of ``failed`` safe to send again in this run with the same patch (module docstring)."""
 
     def __post_init__(self) -> None:
         self.status = CallStatus(self.status)

@@ -11,6 +11,15 @@ them (Telnyx does not say whether such numbers are moved out of ``pending_operat
 outcome is unknown: the job may still run). The call is OK when no number failed, PARTIAL when
 some succeeded, FAILED when none did.
 
+Which failures may be sent again in the same run (``CallResult.retry``): a failed operation
+whose every error has a transient code (``TRANSIENT_CODES``: 10007 "Unexpected error ... Please
+try again", 10011 "Too many requests"), and the numbers of a job that ended ``failed`` or
+``expired`` before processing them (it is finished: a new job cannot race it). Not a number
+whose job we stopped waiting for, one a ``completed`` job did not report, one refused for its
+content (10015, 10010, 10005, ...), nor one of a job we lost track of. ``unknown_outcome`` marks
+its ids only when the jobs list was searched and held no job of ours: the applier re-sends them
+after verify shows them unchanged.
+
 Adoption (``saved_as_sent``). The saved ``parameters`` of a job are "effective parameters ...
 not a snapshot of the original HTTP request" (SDK): fields may be dropped (the SDK's type has no
 ``voice.translated_number``), tags normalised, or the whole object empty for old jobs. A job is
@@ -31,6 +40,15 @@ from .settings import canonical_tags
 
 JOBS = "/phone_numbers/jobs"
 DONE = ("completed", "failed", "expired")
+TRANSIENT_CODES = frozenset({"10007", "10011"})
+"""Error codes of a failed operation that ask to try again (the error catalogue; the sandbox's
+``NUMBER_FAILURE`` is 10007 "The phone number could not be updated. Please try again.")."""
+
+
+def transient(errors: Any) -> bool:
+    """A failed operation's ``errors``: every one has a transient code (and there is one)."""
+    items = [e for e in errors or () if isinstance(e, dict)]
+    return bool(items) and all(str(e.get("code")) in TRANSIENT_CODES for e in items)
 
 
 def describe(error: dict[str, Any]) -> str:
@@ -48,12 +66,16 @@ def settle(
     job_id, status = job["id"], job.get("status")
     ours = set(call.ids)
     ok = {op.get("id") for op in job.get("successful_operations") or ()} & ours
-    failed = {
-        op.get("id"): "; ".join(map(describe, op.get("errors") or ())) or "failed"
+    ops = [
+        op
         for op in job.get("failed_operations") or ()
         if op.get("id") in ours and op.get("id") not in ok
+    ]
+    failed = {
+        op.get("id"): "; ".join(map(describe, op.get("errors") or ())) or "failed" for op in ops
     }
-    unknown = gave_up_after is not None
+    unknown = gave_up_after is not None  # the job may still run: a new one would race it
+    retry = set() if unknown else {op.get("id") for op in ops if transient(op.get("errors"))}
     if unknown:
         reason = (
             f"job {job_id} still {status} after {gave_up_after:g}s; it may still run: check "
@@ -68,6 +90,8 @@ def settle(
     for id_ in call.ids:
         if id_ not in ok and id_ not in failed:
             failed[id_] = reason
+            if not unknown and status in ("failed", "expired"):
+                retry.add(id_)  # the job ended without touching it
     if not failed:
         return CallResult(call, CallStatus.OK, job_id=job_id, requests=requests)
     if ok:
@@ -78,6 +102,7 @@ def settle(
             job_id=job_id,
             outcome_unknown=unknown,
             requests=requests,
+            retry=frozenset(retry),
         )
     error = f"job {job_id} completed but every number failed" if status == "completed" else reason
     return CallResult(
@@ -88,6 +113,7 @@ def settle(
         job_id=job_id,
         outcome_unknown=unknown,
         requests=requests,
+        retry=frozenset(retry),
     )
 
 
@@ -106,8 +132,11 @@ def lost(call: BulkCall, job_id: str, exc: ProviderError, requests: int) -> Call
     )
 
 
-def unknown_outcome(call: BulkCall, errors: list[str], requests: int) -> CallResult:
-    """No answer to the POST, and no job of ours found: one may have been created."""
+def unknown_outcome(
+    call: BulkCall, errors: list[str], requests: int, *, searched: bool = False
+) -> CallResult:
+    """No answer to the POST: one may have been created. ``searched``: the jobs list was read
+    and held no job of ours, so the ids may be re-sent once verify shows them unchanged."""
     message = (
         f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
         f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
@@ -119,6 +148,7 @@ def unknown_outcome(call: BulkCall, errors: list[str], requests: int) -> CallRes
         error=message,
         outcome_unknown=True,
         requests=requests,
+        retry=frozenset(call.ids) if searched else frozenset(),
     )
 
 

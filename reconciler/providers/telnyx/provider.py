@@ -290,8 +290,8 @@ class TelnyxProvider(Provider):
                 except ProviderError as search_exc:
                     unknown.append(f"looking for the job: {search_exc}")
                     return unknown_outcome(call, unknown, sent.n)
-                if job is None and len(unknown) >= 2:
-                    return unknown_outcome(call, unknown, sent.n)
+                if job is None and len(unknown) >= 2:  # searched: no job of ours exists
+                    return unknown_outcome(call, unknown, sent.n, searched=True)
             except ProviderError as exc:  # any other 4xx: rejected, nothing created
                 return CallResult(
                     call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
