@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_SPENT = httpx.ByteStream(b"")
 """Methods retried by default; a provider marks other requests idempotent per call."""
 
 
@@ -267,6 +268,9 @@ class Http:
                 ) from None
             status = response.status_code
             if status < 400:
+                # The body is read: drop httpx's stream, which refers back to the response. That
+                # cycle kept every page of a read alive while the collector is paused (gcpause).
+                response.stream = _SPENT
                 return response
             if retry_all and self.policy.retryable(status) or status in retry_statuses:
                 hint = self.retry_hint(response, self.clock.wall())

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import ProviderError
 from ...gcpause import without_gc
@@ -30,6 +30,7 @@ from .settings import canonical_reference, canonical_tags
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250
+T = TypeVar("T")
 
 NUMBER_PATHS = (
     "tags",
@@ -73,10 +74,11 @@ _EMPTY: dict[str, Any] = {}
 
 
 def number_values(item: dict[str, Any]) -> tuple[Any, ...]:
-    """One ``GET /phone_numbers`` item → values in ``NUMBER_PATHS`` order."""
+    """One ``GET /phone_numbers`` item → values in ``NUMBER_PATHS`` order, hashable (tags as a
+    tuple, a list once in the settings) so equal rows are shared (``Join``)."""
     get = item.get
     return (
-        canonical_tags(get("tags")),
+        tuple(canonical_tags(get("tags"))),
         get("connection_id"),
         canonical_reference(get("customer_reference")),
         get("billing_group_id"),
@@ -115,21 +117,30 @@ def voice_values(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class Join:
-    """Both listings, decoded page by page as they arrive (values only: a million numbers are
-    held while the other listing is read), one entry per id, joined on id at the end."""
+    """Both listings, decoded page by page as they arrive, one entry per id, joined on id at the
+    end.
+
+    Memory is what bounds a big read, so each page keeps only values, and equal values are held
+    once: a row of settings (a listing item's values) and a status are shared by value within
+    the read (accounts are configured by the hundred, not number by number), and numbers with
+    equal settings share one settings dict. Nothing else of a page outlives it, so the pages'
+    memory is reused by the next ones instead of being held by a few survivors each.
+    """
 
     def __init__(self) -> None:
         self.numbers: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
         self.voice: dict[str, tuple[Any, ...]] = {}
         self.repeats = 0
         """Items seen twice (a listing shifted under the read: a number was bought)."""
+        self._same: dict[Any, Any] = {}  # value → the one instance this read keeps
 
     @without_gc
     def numbers_page(self, body: dict[str, Any]) -> None:
         data = body.get("data") or ()
         before = len(self.numbers)
+        same = self._shared
         self.numbers.update(
-            (item["id"], (item["phone_number"], item["status"], number_values(item)))
+            (item["id"], (item["phone_number"], same(item["status"]), same(number_values(item))))
             for item in data
         )
         self.repeats += len(data) - (len(self.numbers) - before)
@@ -138,8 +149,17 @@ class Join:
     def voice_page(self, body: dict[str, Any]) -> None:
         data = body.get("data") or ()
         before = len(self.voice)
-        self.voice.update((item["id"], voice_values(item)) for item in data)
+        same = self._shared
+        self.voice.update((item["id"], same(voice_values(item))) for item in data)
         self.repeats += len(data) - (len(self.voice) - before)
+
+    def _shared(self, value: T) -> T:
+        """The instance of ``value`` this read keeps (``value`` itself when unhashable: a
+        malformed item is kept as it came, only not shared)."""
+        try:
+            return self._same.setdefault(value, value)  # type: ignore[no-any-return]
+        except TypeError:
+            return value
 
     def orphans(self) -> tuple[list[str], list[str]]:
         """(ids without a voice row, ids with only a voice row), to be read one by one."""
@@ -154,18 +174,34 @@ class Join:
     @without_gc
     def result(self) -> list[LiveNumber]:
         """Sorted by e164. Only numbers read from both listings: half a number is never built
-        (``orphans`` must be settled first; any left are dropped with a warning)."""
-        pop, paths, order = self.voice.pop, SETTING_PATHS, _in_model_order
+        (``orphans`` must be settled first; any left are dropped with a warning). Numbers with
+        equal settings share one settings dict (rows are shared, so identity says equality)."""
+        pop = self.voice.pop
+        # By identity: equal rows are one object. The rows are kept in the entry so that no
+        # id is reused by another object while the loop runs (an unshared row may be freed).
+        shared: dict[tuple[int, int], tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...]]]
+        shared = {}
         out = []
         for id_, (e164, status, values) in self.numbers.items():
             voice = pop(id_, None)
             if voice is None:
                 log.warning("%s (%s) has no voice settings; left out of this read", e164, id_)
                 continue
-            settings = dict(zip(paths, order(values, voice), strict=True))
-            out.append(LiveNumber(id_, e164, status, settings, status == "active"))
+            key = (id(values), id(voice))
+            entry = shared.get(key)
+            if entry is None:
+                entry = shared[key] = (_settings(values, voice), values, voice)
+            out.append(LiveNumber(id_, e164, status, entry[0], status == "active"))
+        self._same.clear()
         out.sort(key=_by_e164)
         return out
+
+
+def _settings(values: tuple[Any, ...], voice: tuple[Any, ...]) -> dict[str, Any]:
+    """A number's flat canonical settings from its two rows."""
+    settings = dict(zip(SETTING_PATHS, _in_model_order(values, voice), strict=True))
+    settings["tags"] = list(settings["tags"])
+    return settings
 
 
 def _by_e164(number: LiveNumber) -> str:
