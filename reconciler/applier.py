@@ -11,16 +11,17 @@ Wavix: ``async_verify_timeout_s`` for destinations and the SMS URL). Such a fiel
 then is reported "not visible yet", apart from numbers the carrier refused. A call whose answer
 was lost but whose numbers verify sees in their desired state counts as applied.
 
-Follow-up calls. A call's result may name failed numbers that are safe to send again
-(``CallResult.retry``: the carrier failed them transiently and changed nothing, e.g. a Telnyx job's
-10007 "Please try again"). After the first pass, and before verify, each such call is sent ONCE
-more with the same patch for exactly those ids (never other ids, never a new patch: the plan is
-what was reviewed), for at most ``FOLLOW_UP_ROUNDS`` rounds; follow-ups are recorded like every
-call (``record``, with ``retry_of``) and listed in the report. A call whose outcome is unknown is
-never re-sent before verify: only numbers verify then shows unchanged (every changed field
-still off) are sent once more, when the carrier's write is idempotent (not ``job_based``) or,
-for job carriers, the provider marked them (``retry``: no job was found) and a fresh search
-still finds none; verify then re-reads them.
+Follow-up calls (``followup.py``). A call's result may name failed numbers that are safe to
+send again (``CallResult.retry``: the carrier failed them transiently and changed nothing, e.g. a
+Telnyx job's 10007 "Please try again"). After the first pass, and before verify, each such call
+gets ONE follow-up call per round with the same patch for exactly those ids (never other ids,
+never a new patch: the plan is what was reviewed), for at most ``FOLLOW_UP_ROUNDS`` rounds;
+follow-ups are recorded like every call (``record``; ``retry_of`` names the call's index), are
+listed in the report, and what they apply is credited to the planned call's result. A call whose
+outcome is unknown is never re-sent before verify: only numbers verify then shows unchanged
+(every changed field still at its old value) are sent once more, when the carrier's write is
+idempotent (not ``job_based``) or, for job carriers, the provider marked them (``retry``: no job
+was found) and a fresh ``find_job`` still finds none; verify then re-reads them.
 
 ``follow`` jobs (an earlier run's, pending at the carrier: ``pending.py``) are waited for like
 calls and never sent again. Ctrl-C (the main task cancelled, or ``KeyboardInterrupt`` from

@@ -9,7 +9,8 @@ of its ids, never other ids and never a new patch. Two kinds (``applier`` sends 
 * **Unknown outcomes, after verify.** A call that got no answer may have landed: it is never
   re-sent blindly. Verify re-reads its numbers first; those still unchanged (every changed field
   at its old value) are sent once more (``after_verify``) when the carrier's write is idempotent
-  (not ``job_based``: Wavix PATCH), or, for a job carrier, when the provider found no job for
+  (not ``job_based``: Wavix PATCH; not when the call was refused and bisected: a refused number
+  is never sent again), or, for a job carrier, when the provider found no job for
   the call (``retry``) and a fresh search (``Provider.find_job``) still finds none.
 """
 
@@ -100,6 +101,15 @@ async def after_verify(
                 log.warning("[%s] not re-sent: job %s exists", account, job.job_id)
                 continue
             still = set(r.retry)
+        elif _refused(r):  # bisected refusal, some parts unanswered: only what was marked
+            still &= r.retry
         if still:
             out.append((r, subset(r.call, still, e164_of)))
     return out
+
+
+def _refused(result: CallResult) -> bool:
+    """The call was refused (a 4xx), e.g. a Wavix refusal bisected: its failed numbers include
+    refused ones, which are never transient."""
+    status = getattr(result.cause, "status", None)
+    return status is not None and status < 500

@@ -19,6 +19,7 @@ from helpers import state_provider
 from reconciler.applier import EXIT_OK, EXIT_PARTIAL, FOLLOW_UP_ROUNDS, apply_plan
 from reconciler.clock import FakeClock
 from reconciler.config import ProviderConfig
+from reconciler.errors import InvalidRequestError
 from reconciler.loader import load
 from reconciler.models import LiveNumber
 from reconciler.plan import BulkCall, FieldChange, NumberChange, Plan
@@ -330,3 +331,24 @@ async def test_idempotent_carrier_resends_unchanged_numbers_of_an_unknown_call(
     report = await apply_plan(_plan(["1", "2"]), {"tx": provider}, clock=clock)
     assert [c.ids for c in provider.calls] == [("1", "2"), ("2",)]  # only the unchanged one
     assert report.exit_code == EXIT_OK
+
+
+async def test_idempotent_carrier_does_not_resend_a_bisected_refusal(clock: FakeClock) -> None:
+    class Idempotent(Scripted):
+        job_based: ClassVar[bool] = False
+
+    def refused_then_unanswered(call: BulkCall) -> CallResult:
+        cause = InvalidRequestError("refused", account="tx", method="PATCH", path="/", status=422)
+        return CallResult(
+            call,
+            CallStatus.FAILED,
+            failed={"1": "422 refused", "2": "503 no answer"},
+            error="refused",
+            outcome_unknown=True,
+            cause=cause,
+        )
+
+    provider = Idempotent([(refused_then_unanswered, [])], _numbers("1", "2"))
+    report = await apply_plan(_plan(["1", "2"]), {"tx": provider}, clock=clock)
+    assert len(provider.calls) == 1
+    assert set(report.failed) == {("tx", "+11"), ("tx", "+12")}

@@ -17,10 +17,12 @@ The contract of ``apply`` (one contract for every carrier):
   the same run. On a result whose outcome is known: numbers the carrier did not change and whose
   failure it calls transient (Telnyx: a job's failed operation with a "try again" code, or a job
   ``failed``/``expired`` before it processed them); the applier sends them once more right away
-  (``applier.FOLLOW_UP_ROUNDS``). On an ``outcome_unknown`` result: ids whose call provably
-  created nothing (Telnyx: no job found for it); the applier re-sends them only after verify
-  shows them unchanged. A refusal (bad value, not owned, a Wavix bisected refusal) is never in
-  ``retry``.
+  (``applier.FOLLOW_UP_ROUNDS``). On an ``outcome_unknown`` result: ids of a call the provider
+  looked for and found nothing of (Telnyx: no job in the jobs list); the applier re-sends them
+  only after verify shows them unchanged and a fresh ``find_job`` finds nothing. Idempotent
+  carriers (not ``job_based``) need not mark unanswered calls: the applier may re-send their
+  unchanged numbers after verify (not those of a refused, bisected call). A refusal (bad value,
+  not owned, a Wavix bisected refusal) is never in ``retry``.
 * It **raises** only ``AccountFatal`` errors (``AuthError``: the key was rejected;
   ``PermissionError_`` meaning the key lacks a scope). These concern the whole account: the
   applier stops sending that account's remaining calls and goes on with other accounts.
