@@ -19,6 +19,17 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 64
@@ -116,6 +127,14 @@ def parse(text: str, *, libyaml: bool | None = None) -> Any:
     loader_class = _CLoader if use_c else _PyLoader
     if loader_class is None:
         raise ValueError("PyYAML was built without libyaml")
+    try:
+        return _from_events(loader_class(text))
+    except Exception:  # any failure or doubt: the node path gives the verdict and its message
+        return _from_nodes(loader_class, text, use_c)
+
+
+def _from_nodes(loader_class: type[Any], text: str, use_c: bool) -> Any:
+    """The tree from the composed node graph: the reference path, and every error's wording."""
     loader = None
     try:
         loader = loader_class(text)  # the pure-Python reader checks characters here
@@ -248,13 +267,7 @@ class _Builder:
             else:
                 out[key] = build(value_node, depth)
             lines[key] = key_node.start_mark.line + 1
-        for source in merged:  # the mapping's own keys win; among merged ones, the first
-            for key, value in source.items():
-                if key not in out:
-                    out[key] = value
-                    lines[key] = source.lines[key]
-                    if key in source.texts:
-                        _remember_text(out, key, source.texts[key])
+        _merge(out, merged)
         return out
 
     def odd_key(self, out: LDict, node: Node, depth: int) -> Any:
@@ -284,6 +297,205 @@ class _Builder:
         out.line = node.start_mark.line + 1
         out.lines = [child.start_mark.line + 1 for child in node.value]
         return out
+
+
+class _Declined(Exception):
+    """The event path steps aside: the node path decides, with its exact message."""
+
+
+_CACHED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float"))
+
+
+def _from_events(loader: Any) -> Any:
+    """The tree straight from parser events, for a document the node path would accept.
+
+    Composing first keeps every node and its two marks alive until the tree is built: ~0.5 GB
+    for a 10 MB file of 100k entries, and the allocations cost time. Here each event is dropped
+    once used. Same tree (``tests/test_yamltree_events.py`` compares the two on valid documents);
+    anything unusual (an error of any kind, an undefined or duplicate anchor, an alias as a key,
+    a merge of an aliased list, nesting or alias expansion near the limits) raises, and
+    ``parse`` runs the node path, which also words every error.
+    """
+    try:
+        return _Events(loader).document()
+    finally:
+        loader.dispose()
+
+
+class _Events:
+    """Recursive descent over events, mirroring ``yaml.composer`` + ``_Builder``.
+
+    Each value comes back as (value, line, values under it); the line of an alias is its
+    anchor's, as a composed alias is the anchored node; "values under it" counts as
+    ``_Builder.count`` does, so alias expansion is measured the same way.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.next = loader.get_event
+        self.anchors: dict[str, tuple[Any, int, int]] = {}
+        self.extra = 0
+        self.tags: dict[str, str] = {}  # plain scalar text -> resolved tag
+        self.values: dict[tuple[str, str], Any] = {}  # (tag, text) -> immutable scalar
+
+    def document(self) -> Any:
+        self.next()  # StreamStartEvent
+        event = self.next()
+        if event.__class__ is StreamEndEvent:
+            return None
+        if event.__class__ is not DocumentStartEvent:
+            raise _Declined
+        value = self.node(self.next(), 0)[0]
+        if self.next().__class__ is not DocumentEndEvent:
+            raise _Declined
+        if self.next().__class__ is not StreamEndEvent:
+            raise _Declined  # more than one document
+        return value
+
+    def tag(self, event: Any) -> str:
+        tag = event.tag
+        if tag is not None and tag != "!":
+            return tag  # type: ignore[no-any-return]
+        if not event.implicit[0]:
+            return _Resolving.resolve(None, ScalarNode, event.value, event.implicit)  # type: ignore[arg-type]
+        text = event.value
+        found = self.tags.get(text)
+        if found is None:
+            found = self.tags[text] = _Resolving.resolve(
+                None,  # type: ignore[arg-type]
+                ScalarNode,
+                text,
+                event.implicit,
+            )
+        return found
+
+    def scalar(self, event: Any, tag: str) -> Any:
+        if tag not in _SCALAR_TAGS:
+            raise _Declined
+        key = (tag, event.value)
+        if tag in _CACHED_TAGS and key in self.values:
+            return self.values[key]
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        value = self.loader.yaml_constructors[tag](self.loader, node)
+        if tag in _CACHED_TAGS:
+            self.values[key] = value
+        return value
+
+    def node(self, event: Any, depth: int) -> tuple[Any, int, int]:
+        kind = event.__class__
+        if kind is AliasEvent:
+            found = self.anchors.get(event.anchor)
+            if found is None:
+                raise _Declined  # undefined, or an alias inside its own anchor (a cycle)
+            self.extra += found[2]
+            if self.extra > MAX_EXPANSION // 2:
+                raise _Declined
+            return found
+        line = event.start_mark.line + 1
+        if kind is ScalarEvent:
+            tag = self.tag(event)
+            value: Any = event.value if tag == _STR else self.scalar(event, tag)
+            under = 0
+        elif depth >= MAX_DEPTH - 1:
+            raise _Declined
+        elif kind is MappingStartEvent and event.tag in (None, "!", _MAP):
+            value, under = self.mapping(depth + 1)
+        elif kind is SequenceStartEvent and event.tag in (None, "!", _SEQ):
+            value, under = self.sequence(depth + 1)
+        else:
+            raise _Declined
+        if kind is not ScalarEvent:
+            value.line = line
+        if event.anchor is not None:
+            if event.anchor in self.anchors:
+                raise _Declined
+            self.anchors[event.anchor] = (value, line, under)
+        return value, line, under
+
+    def mapping(self, depth: int) -> tuple[LDict, int]:
+        out = LDict()
+        lines = out.lines = {}
+        merged: list[LDict] = []
+        under = 1
+        take = self.next
+        while (key_event := take()).__class__ is not MappingEndEvent:
+            under += 1
+            if key_event.__class__ is not ScalarEvent or key_event.anchor is not None:
+                raise _Declined
+            tag = self.tag(key_event)
+            if tag == _STR:
+                key = key_event.value
+            elif tag == _MERGE:
+                under += self.merge(take(), depth, merged)
+                continue
+            else:
+                key = self.scalar(key_event, tag)
+                if key.__class__ is not str:
+                    _remember_text(out, key, key_event.value)
+            if key in out:
+                raise _Declined
+            value_event = take()
+            if (
+                value_event.__class__ is ScalarEvent
+                and value_event.anchor is None
+                and self.tag(value_event) == _STR
+            ):
+                out[key] = value_event.value
+            else:
+                value, _, below = self.node(value_event, depth)
+                out[key] = value
+                under += below
+            lines[key] = key_event.start_mark.line + 1
+        _merge(out, merged)
+        return out, under
+
+    def merge(self, event: Any, depth: int, merged: list[LDict]) -> int:
+        """A ``<<`` value's mappings appended to ``merged``; returns the values they count."""
+        if event.__class__ is SequenceStartEvent:
+            if event.anchor is not None or event.tag not in (None, "!", _SEQ):
+                raise _Declined
+            under = 0
+            while (item := self.next()).__class__ is not SequenceEndEvent:
+                under += self.merge_one(item, depth, merged)
+            return under
+        return self.merge_one(event, depth, merged)
+
+    def merge_one(self, event: Any, depth: int, merged: list[LDict]) -> int:
+        value, _, under = self.node(event, depth)
+        if value.__class__ is not LDict:
+            raise _Declined
+        merged.append(value)
+        return under
+
+    def sequence(self, depth: int) -> tuple[LList, int]:
+        items: list[Any] = []
+        lines: list[int] = []
+        under = 1
+        take = self.next
+        while (event := take()).__class__ is not SequenceEndEvent:
+            if event.__class__ is ScalarEvent and event.anchor is None:
+                tag = self.tag(event)
+                items.append(event.value if tag == _STR else self.scalar(event, tag))
+                lines.append(event.start_mark.line + 1)
+            else:
+                value, line, below = self.node(event, depth)
+                items.append(value)
+                lines.append(line)
+                under += below
+        out = LList(items)
+        out.lines = lines
+        return out, under + len(items)
+
+
+def _merge(out: LDict, merged: list[LDict]) -> None:
+    """``<<`` sources into a mapping: its own keys win; among merged ones, the first."""
+    for source in merged:
+        for key, value in source.items():
+            if key not in out:
+                out[key] = value
+                out.lines[key] = source.lines[key]
+                if key in source.texts:
+                    _remember_text(out, key, source.texts[key])
 
 
 def _remember_text(out: LDict, key: Any, text: str) -> None:
