@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,9 +35,23 @@ from .loader import load
 from .plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 EXIT_CHANGES = 2
 DRIFT_MARKER = "<!-- reconciler-drift -->"
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` with the result kept off the main task: on the way out Python
+    3.11's runner looks up its SIGINT handler, whose repr holds the task and so repr()s the
+    whole result (0.1 s for a 100k-number plan)."""
+    box: list[T] = []
+
+    async def boxed() -> None:
+        box.append(await main)
+
+    asyncio.run(boxed())
+    return box[0]
 
 
 def _console(err: bool = False) -> Console:
@@ -256,7 +270,7 @@ def plan(
                 planfile.write(planfile.build(run.plan, run.state, run.observed, config_path=path), out)
             return run.plan
 
-    result = asyncio.run(go())
+    result = _run(go())
     _emit(result, fmt=_fmt(fmt, as_json, split_dir), full=full, split_dir=split_dir, marker=marker)
     if out is not None:
         click.echo(f"Saved the plan to {out}; apply exactly it with: reconciler apply {out}", err=True)
@@ -329,11 +343,11 @@ def apply(
             log = journal.Journal.open(state_dir)
             try:
                 if saved:
-                    code = asyncio.run(
+                    code = _run(
                         _apply_saved(read, path, config, skip_stale, overrides, full, sandbox_db, log)
                     )
                 else:
-                    code = asyncio.run(
+                    code = _run(
                         _apply_config(path, auto_approve, targets, overrides, full, sandbox_db, log)
                     )
             finally:
@@ -478,7 +492,7 @@ def drift(
         ) as run:
             return run.plan
 
-    result = asyncio.run(go())
+    result = _run(go())
     if not allow_empty:
         rails.refuse_empty(result.warnings)
     _emit(
@@ -521,7 +535,7 @@ def export_cmd(
     """Write YAML describing live accounts (profiles, prefixes), which plan reads back unchanged."""
     from .export import run_export, summary
 
-    results = asyncio.run(
+    results = _run(
         run_export(
             path, accounts, carrier=carrier, base_url=base_url, sandbox=use_sandbox,
             fields=fields, output=output, sandbox_db=sandbox_db,
@@ -666,7 +680,7 @@ def sandbox_drift(
         seed_ = seed_ if seed_ is not None else random.SystemRandom().randrange(1_000_000)
         rng = random.Random(seed_)
         chosen = choose(candidates(sb, names, managed), numbers, rng)
-        edits = asyncio.run(make_drift(sb, chosen, rng))
+        edits = _run(make_drift(sb, chosen, rng))
     finally:
         sb.close()
     for e in edits:

@@ -41,7 +41,8 @@ class LiveNumber:
 
     ``settings`` holds every field the provider can set (flat canonical). ``patchable`` is False
     for numbers the carrier will not let us update (e.g. Telnyx ``port-pending``): they are
-    reported, never patched.
+    reported, never patched. Numbers with equal settings may share one ``settings`` dict (a
+    read keeps equal values once): treat it as read-only, copy it to change it.
     """
 
     id: str
