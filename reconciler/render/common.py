@@ -15,7 +15,6 @@ from dataclasses import field as _field
 from typing import Any
 
 import orjson
-from deepdiff import DeepDiff
 
 from .. import carriers
 from ..carriers import MASK
@@ -178,6 +177,8 @@ def _take(items: list[Any], keys: list[Any], wanted: Counter[Any]) -> list[Any]:
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The nested paths that differ between two items of a list (one item pair, so small)."""
+    from deepdiff import DeepDiff  # imported when a plan shows a list diff, not at startup
+
     diff = DeepDiff(old, new, view="tree")
     paths = []
     for levels in diff.values():
