@@ -78,7 +78,9 @@ class Carrier:
         return path in self.secret_fields
 
     def is_routing(self, path: str) -> bool:
-        return any(path == r or (r.endswith(".") and path.startswith(r)) for r in self.routing_fields)
+        return any(
+            path == r or (r.endswith(".") and path.startswith(r)) for r in self.routing_fields
+        )
 
     def mask(self, path: str, value: Any) -> Any:
         return MASK if path in self.secret_fields else value
@@ -87,7 +89,9 @@ class Carrier:
         """A canonical value for output: short, unambiguous, secrets masked."""
         if path in self.secret_fields:
             return MASK
-        return format_plain(value, lambda item: self.format_item(path, item) if self.format_item else None)
+        return format_plain(
+            value, lambda item: self.format_item(path, item) if self.format_item else None
+        )
 
 
 def format_plain(value: Any, item: Callable[[Any], str | None] = lambda _: None) -> str:

@@ -57,11 +57,17 @@ class ProviderConfig(BaseModel):
         if value not in known:
             close = difflib.get_close_matches(value, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown carrier type {value[:40]!r} (known: {', '.join(known)}){hint}")
+            raise ValueError(
+                f"unknown carrier type {value[:40]!r} (known: {', '.join(known)}){hint}"
+            )
         return value
 
     @field_validator(
-        "verify_timeout_s", "requests_per_second", "poll_interval_s", "max_change_share", mode="before"
+        "verify_timeout_s",
+        "requests_per_second",
+        "poll_interval_s",
+        "max_change_share",
+        mode="before",
     )
     @classmethod
     def _no_bool(cls, value: Any) -> Any:
