@@ -29,12 +29,14 @@ class Account:
     """Environment variables the account's config names that are unset (an error at plan time)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Rule:
     """All entries of one account with the same selector, merged (equal precedence).
 
     ``selector`` is an E.164 number (``exact``) or a prefix ending in ``*``. ``settings`` is flat
-    canonical; ``field_sources`` says which ``file:line`` set each field.
+    canonical and may be shared with other rules (never mutate it in place); ``field_sources``
+    says which ``file:line`` set each field when entries were merged, and is empty when every
+    field came from ``sources[0]`` (one entry: no dict per rule for 100k exact entries).
     """
 
     account: str
@@ -43,6 +45,10 @@ class Rule:
     settings: Settings
     sources: list[str] = field(default_factory=list)
     field_sources: dict[str, str] = field(default_factory=dict)
+
+    def source_of(self, path: str) -> str:
+        """The ``file:line`` that set ``path``."""
+        return self.field_sources.get(path) or self.sources[0]
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,10 @@ class DesiredState:
 class Resolver:
     """Desired settings of one live number: the merge of every rule that selects it.
 
-    Numbers selected by the same rules share one settings dict, so a million numbers under a
-    handful of profiles cost a handful of dicts.
+    Numbers selected by rules with the same settings share one merged dict (the cache is keyed
+    by the rules' settings objects, which the loader shares between equal entries), so a million
+    numbers under a handful of profiles, or 100k exact entries with 100 distinct overrides, cost
+    a few hundred dicts.
     """
 
     def __init__(self, rules: list[Rule]) -> None:
@@ -83,7 +91,7 @@ class Resolver:
             matched.append(exact)
         if not matched:
             return None
-        key = tuple(id(r) for r in matched)
+        key = tuple(id(r.settings) for r in matched)  # the rules keep these alive
         merged = self._cache.get(key)
         if merged is None:
             merged = {}

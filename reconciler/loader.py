@@ -170,7 +170,9 @@ class _Builder:
         self.profile_nodes: dict[str, _Profile] = {}
         self.used_profiles: set[str] = set()
         self.rules: dict[tuple[str, str], Rule] = {}
-        self.exact_seen: dict[tuple[str, str], str] = {}
+        # (id of profile flat, id of inline flat) → (both, merged): entries that merge the same
+        # validated settings share one dict (kept alive here, so an id is never reused).
+        self.merged: dict[tuple[int, int], tuple[Any, Any, Settings]] = {}
         self.partial = False
         # Within one load: (carrier, content) → flat settings or the validation error; and
         # (profile, carrier) → flat settings or None (its errors are reported once).
@@ -309,6 +311,7 @@ class _Builder:
             return
         for index, entry in enumerate(node):
             where = node.lines[index]
+            node[index] = None  # the entry's tree is freed once read: a large file never holds both
             if not isinstance(entry, LDict):
                 self.err(
                     file,
@@ -418,12 +421,11 @@ class _Builder:
             self.err(file, where, f"numbers entry {selector}: give a profile, settings, or both")
             return None
         carrier = account.config.type
-        merged: Settings = {}
+        profile_flat = inline_flat = None
         ok = True
         if profile_given:
-            flat = self._profile(file, where, entry, account)
-            ok = flat is not None
-            merged.update(flat or {})
+            profile_flat = self._profile(file, where, entry, account)
+            ok = profile_flat is not None
         if inline is not None:
             if not isinstance(inline, LDict):
                 self.err(
@@ -434,8 +436,15 @@ class _Builder:
                 return None
             flat = self._settings(file, inline, carrier, f"settings of {selector}")
             ok = ok and flat is not None
-            merged.update(flat or {})
-        return merged if ok else None
+            inline_flat = flat
+        if not ok:
+            return None
+        key = (id(profile_flat), id(inline_flat))
+        shared = self.merged.get(key)
+        if shared is None:
+            merged = {**(profile_flat or {}), **(inline_flat or {})}
+            shared = self.merged[key] = (profile_flat, inline_flat, merged)
+        return shared[2]
 
     def _profile(self, file: str, where: int, entry: LDict, account: Account) -> Settings | None:
         name = self._reference(file, where, entry, "profile", "profiles")
@@ -466,23 +475,20 @@ class _Builder:
         """Merge an entry into the rule of its selector; equal-precedence conflicts are errors."""
         selector, exact, line = target
         source = f"{file}:{where}"
-        if exact:
-            prev_exact = self.exact_seen.get((account, selector))
-            if prev_exact is not None:
-                self.err(
-                    file,
-                    line,
-                    f"number {selector} is declared twice for {account} (also at {prev_exact}); merge the two entries",
-                )
-                return
-            self.exact_seen[(account, selector)] = source
         rule = self.rules.get((account, selector))
         if rule is None:  # the usual case: nothing to merge with
-            self.rules[(account, selector)] = Rule(
-                account, selector, exact, settings, [source], dict.fromkeys(settings, source)
+            self.rules[(account, selector)] = Rule(account, selector, exact, settings, [source])
+            return
+        if exact:  # an exact selector's rule comes from one exact entry only
+            self.err(
+                file,
+                line,
+                f"number {selector} is declared twice for {account} (also at {rule.sources[0]}); merge the two entries",
             )
             return
         carrier = self.accounts[account].config.type
+        rule.settings = dict(rule.settings)  # it may be shared with other rules: copy, then merge
+        rule.field_sources = {path: rule.source_of(path) for path in rule.settings}
         for path, value in settings.items():
             if path in rule.settings and rule.settings[path] != value:
                 here, there = (show(mask(carrier, path, v)) for v in (value, rule.settings[path]))
@@ -490,7 +496,7 @@ class _Builder:
                     file,
                     where,
                     f"{selector} ({account}): field {path} is set to {here} here and to "
-                    f"{there} at {rule.field_sources[path]}; entries with the same "
+                    f"{there} at {rule.source_of(path)}; entries with the same "
                     "selector have equal precedence, so make them agree or merge them",
                 )
                 continue
