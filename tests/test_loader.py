@@ -502,7 +502,8 @@ def _library_verdict(value: str) -> bool | None:
 
 
 def _near(example: str, rnd: random.Random) -> str:
-    """An example number with a digit changed, dropped or added: just inside or outside a pattern."""
+    """An example number with a digit changed, dropped or added: just inside or outside a
+    pattern."""
     digits = list(example[1:])
     spot = rnd.randrange(1, len(digits))
     how = rnd.randrange(3)
