@@ -13,7 +13,8 @@ Applying. One ``BulkCall`` is one job: ``POST /phone_numbers/jobs/update_phone_n
 explicit id list (never E.164, never the filter form) and the patch, then ``GET
 /phone_numbers/jobs/{id}`` every ``config.poll_interval_s`` until the job is completed, failed or
 expired, or ``config.job_timeout_s`` runs out; the outcome is read number by number (``jobs``).
-A 404 for the new job during its first ``JOB_READ_LAG_S`` is replication lag: polled again.
+A 404 for a new job not yet read is replication lag: polled again for ``JOB_READ_LAG_S`` from
+the first 404.
 Every wait is on the injected clock; every request goes through the account's HTTP policy.
 
 Job creation is not idempotent (no idempotency key), so the POST is never retried blindly:
@@ -304,7 +305,10 @@ class TelnyxProvider(Provider):
     ) -> CallResult:
         job_id = job["id"]
         path = f"{JOBS}/{job_id}"
-        lag_until = self.clock.now() + JOB_READ_LAG_S
+        # The lag window opens at the first 404, not at creation: rate-limit waits may delay
+        # the first poll past it. Once the job has been read, a 404 means it is gone.
+        lag_until: float | None = None
+        readable = False
         started = self.clock.now()
         while job.get("status") not in DONE:
             left = deadline - self.clock.now()
@@ -313,10 +317,13 @@ class TelnyxProvider(Provider):
             await self.clock.sleep(min(self.config.poll_interval_s, left))
             try:
                 job = (await self._get(path, counter=sent))["data"]
+                readable = True
             except AccountFatal:
                 raise
             except NotFoundError as exc:
-                if self.clock.now() < min(lag_until, deadline):
+                if lag_until is None:
+                    lag_until = self.clock.now() + JOB_READ_LAG_S
+                if not readable and self.clock.now() < min(lag_until, deadline):
                     log.info(
                         "[%s] job %s not readable yet (%s); polling again",
                         self.account,

@@ -163,6 +163,9 @@ class WavixProvider(Provider):
         if not is_refusal(error) or len(call.ids) == 1:
             unknown = error.status is None or error.status >= 500
             failed = {call.ids[0]: reason(error)} if is_refusal(error) else {}
+            # Rate limited past the policy's budget: nothing was applied, and the PATCH is
+            # idempotent, so the applier may send it again in a follow-up round.
+            again = frozenset(call.ids) if error.status == 429 else frozenset()
             return CallResult(
                 call,
                 CallStatus.FAILED,
@@ -171,6 +174,7 @@ class WavixProvider(Provider):
                 outcome_unknown=unknown,
                 requests=sent.n,
                 cause=error,
+                retry=again,
             )
         found = await isolate(send, call.ids, error, budget_for(len(call.ids)))
         if found.failed:
