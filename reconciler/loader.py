@@ -121,7 +121,7 @@ def _read(name: str, issues: list[ConfigIssue], libyaml: bool | None) -> LDict |
                 ConfigIssue(name, 1, "the file must be a mapping with providers/profiles/numbers")
             )
         data = LDict()
-        data.lines = {}
+        data.line, data.lines = 0, {}
     for key in data:
         if key not in TOP_LEVEL:
             issues.append(

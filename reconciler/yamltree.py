@@ -62,15 +62,28 @@ class LDict(dict):  # type: ignore[type-arg]
     (``123:``, ``yes:``) so messages can quote what the user wrote.
     """
 
-    line: int = 0
+    # Slots, not a __dict__ per mapping: a 100k-entry file builds 200k of them.
+    __slots__ = ("line", "lines", "_texts")
+    line: int
     lines: dict[Any, int]
-    texts: Mapping[Any, str] = MappingProxyType({})
+    _texts: dict[Any, str]
+
+    @property
+    def texts(self) -> Mapping[Any, str]:
+        try:
+            return self._texts
+        except AttributeError:
+            return _NO_TEXTS
+
+
+_NO_TEXTS: Mapping[Any, str] = MappingProxyType({})
 
 
 class LList(list):  # type: ignore[type-arg]
     """A list that remembers its line and the line of each item."""
 
-    line: int = 0
+    __slots__ = ("line", "lines")
+    line: int
     lines: list[int]
 
 
@@ -336,6 +349,7 @@ class _Events:
         self.anchors: dict[str, tuple[Any, int, int]] = {}
         self.extra = 0
         self.tags: dict[str, str] = {}  # plain scalar text -> resolved tag
+        self.keys: dict[str, str] = {}
         self.values: dict[tuple[str, str], Any] = {}  # (tag, text) -> immutable scalar
 
     def document(self) -> Any:
@@ -423,8 +437,8 @@ class _Events:
             if key_event.__class__ is not ScalarEvent or key_event.anchor is not None:
                 raise _Declined
             tag = self.tag(key_event)
-            if tag == _STR:
-                key = key_event.value
+            if tag == _STR:  # one object per distinct key: 100k entries repeat three keys
+                key = self.keys.setdefault(key_event.value, key_event.value)
             elif tag == _MERGE:
                 under += self.merge(take(), depth, merged)
                 continue
@@ -440,7 +454,9 @@ class _Events:
                 and value_event.anchor is None
                 and self.tag(value_event) == _STR
             ):
-                out[key] = value_event.value
+                text = value_event.value
+                # A plain (unquoted) value such as an account name repeats: one object for all.
+                out[key] = self.keys.setdefault(text, text) if value_event.implicit[0] else text
             else:
                 value, _, below = self.node(value_event, depth)
                 out[key] = value
@@ -499,9 +515,11 @@ def _merge(out: LDict, merged: list[LDict]) -> None:
 
 
 def _remember_text(out: LDict, key: Any, text: str) -> None:
-    if "texts" not in out.__dict__:
-        out.texts = {}
-    out.texts[key] = text  # type: ignore[index]
+    try:
+        texts = out._texts
+    except AttributeError:
+        texts = out._texts = {}
+    texts[key] = text
 
 
 def _line(node: Node) -> int:
