@@ -179,6 +179,7 @@ class _Builder:
         self.validated: dict[tuple[str, str], Settings | ValidationError] = {}
         self.profile_flat: dict[tuple[str, str], Settings | None] = {}
         self.plain_e164 = PlainE164()
+        self.secret_fields: dict[str, tuple[str, ...]] = {}
 
     def err(self, file: str, line: int | None, message: str) -> None:
         for value in self.env.read:
@@ -531,9 +532,12 @@ class _Builder:
     ) -> Settings | None:
         """A secret field (e.g. Telnyx ``external_pin``) may be written ``${VAR}``: the value
         comes from the environment, so the YAML (and an export) never holds it."""
+        secret_fields = self.secret_fields.get(carrier)
+        if secret_fields is None:  # once per carrier: carriers.get imports on every call
+            secret_fields = self.secret_fields[carrier] = tuple(carriers.get(carrier).secret_fields)
         refs = {
             path: value
-            for path in carriers.get(carrier).secret_fields
+            for path in secret_fields
             if isinstance(value := flat.get(path), str) and _ENV.fullmatch(value.strip())
         }
         if not refs:

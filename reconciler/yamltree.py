@@ -348,8 +348,8 @@ class _Events:
         self.next = loader.get_event
         self.anchors: dict[str, tuple[Any, int, int]] = {}
         self.extra = 0
-        self.tags: dict[str, str] = {}  # plain scalar text -> resolved tag
-        self.keys: dict[str, str] = {}
+        self.tags: dict[str, tuple[str, str]] = {}  # plain scalar text -> (tag, shared text)
+        self.keys: dict[str, str] = {}  # quoted key text -> shared text
         self.values: dict[tuple[str, str], Any] = {}  # (tag, text) -> immutable scalar
 
     def document(self) -> Any:
@@ -372,16 +372,24 @@ class _Events:
             return tag  # type: ignore[no-any-return]
         if not event.implicit[0]:
             return _Resolving.resolve(None, ScalarNode, event.value, event.implicit)  # type: ignore[arg-type]
+        return self.plain(event)[0]
+
+    def plain(self, event: Any) -> tuple[str, str]:
+        """(resolved tag, one shared object for the text) of an untagged plain scalar."""
         text = event.value
         found = self.tags.get(text)
         if found is None:
-            found = self.tags[text] = _Resolving.resolve(
-                None,  # type: ignore[arg-type]
-                ScalarNode,
-                text,
-                event.implicit,
-            )
+            tag = _Resolving.resolve(None, ScalarNode, text, event.implicit)  # type: ignore[arg-type]
+            found = self.tags[text] = (tag, text)
         return found
+
+    def text(self, event: Any) -> tuple[str, str]:
+        """(tag, text) of a scalar; plain ones and keys repeat, so their text is shared."""
+        if event.tag is None:
+            if event.implicit[0]:
+                return self.tags.get(event.value) or self.plain(event)
+            return _STR, self.keys.setdefault(event.value, event.value)
+        return self.tag(event), event.value
 
     def scalar(self, event: Any, tag: str) -> Any:
         if tag not in _SCALAR_TAGS:
@@ -436,27 +444,23 @@ class _Events:
             under += 1
             if key_event.__class__ is not ScalarEvent or key_event.anchor is not None:
                 raise _Declined
-            tag = self.tag(key_event)
-            if tag == _STR:  # one object per distinct key: 100k entries repeat three keys
-                key = self.keys.setdefault(key_event.value, key_event.value)
-            elif tag == _MERGE:
+            tag, key = self.text(key_event)  # 100k entries repeat a few keys: one object each
+            if tag == _MERGE:
                 under += self.merge(take(), depth, merged)
                 continue
-            else:
+            if tag != _STR:
                 key = self.scalar(key_event, tag)
                 if key.__class__ is not str:
                     _remember_text(out, key, key_event.value)
             if key in out:
                 raise _Declined
             value_event = take()
-            if (
-                value_event.__class__ is ScalarEvent
-                and value_event.anchor is None
-                and self.tag(value_event) == _STR
-            ):
-                text = value_event.value
-                # A plain (unquoted) value such as an account name repeats: one object for all.
-                out[key] = self.keys.setdefault(text, text) if value_event.implicit[0] else text
+            if value_event.__class__ is ScalarEvent and value_event.anchor is None:
+                if value_event.tag is None and not value_event.implicit[0]:
+                    out[key] = value_event.value  # quoted: a number, a URL; seldom repeated
+                else:
+                    tag, text = self.text(value_event)  # plain: an account name repeats
+                    out[key] = text if tag == _STR else self.scalar(value_event, tag)
             else:
                 value, _, below = self.node(value_event, depth)
                 out[key] = value
