@@ -559,3 +559,31 @@ def test_plain_e164_agrees_with_is_valid_number_on_random_digits(code: int, nati
     expected = _library_verdict(value)
     if expected is not None:
         assert PlainE164().valid(value) == expected, value
+
+
+# --------------------------------------------------------------------------------------------
+# Equal entries share one settings dict; merging a rule never changes another's settings
+
+
+def test_entries_with_equal_settings_share_one_dict_and_merges_copy_it(tmp_path: Path) -> None:
+    body = (
+        "profiles:\n"
+        "  p: {sms_enabled: true}\n"
+        "numbers:\n"
+        "  - {provider: wx, number: '+13135550100', profile: p, settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+13135550101', profile: p, settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+1212555*', profile: p, settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+1212555*', settings: {call_recording_enabled: true}}\n"
+    )
+    state = load(write(tmp_path, PROVIDERS + body), env={})
+    rules = {r.selector: r for r in state.rules["wx"]}
+    first, second = rules["+13135550100"], rules["+13135550101"]
+    assert first.settings is second.settings
+    assert first.settings == {"sms_enabled": True, "transcription_threshold": 7}
+    merged = rules["+1212555*"]
+    assert merged.settings == {**first.settings, "call_recording_enabled": True}
+    assert merged.source_of("call_recording_enabled").endswith(":14")
+    assert merged.source_of("sms_enabled").endswith(":13")
+    assert first.source_of("sms_enabled").endswith(":11")
+    resolver = state.resolver("wx")
+    assert resolver.desired("+13135550100") is resolver.desired("+13135550101")
