@@ -90,26 +90,38 @@ class PlainE164:
 
     def __init__(self) -> None:
         self._codes: dict[int, _Code] = {}
+        # First three digits → (length of the calling code, its table), None when no code fits:
+        # a calling code is one to three digits, so these decide it.
+        self._heads: dict[str, tuple[int, _Code] | None] = {}
 
     def valid(self, value: str) -> bool:
         if not self._SHAPE.fullmatch(value):
             return False
-        digits = value[1:]
-        for size in (1, 2, 3):
-            code = int(digits[:size])
-            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                break
-        else:
+        head = value[1:4]
+        found = self._heads.get(head, False)
+        if found is False:
+            found = self._heads[head] = self._code_of(head)
+        if found is None:
             return False
-        national = digits[size:]
+        size, table = found
+        national = value[1 + size :]
         if not 2 <= len(national) <= 17 or national[0] == "0":
             return False
-        table = self._codes.get(code)
-        if table is None:
-            table = self._codes[code] = _Code(code)
         if table.prefix is not None and table.prefix.match(national):
             return False
         return table.valid(national)
+
+    def _code_of(self, head: str) -> tuple[int, _Code] | None:
+        for size in (1, 2, 3):
+            code = int(head[:size])
+            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                break
+        else:
+            return None
+        table = self._codes.get(code)
+        if table is None:
+            table = self._codes[code] = _Code(code)
+        return size, table
 
 
 class _Region:
@@ -120,7 +132,8 @@ class _Region:
     ``same_mobile_and_fixed_line_pattern``: then mobile is never consulted on its own). A
     description matches when it exists, its ``possible_length`` is empty or holds the length, and
     its non-empty pattern matches the whole number. Per length, the type patterns that may match
-    are joined into one alternation: a full match of ``(?:a)|(?:b)`` is a full match of one.
+    are joined into one alternation (a full match of ``(?:a)|(?:b)`` is a full match of one),
+    behind a lookahead for the general pattern: ``(?=(?:g)\\Z)`` holds when ``g`` matches it all.
     """
 
     _TYPES = (
@@ -140,24 +153,21 @@ class _Region:
         self.descs = [getattr(meta, name) for name in self._TYPES]
         if not meta.same_mobile_and_fixed_line_pattern:
             self.descs.append(meta.mobile)
-        self.by_length: dict[int, tuple[re.Pattern[str], re.Pattern[str]] | None] = {}
+        self.by_length: dict[int, re.Pattern[str] | None] = {}
 
     def valid(self, nsn: str) -> bool:
         size = len(nsn)
         if size not in self.by_length:
             self.by_length[size] = self._compile(size)
-        patterns = self.by_length[size]
-        if patterns is None:
-            return False
-        general, types = patterns
-        return general.fullmatch(nsn) is not None and types.fullmatch(nsn) is not None
+        pattern = self.by_length[size]
+        return pattern is not None and pattern.fullmatch(nsn) is not None
 
-    def _compile(self, size: int) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    def _compile(self, size: int) -> re.Pattern[str] | None:
         general = _pattern_for(self.general, size)
         kinds = [p for p in (_pattern_for(d, size) for d in self.descs) if p is not None]
         if general is None or not kinds:
             return None
-        return re.compile(general), re.compile("|".join(f"(?:{p})" for p in kinds))
+        return re.compile(f"(?=(?:{general})\\Z)(?:" + "|".join(f"(?:{p})" for p in kinds) + ")")
 
 
 def _pattern_for(desc: Any, size: int) -> str | None:
@@ -212,7 +222,8 @@ class _Code:
                 if leading.match(nsn):
                     return verdict is not None and verdict.valid(nsn)
             elif tested is not None and tested.valid(nsn):
-                return verdict is not None and verdict.valid(nsn)
+                # The same metadata (the usual case) has just said yes.
+                return verdict is not None and (verdict is tested or verdict.valid(nsn))
         return False
 
 
