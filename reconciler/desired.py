@@ -83,15 +83,16 @@ class Resolver:
 
     def desired(self, e164: str) -> Settings | None:
         """The merged settings of ``e164``, or None when no rule selects it (unmanaged)."""
+        prefixes = self.prefixes
         matched: list[Rule] = [
-            self.prefixes[e164[:n]] for n in self.lengths if e164[:n] in self.prefixes
+            rule for n in self.lengths if (rule := prefixes.get(e164[:n])) is not None
         ]
         exact = self.exact.get(e164)
         if exact is not None:
             matched.append(exact)
         if not matched:
             return None
-        key = tuple(id(r.settings) for r in matched)  # the rules keep these alive
+        key = tuple([id(r.settings) for r in matched])  # the rules keep these alive
         merged = self._cache.get(key)
         if merged is None:
             merged = {}
