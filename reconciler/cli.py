@@ -68,7 +68,9 @@ def handle_errors(func: F) -> F:
         except ConfigError as exc:
             err = _console(err=True)
             n = len(exc.issues)
-            err.print(f"[bold red]Error:[/] the configuration has {n} problem{'s' if n != 1 else ''}:")
+            err.print(
+                f"[bold red]Error:[/] the configuration has {n} problem{'s' if n != 1 else ''}:"
+            )
             for issue in exc.issues:
                 err.print(f"  {issue}", markup=False)
             sys.exit(exc.exit_code)
@@ -109,25 +111,52 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 output_options = _stack(
     click.option(
-        "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-        show_default=True, help="Output form (markdown: a pull-request comment).",
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help="Output form (markdown: a pull-request comment).",
     ),
     click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
     click.option("--full", is_flag=True, help="Every number in detail, no '… and N more'."),
     click.option(
-        "--split-dir", type=click.Path(path_type=Path), metavar="DIR",
-        help="Markdown in parts that each fit a GitHub comment: DIR/plan-1.md, ... (paths on stdout).",
+        "--split-dir",
+        type=click.Path(path_type=Path),
+        metavar="DIR",
+        help=(
+            "Markdown in parts that each fit a GitHub comment: DIR/plan-1.md, ... "
+            "(paths on stdout)."
+        ),
     ),
     click.option("--marker", metavar="TEXT", help="Hidden marker line of the Markdown parts."),
 )
 target_option = click.option(
-    "--target", "targets", multiple=True, metavar="SELECTOR",
-    help="Only these numbers: +13135550100 or a prefix +1313555* (repeatable); the rest is not checked.",
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="SELECTOR",
+    help=(
+        "Only these numbers: +13135550100 or a prefix +1313555* (repeatable); "
+        "the rest is not checked."
+    ),
 )
 rail_options = _stack(
-    click.option("--max-change-share", type=click.FloatRange(0, 1), help="Rail for this run: most of the managed numbers that may change (0-1)."),
-    click.option("--max-changes", type=click.IntRange(0), help="Rail for this run: most numbers that may change."),
-    click.option("--max-routing-changes", type=click.IntRange(0), help="Rail for this run: most numbers whose routing may change."),
+    click.option(
+        "--max-change-share",
+        type=click.FloatRange(0, 1),
+        help="Rail for this run: most of the managed numbers that may change (0-1).",
+    ),
+    click.option(
+        "--max-changes",
+        type=click.IntRange(0),
+        help="Rail for this run: most numbers that may change.",
+    ),
+    click.option(
+        "--max-routing-changes",
+        type=click.IntRange(0),
+        help="Rail for this run: most numbers whose routing may change.",
+    ),
     click.option("--force", is_flag=True, help="Apply even when a safety rail trips."),
 )
 
@@ -235,7 +264,11 @@ def _wiring(sandbox_db: Path | None) -> runner.Wiring:
 @main.command()
 @path_argument
 @click.option(
-    "-o", "--out", "out", type=click.Path(path_type=Path), metavar="FILE",
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
     help="Also save the plan to FILE (JSON) for 'reconciler apply FILE'.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes.")
@@ -263,17 +296,24 @@ def plan(
 
     async def go() -> Plan:
         async with runner.planned(
-            path, targets=targets, overrides=_overrides(limits), wiring=_wiring(sandbox_db),
+            path,
+            targets=targets,
+            overrides=_overrides(limits),
+            wiring=_wiring(sandbox_db),
             meta={"config": str(path)},
         ) as run:
             if out is not None:
-                planfile.write(planfile.build(run.plan, run.state, run.observed, config_path=path), out)
+                planfile.write(
+                    planfile.build(run.plan, run.state, run.observed, config_path=path), out
+                )
             return run.plan
 
     result = _run(go())
     _emit(result, fmt=_fmt(fmt, as_json, split_dir), full=full, split_dir=split_dir, marker=marker)
     if out is not None:
-        click.echo(f"Saved the plan to {out}; apply exactly it with: reconciler apply {out}", err=True)
+        click.echo(
+            f"Saved the plan to {out}; apply exactly it with: reconciler apply {out}", err=True
+        )
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -300,11 +340,15 @@ def show(
 @path_argument
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (config PATH).")
 @click.option(
-    "--skip-stale", is_flag=True,
+    "--skip-stale",
+    is_flag=True,
     help="Plan file: leave out the numbers that changed since the plan and apply the rest.",
 )
 @click.option(
-    "--config", "config", type=click.Path(path_type=Path), metavar="PATH",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
     help="Plan file: the config it was made from, when not at the recorded path.",
 )
 @click.option("--full", is_flag=True, help="Print every number of the plan.")
@@ -312,7 +356,10 @@ def show(
 @rail_options
 @sandbox_db_option
 @click.option(
-    "--state-dir", type=click.Path(path_type=Path), envvar=journal.STATE_DIR_ENV, default=None,
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    envvar=journal.STATE_DIR_ENV,
+    default=None,
     help="Directory of the apply journal and lock (default .reconciler; docs/reliability.md).",
 )
 @handle_errors
@@ -344,7 +391,9 @@ def apply(
             try:
                 if saved:
                     code = _run(
-                        _apply_saved(read, path, config, skip_stale, overrides, full, sandbox_db, log)
+                        _apply_saved(
+                            read, path, config, skip_stale, overrides, full, sandbox_db, log
+                        )
                     )
                 else:
                     code = _run(
@@ -385,8 +434,12 @@ async def _apply_config(
     log: journal.Journal,
 ) -> int:
     async with runner.planned(
-        path, targets=targets, overrides=overrides, wiring=_wiring(sandbox_db),
-        meta={"config": str(path)}, journal=log,
+        path,
+        targets=targets,
+        overrides=overrides,
+        wiring=_wiring(sandbox_db),
+        meta={"config": str(path)},
+        journal=log,
     ) as run:
         _settled(run)
         _emit(run.plan, fmt="text", full=full)
@@ -463,8 +516,18 @@ async def _send(the_plan: Plan, providers: Any, held: Any = None, record: Any = 
 @main.command()
 @path_argument
 @output_options
-@click.option("-v", "--verbose", "verbose", is_flag=True, help="List unmanaged numbers and every drifted number.")
-@click.option("--allow-empty", is_flag=True, help="Accept a config that manages nothing in an account it declares.")
+@click.option(
+    "-v",
+    "--verbose",
+    "verbose",
+    is_flag=True,
+    help="List unmanaged numbers and every drifted number.",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Accept a config that manages nothing in an account it declares.",
+)
 @target_option
 @sandbox_db_option
 @handle_errors
@@ -487,7 +550,10 @@ def drift(
 
     async def go() -> Plan:
         async with runner.planned(
-            path, targets=targets, wiring=_wiring(sandbox_db), meta={"config": str(path)},
+            path,
+            targets=targets,
+            wiring=_wiring(sandbox_db),
+            meta={"config": str(path)},
             list_unmanaged=verbose,
         ) as run:
             return run.plan
@@ -496,8 +562,13 @@ def drift(
     if not allow_empty:
         rails.refuse_empty(result.warnings)
     _emit(
-        result, fmt=_fmt(fmt, as_json, split_dir), full=full, split_dir=split_dir,
-        marker=marker or DRIFT_MARKER, drift=True, verbose=verbose,
+        result,
+        fmt=_fmt(fmt, as_json, split_dir),
+        full=full,
+        split_dir=split_dir,
+        marker=marker or DRIFT_MARKER,
+        drift=True,
+        verbose=verbose,
     )
     if result.has_changes:
         sys.exit(EXIT_CHANGES)
@@ -506,18 +577,27 @@ def drift(
 @main.command("export")
 @click.argument("path", required=False, type=click.Path(path_type=Path), metavar="[PATH]")
 @click.option(
-    "--provider", "accounts", multiple=True, metavar="ACCOUNT",
+    "--provider",
+    "accounts",
+    multiple=True,
+    metavar="ACCOUNT",
     help="Account to export (repeatable; default: every account in PATH).",
 )
-@click.option("--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix|telnyx.")
+@click.option(
+    "--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix|telnyx."
+)
 @click.option("--base-url", help="Quick start: the carrier's API base URL.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Quick start: the embedded sandbox.")
 @click.option(
-    "--fields", metavar="F,...",
+    "--fields",
+    metavar="F,...",
     help="Fields to manage (default: all); a group such as voice.call_forwarding means its fields.",
 )
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), metavar="DIR",
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
     help="Write DIR/ACCOUNT.yaml (default: print the YAML on stdout).",
 )
 @sandbox_db_option
@@ -537,8 +617,14 @@ def export_cmd(
 
     results = _run(
         run_export(
-            path, accounts, carrier=carrier, base_url=base_url, sandbox=use_sandbox,
-            fields=fields, output=output, sandbox_db=sandbox_db,
+            path,
+            accounts,
+            carrier=carrier,
+            base_url=base_url,
+            sandbox=use_sandbox,
+            fields=fields,
+            output=output,
+            sandbox_db=sandbox_db,
         )
     )
     if output is None:
@@ -597,19 +683,44 @@ def sandbox_reset(sandbox_db: Path | None) -> None:
 
 @sandbox.command("seed")
 @click.option("--numbers", type=int, required=True, help="How many numbers (1M is fine).")
-@click.option("--carrier", type=click.Choice(["wavix", "telnyx"]), default="wavix", show_default=True)
+@click.option(
+    "--carrier", type=click.Choice(["wavix", "telnyx"]), default="wavix", show_default=True
+)
 @click.option("--profiles", type=int, default=5, show_default=True, help="Prefix profiles.")
-@click.option("--overrides", type=float, default=0.0, show_default=True,
-              help="Share of numbers with an exact entry overriding one field.")
-@click.option("--drift", type=float, default=0.3, show_default=True,
-              help="Share of numbers whose live state differs from the YAML.")
+@click.option(
+    "--overrides",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of numbers with an exact entry overriding one field.",
+)
+@click.option(
+    "--drift",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="Share of numbers whose live state differs from the YAML.",
+)
 @click.option("--seed", "seed_", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--config-out", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="Where to write the matching YAML (providers, profiles, numbers).")
+@click.option(
+    "--config-out",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="DIR",
+    help="Where to write the matching YAML (providers, profiles, numbers).",
+)
 @sandbox_db_option
 @handle_errors
-def sandbox_seed(numbers: int, carrier: str, profiles: int, overrides: float, drift: float,
-                 seed_: int, config_out: Path, sandbox_db: Path | None) -> None:
+def sandbox_seed(
+    numbers: int,
+    carrier: str,
+    profiles: int,
+    overrides: float,
+    drift: float,
+    seed_: int,
+    config_out: Path,
+    sandbox_db: Path | None,
+) -> None:
     """Replace a carrier's sandbox account with N synthetic numbers; write the YAML for it."""
     from .sandbox import Sandbox
     from .sandbox.synthetic import SyntheticAccount, seed
@@ -657,11 +768,17 @@ def sandbox_knob(name: str | None, value: str | None, sandbox_db: Path | None) -
 @click.option("--numbers", type=click.IntRange(1), required=True, help="How many numbers to edit.")
 @click.option("--seed", "seed_", type=int, help="Random seed (default: a new one, printed).")
 @click.option(
-    "--carrier", "carrier", type=click.Choice(["wavix", "telnyx", "all"]), default="all",
+    "--carrier",
+    "carrier",
+    type=click.Choice(["wavix", "telnyx", "all"]),
+    default="all",
     show_default=True,
 )
 @click.option(
-    "--config", "config", type=click.Path(path_type=Path), metavar="PATH",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
     help="Edit only numbers and fields this config manages (so drift sees every edit).",
 )
 @sandbox_db_option
@@ -684,7 +801,9 @@ def sandbox_drift(
     finally:
         sb.close()
     for e in edits:
-        click.echo(f"  {e.carrier:<7} {e.e164}  {e.field}: {json.dumps(e.old)} → {json.dumps(e.new)}")
+        click.echo(
+            f"  {e.carrier:<7} {e.e164}  {e.field}: {json.dumps(e.old)} → {json.dumps(e.new)}"
+        )
     click.echo(
         f"Changed {len(edits)} number(s) out of band (--seed {seed_} repeats this choice). "
         "Next: reconciler drift PATH"

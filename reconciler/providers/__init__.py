@@ -111,9 +111,7 @@ def open_account(
     if budgets is not None:
         slot = (base_url.rstrip("/"), hashlib.sha256(key.encode()).hexdigest())
         if slot not in budgets:
-            budgets[slot] = Budget(
-                config.concurrency, config.requests_per_second, clock or Clock()
-            )
+            budgets[slot] = Budget(config.concurrency, config.requests_per_second, clock or Clock())
         budget = budgets[slot]
     return open_provider(
         name,

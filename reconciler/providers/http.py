@@ -73,7 +73,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, wall_now: float) -> float | None:
-    """``Retry-After``: delta seconds or an HTTP date → seconds from now (≥ 0); None if unreadable."""
+    """``Retry-After``: delta seconds or an HTTP date → seconds from now (≥ 0), or None."""
     if not value:
         return None
     try:
@@ -261,7 +261,9 @@ class Http:
                         continue
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise TransportError(
-                    self.scrub(f"no response{tries} ({why}: {exc}); check the network and base_url"),
+                    self.scrub(
+                        f"no response{tries} ({why}: {exc}); check the network and base_url"
+                    ),
                     account=self.account,
                     method=method,
                     path=path,
@@ -321,7 +323,9 @@ class Http:
             cls, message = InvalidRequestError, f"the carrier rejected the request: {said}"
         else:
             cls, message = ProviderError, f"unexpected answer{tries}: {said}"
-        error = cls(message, account=self.account, method=method, path=path, status=status, detail=said)
+        error = cls(
+            message, account=self.account, method=method, path=path, status=status, detail=said
+        )
         error.retry_after = self.retry_hint(response, self.clock.wall())  # type: ignore[attr-defined]
         return error
 

@@ -1,4 +1,4 @@
-"""Telnyx: the carrier's description, its settings and its provider (``update_phone_numbers`` jobs)."""
+"""Telnyx: the carrier's description, settings and provider (``update_phone_numbers`` jobs)."""
 
 from __future__ import annotations
 
