@@ -215,7 +215,8 @@ class _Builder:
                 self.err(
                     file,
                     where,
-                    f"provider account {name!r} is declared twice (also at {self.account_lines[name]})",
+                    f"provider account {name!r} is declared twice "
+                    f"(also at {self.account_lines[name]})",
                 )
                 continue
             self.account_lines[name] = f"{file}:{where}"
@@ -380,13 +381,15 @@ class _Builder:
             self.err(
                 file,
                 where,
-                'numbers entry has no number: write an E.164 number "+13135550100" or a prefix "+1313555*"',
+                "numbers entry has no number: write an E.164 number "
+                '"+13135550100" or a prefix "+1313555*"',
             )
         elif isinstance(selector, int) and not isinstance(selector, bool):
             self.err(
                 file,
                 line,
-                f'number {show(selector)} must be a quoted string: number: "+{show(selector)}" (YAML reads unquoted digits as an integer)',
+                f'number {show(selector)} must be a quoted string: number: "+{show(selector)}" '
+                "(YAML reads unquoted digits as an integer)",
             )
         elif not isinstance(selector, str):
             self.err(
@@ -409,7 +412,8 @@ class _Builder:
             self.err(
                 file,
                 line,
-                f'number {show(selector)}: a prefix pattern is "+" then digits then one "*", e.g. "+1313555*"',
+                f'number {show(selector)}: a prefix pattern is "+" then digits then one "*", '
+                'e.g. "+1313555*"',
             )
         return None
 
@@ -484,7 +488,8 @@ class _Builder:
             self.err(
                 file,
                 line,
-                f"number {selector} is declared twice for {account} (also at {rule.sources[0]}); merge the two entries",
+                f"number {selector} is declared twice for {account} "
+                f"(also at {rule.sources[0]}); merge the two entries",
             )
             return
         carrier = self.accounts[account].config.type

@@ -56,7 +56,10 @@ def describe(error: Any, model: type[BaseModel], carrier: str | None) -> tuple[s
         msg = unknown(noun, loc[-1], _fields_at(model, loc[:-1]))
         path = ".".join(str(p) for p in loc[:-1])
     elif etype == "string_type" and isinstance(value, int) and not isinstance(value, bool):
-        msg = f"expected a string, got the number {show(value)}; quote it (YAML reads unquoted digits as an integer)"
+        msg = (
+            f"expected a string, got the number {show(value)}; quote it "
+            "(YAML reads unquoted digits as an integer)"
+        )
     elif etype == "invalid_key":
         msg = f"the key {show(loc[-1])} must be text (a setting name)"
         path = ".".join(str(p) for p in loc[:-1])
@@ -137,7 +140,8 @@ def unknown(noun: str, key: Any, known: Any) -> str:
     if hint:
         return f"unknown {noun} {word}; did you mean {hint[0]!r}?"
     if len(known) > 12:
-        return f"unknown {noun} {word}; expected one of: {', '.join(known[:10])} … and {len(known) - 10} more"
+        listed = ", ".join(known[:10])
+        return f"unknown {noun} {word}; expected one of: {listed} … and {len(known) - 10} more"
     if known:
         return f"unknown {noun} {word}; expected one of: {', '.join(known)}"
     return f"unknown {noun} {word}"

@@ -284,7 +284,7 @@ class _Builder:
         return out
 
     def odd_key(self, out: LDict, node: Node, depth: int) -> Any:
-        """A key that is not a plain string: a scalar YAML typed (kept with its text) or an error."""
+        """A key that is not a plain string: a typed scalar (kept with its text) or an error."""
         key = self.build(node, depth)
         if key.__class__ is not str:
             if isinstance(key, LDict | LList):

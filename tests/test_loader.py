@@ -570,9 +570,12 @@ def test_entries_with_equal_settings_share_one_dict_and_merges_copy_it(tmp_path:
         "profiles:\n"
         "  p: {sms_enabled: true}\n"
         "numbers:\n"
-        "  - {provider: wx, number: '+13135550100', profile: p, settings: {transcription_threshold: 7}}\n"
-        "  - {provider: wx, number: '+13135550101', profile: p, settings: {transcription_threshold: 7}}\n"
-        "  - {provider: wx, number: '+1212555*', profile: p, settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+13135550100', profile: p,"
+        " settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+13135550101', profile: p,"
+        " settings: {transcription_threshold: 7}}\n"
+        "  - {provider: wx, number: '+1212555*', profile: p,"
+        " settings: {transcription_threshold: 7}}\n"
         "  - {provider: wx, number: '+1212555*', settings: {call_recording_enabled: true}}\n"
     )
     state = load(write(tmp_path, PROVIDERS + body), env={})
