@@ -98,8 +98,9 @@ class PlainE164:
         if not self._SHAPE.fullmatch(value):
             return False
         head = value[1:4]
-        found = self._heads.get(head, False)
-        if found is False:
+        if head in self._heads:
+            found = self._heads[head]
+        else:
             found = self._heads[head] = self._code_of(head)
         if found is None:
             return False
