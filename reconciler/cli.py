@@ -38,7 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 EXIT_CHANGES = 2
-DRIFT_MARKER = "<!-- reconciler-drift -->"
+DRIFT_MARKER = render.DRIFT_MARKER
 
 
 def _run(main: Coroutine[Any, Any, T]) -> T:
@@ -230,8 +230,9 @@ def _emit(
     out = sys.stdout
     if split_dir is not None:
         split_dir.mkdir(parents=True, exist_ok=True)
+        default = render.DRIFT_MARKER if drift else render.MARKER
         parts = render.markdown_parts(
-            plan, drift=drift, full=full or verbose, marker=marker or render.MARKER
+            plan, drift=drift, full=full or verbose, marker=marker or default
         )
         stem = "drift" if drift else "plan"
         for old in split_dir.glob(f"{stem}-*.md"):
@@ -242,7 +243,14 @@ def _emit(
             click.echo(str(part))
         return
     if drift:
-        render.write_drift(plan, out, fmt=fmt, verbose=verbose, color=render.use_color(out))
+        render.write_drift(
+            plan,
+            out,
+            fmt=fmt,
+            verbose=verbose,
+            color=render.use_color(out),
+            marker=marker or render.DRIFT_MARKER,
+        )
     else:
         render.write_plan(plan, out, fmt=fmt, full=full, color=render.use_color(out))
     out.flush()  # before any message on stderr: a piped stdout is block-buffered

@@ -518,3 +518,12 @@ def test_unmanaged_numbers_only_with_verbose() -> None:
     doc = json.loads(drift(plan, fmt="json"))
     jsonschema.validate(doc, SCHEMA)
     assert doc["accounts"][0]["unmanaged_numbers"] == list(strays)
+
+
+def test_drift_markdown_carries_its_own_marker() -> None:
+    """A CI step that upserts the plan comment must never find a drift report by its marker."""
+    plan = Plan(accounts=(), changes=(), calls=())
+    out = io.StringIO()
+    render.write_drift(plan, out, fmt="markdown")
+    first = out.getvalue().splitlines()[0]
+    assert first == render.DRIFT_MARKER and render.MARKER not in out.getvalue()

@@ -27,7 +27,7 @@ from .common import drift_line, summary_line
 from .drift import drift_text
 from .jsonout import FORMAT_VERSION, document
 from .jsonout import plan_json as _json
-from .markdown import GITHUB_LIMIT, MARKER, markdown_parts, markdown_text
+from .markdown import DRIFT_MARKER, GITHUB_LIMIT, MARKER, markdown_parts, markdown_text
 from .mdlayout import part_marker
 from .progress import progress
 from .text import plan_text
@@ -58,7 +58,13 @@ def write_plan(
 
 
 def write_drift(
-    plan: Plan, out: TextIO, *, fmt: str = "text", verbose: bool = False, color: bool = False
+    plan: Plan,
+    out: TextIO,
+    *,
+    fmt: str = "text",
+    verbose: bool = False,
+    color: bool = False,
+    marker: str = DRIFT_MARKER,
 ) -> None:
     """Write the drift report (the plan read as "what moved"), grouped by cause."""
     if fmt == "text":
@@ -66,7 +72,7 @@ def write_drift(
     elif fmt == "json":
         body = _json(plan, kind="drift")
     elif fmt == "markdown":
-        body = markdown_text(plan, drift=True, full=verbose)
+        body = markdown_text(plan, drift=True, full=verbose, marker=marker)
     else:
         raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
     out.write(body)
@@ -96,6 +102,7 @@ __all__ = [
     "FORMATS",
     "FORMAT_VERSION",
     "GITHUB_LIMIT",
+    "DRIFT_MARKER",
     "MARKER",
     "document",
     "drift_line",

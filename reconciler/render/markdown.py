@@ -30,6 +30,8 @@ from .common import (
 from .mdlayout import Block, Chunk, Details, Table, code, esc, head, header, row, split, whole
 
 MARKER = "<!-- reconciler-plan -->"
+DRIFT_MARKER = "<!-- reconciler-drift -->"
+"""Drift reports carry their own marker, so a CI step never mistakes one for a plan comment."""
 GITHUB_LIMIT = 65536
 """GitHub refuses an issue or pull-request comment body longer than this."""
 
