@@ -66,6 +66,9 @@ class Carrier:
     """Optional: how one item of a list field is shown (e.g. a Wavix destination); None → JSON."""
     simulator: str | None = None
     """Dotted module path of the carrier's sandbox simulator package, if it has one."""
+    written: Mapping[str, Canonical] = field(default_factory=dict)
+    """Optional, per flat field path: the canonical value as a person writes it in YAML (e.g. a
+    Wavix transport by name, ``sip_uri``, not its code); used by ``export``."""
 
     @cached_property
     def field_paths(self) -> tuple[str, ...]:

@@ -141,14 +141,9 @@ def _drop_none(value: Any) -> Any:
 
 
 def _present(carrier: str, path: str, value: Any) -> Any:
-    """The value as a person writes it: Wavix transports by name (``sip_uri``), not code."""
-    if carrier == "wavix" and path == "destinations":
-        from ..providers.wavix.settings import TRANSPORT_NAMES
-
-        return [
-            {**d, "transport": TRANSPORT_NAMES.get(d["transport"], d["transport"])} for d in value
-        ]
-    return value
+    """The value as a person writes it (``Carrier.written``, e.g. Wavix transports by name)."""
+    form = carriers.get(carrier).written.get(path)
+    return form(value) if form is not None else value
 
 
 def writable(carrier: str, path: str, value: Any) -> Any:

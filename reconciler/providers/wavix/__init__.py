@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ...carriers import Carrier, register
 from .provider import WavixProvider
-from .settings import WavixConfig, WavixSettings, canonical_destinations, format_destination
+from .settings import (
+    WavixConfig,
+    WavixSettings,
+    canonical_destinations,
+    format_destination,
+    written_destinations,
+)
 
 CARRIER = register(
     Carrier(
@@ -21,6 +27,7 @@ CARRIER = register(
         routing_fields=("destinations",),
         format_item=format_destination,
         simulator="reconciler.sandbox.wavix",
+        written={"destinations": written_destinations},
     )
 )
 

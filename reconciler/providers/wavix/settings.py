@@ -118,3 +118,8 @@ def format_destination(path: str, item: Any) -> str | None:
     transport = TRANSPORT_NAMES.get(item["transport"], str(item["transport"]))
     trunk = f", trunk {item['trunk_id']}" if item.get("trunk_id") is not None else ""
     return f"{item['destination']} ({transport}{trunk}, p{item['priority']})"
+
+
+def written_destinations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Canonical destinations as a person writes them: transports by name (``sip_uri``)."""
+    return [{**d, "transport": TRANSPORT_NAMES.get(d["transport"], d["transport"])} for d in items]
