@@ -527,3 +527,15 @@ def test_drift_markdown_carries_its_own_marker() -> None:
     render.write_drift(plan, out, fmt="markdown")
     first = out.getvalue().splitlines()[0]
     assert first == render.DRIFT_MARKER and render.MARKER not in out.getvalue()
+
+
+def test_no_changes_while_jobs_are_pending_says_so() -> None:
+    """When only numbers a live carrier job already covers remain, the plan does not claim the
+    accounts match the configuration."""
+    from reconciler.plan import PlanWarning
+
+    held = PlanWarning("pending_job", "tx", "3 planned numbers pending at the carrier (job j1)")
+    plan = Plan(accounts=(), changes=(), calls=(), warnings=(held,))
+    line = render.summary_line(plan)
+    assert line.startswith("No changes to send: the rest is pending at the carrier (1 live job")
+    assert "match the configuration" not in line

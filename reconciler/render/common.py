@@ -61,7 +61,14 @@ def warning_text(w: Any) -> str:
 
 def summary_line(plan: Plan) -> str:
     """The last line of a plan; tests, scripts and the README grep its wording."""
-    if not plan.has_changes:
+    held = [w for w in getattr(plan, "warnings", ()) if w.rail == "pending_job"]
+    if not plan.has_changes and held:
+        # Nothing to send, but the accounts do not match yet: live jobs are still on their way.
+        head = (
+            "No changes to send: the rest is pending at the carrier "
+            f"({len(held)} live job{'s' if len(held) != 1 else ''}; apply waits and verifies)."
+        )
+    elif not plan.has_changes:
         head = "No changes. The carrier accounts match the configuration."
     else:
         calls = len(plan.calls)
