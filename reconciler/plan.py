@@ -110,14 +110,21 @@ class Plan:
 
     def without(self, numbers: set[tuple[str, str]]) -> Plan:
         """This plan with the (account, id) ``numbers`` taken out of its changes and calls
-        (calls left empty are dropped; each account's figures follow)."""
+        (calls left empty are dropped; each account's figures follow).
+
+        An account's lower bound stays the planner's less the calls that held a removed number:
+        those calls, cut down to the removed numbers, are still valid, so a packing of the rest
+        in fewer calls would pack the whole in fewer than the planner's bound."""
         changes = tuple(c for c in self.changes if (c.account, c.id) not in numbers)
         calls = []
+        touched: dict[str, int] = {}
         for b in self.calls:
             keep = [i for i, id_ in enumerate(b.ids) if (b.account, id_) not in numbers]
             if len(keep) == len(b.ids):
                 calls.append(b)
-            elif keep:
+                continue
+            touched[b.account] = touched.get(b.account, 0) + 1
+            if keep:
                 ids = tuple(b.ids[i] for i in keep)
                 e164s = tuple(b.e164s[i] for i in keep) if b.e164s else ()
                 calls.append(BulkCall(b.account, b.carrier, b.patch, ids, e164s))
@@ -131,9 +138,11 @@ class Plan:
             replace(
                 a,
                 changed=changed.get(a.account, 0),
-                in_sync=a.in_sync,
                 calls=n_calls.get(a.account, 0),
-                lower_bound=-(-changed.get(a.account, 0) // a.max_batch),
+                lower_bound=max(
+                    -(-changed.get(a.account, 0) // a.max_batch),
+                    a.lower_bound - touched.get(a.account, 0),
+                ),
             )
             for a in self.accounts
         )
