@@ -27,14 +27,14 @@ from pydantic import BaseModel, ValidationError
 
 from . import carriers
 from .config import ProviderConfig
-from .desired import Account, DesiredState, Resolver, Rule
+from .desired import Account, DesiredState, Rule
 from .errors import ConfigError, ConfigIssue
 from .gcpause import gc_paused
 from .models import PlainE164, Settings, check_e164, flatten, mask
 from .wording import SECRET, clipped, kind, line_of, pydantic_issues, quotable, unknown
 from .yamltree import LDict, LList, YamlProblem, clip, parse, show
 
-__all__ = ["Account", "DesiredState", "Resolver", "Rule", "config_files", "line_of", "load"]
+__all__ = ["DesiredState", "config_files", "load"]
 
 TOP_LEVEL = ("providers", "profiles", "numbers")
 ENTRY_KEYS = ("provider", "number", "profile", "settings")

@@ -40,8 +40,8 @@ from typing import Any
 import orjson
 
 from . import __version__, carriers
+from .desired import DesiredState
 from .errors import PlanFileError
-from .loader import DesiredState
 from .models import LiveNumber, Settings
 from .plan import BulkCall, FieldChange, NumberChange, Plan
 

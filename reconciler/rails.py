@@ -29,8 +29,8 @@ from pathlib import Path
 
 from . import carriers
 from .config import ProviderConfig
+from .desired import DesiredState
 from .errors import RailError
-from .loader import DesiredState
 from .plan import Plan, PlanWarning
 
 MIN_MANAGED = 10

@@ -21,9 +21,10 @@ from . import journal as journal_
 from . import pending, planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
+from .desired import DesiredState
 from .errors import ConfigError, ConfigIssue, MissingNumbers, PlanError
 from .gcpause import gc_paused
-from .loader import DesiredState, load
+from .loader import load
 from .models import LiveNumber
 from .plan import AccountSummary, Plan, PlanWarning
 from .planner import make_plan
