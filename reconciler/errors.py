@@ -102,6 +102,9 @@ class StalePlan(Refused):
 class ProviderError(ReconcilerError):
     """A carrier call failed. ``status`` is the HTTP status (None when no response came)."""
 
+    retry_after: float | None = None
+    """Seconds the carrier asked to wait before trying again (``Http.error`` sets it)."""
+
     def __init__(
         self,
         message: str,

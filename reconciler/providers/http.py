@@ -326,7 +326,7 @@ class Http:
         error = cls(
             message, account=self.account, method=method, path=path, status=status, detail=said
         )
-        error.retry_after = self.retry_hint(response, self.clock.wall())  # type: ignore[attr-defined]
+        error.retry_after = self.retry_hint(response, self.clock.wall())
         return error
 
     def scrub(self, text: str) -> str:

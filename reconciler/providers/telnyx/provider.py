@@ -245,6 +245,8 @@ class TelnyxProvider(Provider):
 
     @staticmethod
     async def _bounded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
+        """``work`` holding a slot of ``gate`` through all its attempts: the key's ``Budget`` is
+        taken per attempt, so without this a read backing off would let another one through."""
         async with gate:
             return await work
 
@@ -277,7 +279,7 @@ class TelnyxProvider(Provider):
                     return CallResult(
                         call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
                     )
-                wait = getattr(exc, "retry_after", None) or self.config.poll_interval_s
+                wait = exc.retry_after or self.config.poll_interval_s
                 log.info("%s; job not created, retrying in %.1fs", exc, wait)
                 await self.clock.sleep(min(wait, max(0.0, deadline - self.clock.now())))
             except (ServerError, TransportError) as exc:

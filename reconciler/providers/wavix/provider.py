@@ -87,6 +87,8 @@ class WavixProvider(Provider):
         three empty pages (default concurrency 8) on a small one. A page asked for ahead of
         knowing the total that lies beyond it is dropped unread, even if the carrier refused it.
         """
+        # Held through a page's retries (the key's Budget is taken per attempt): a page backing
+        # off does not let another page through.
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def get(n: int) -> dict[str, Any] | ProviderError:
