@@ -258,12 +258,11 @@ async def apply_plan(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        in_flight = [c for i, c in sorted(started.items()) if i not in finished]
-        for i, c in sorted(started.items()):
-            if i not in finished:
-                emit("call_interrupted", {"index": i, "account": c.account})
+        in_flight = [(i, c) for i, c in sorted(started.items()) if i not in finished]
+        for i, c in in_flight:
+            emit("call_interrupted", {"index": i, "account": c.account})
         not_sent = [c for i, c in enumerate(every) if i not in started]
-        raise ApplyInterrupted(report, in_flight, not_sent) from None
+        raise ApplyInterrupted(report, [c for _, c in in_flight], not_sent) from None
     if verify:
         _credit_verified(report, e164_of, index_of, emit)
     return report
@@ -327,10 +326,8 @@ async def _verify(
     for change in plan.changes:
         if change.account in report.stopped:
             continue
-        if (change.account, change.e164) in report.failed and (
-            change.account,
-            change.id,
-        ) not in unknown:
+        known_failed = (change.account, change.e164) in report.failed
+        if known_failed and (change.account, change.id) not in unknown:
             continue
         expected.setdefault(change.account, {})[change.id] = (
             change.e164,
