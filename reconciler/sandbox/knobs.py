@@ -53,6 +53,9 @@ class Knob:
     """Its value is never printed (API keys the sandbox accepts)."""
 
 
+_WARNED: set[tuple[str, str]] = set()
+
+
 def value(store: SandboxStore, knob: Knob) -> Any:
     """``knob``'s value as its validator normalises it, or its default when unset or invalid."""
     raw = store.knob(knob.name)
@@ -61,7 +64,10 @@ def value(store: SandboxStore, knob: Knob) -> Any:
     try:
         return knob.check(raw)
     except ValueError as exc:
-        log.warning("sandbox knob %s = %s ignored: %s", knob.name, json.dumps(raw), exc)
+        shown = "(not shown: the knob holds keys)" if knob.secret else json.dumps(raw)
+        if (knob.name, shown) not in _WARNED:  # once, not on every request that reads it
+            _WARNED.add((knob.name, shown))
+            log.warning("sandbox knob %s = %s ignored: %s", knob.name, shown, exc)
         return knob.default
 
 

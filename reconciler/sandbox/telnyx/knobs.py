@@ -9,15 +9,13 @@ carrier assumption it encodes.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from .. import knobs
 from ..faults import check_queue, check_ratio, check_write_odds
 from ..knobs import Knob, Validator, boolean, integer, list_of, number, one_of, string
 from ..store import SandboxStore
 from .number import Semantics
-
-log = logging.getLogger(__name__)
 
 DEFAULT_JOB_PENDING_S = 0.5
 DEFAULT_JOB_RUN_S = 0.5
@@ -195,24 +193,11 @@ KNOBS: tuple[Knob, ...] = (
     ),
 )
 BY_NAME = {k.name: k for k in KNOBS}
-_WARNED: set[tuple[str, str]] = set()
 
 
 def value(store: SandboxStore, name: str) -> Any:
-    """Knob ``name`` as its validator normalises it, or its default when unset. A value that
-    slipped past the CLI (``store.set_knob`` takes any JSON) is ignored with a warning, so a bad
-    knob never turns into a traceback inside a request."""
-    knob = BY_NAME[name]
-    raw = store.knob(name)
-    if raw is None:
-        return knob.default
-    try:
-        return knob.check(raw)
-    except ValueError as exc:
-        if (name, repr(raw)) not in _WARNED:  # once, not on every request
-            _WARNED.add((name, repr(raw)))
-            log.warning("sandbox knob %s = %r ignored: %s", name, raw, exc)
-        return knob.default
+    """Knob ``name``, validated (default when unset or invalid; see ``sandbox/knobs.value``)."""
+    return knobs.value(store, BY_NAME[name])
 
 
 def semantics(store: SandboxStore) -> Semantics:
