@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..models import unflatten
+from ..render.common import plural
 
 if TYPE_CHECKING:
     from .account import Exported
@@ -247,10 +248,6 @@ def _wrap(prefix: str, items: Sequence[str], width: int = 100) -> list[str]:
     return lines
 
 
-def _plural(n: int, noun: str = "number") -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
 def document(
     out: Exported,
     provider: Mapping[str, Any] | None,
@@ -266,12 +263,12 @@ def document(
     if profiles:
         body += ["", "profiles:"]
         for p in profiles:
-            body.append(f"  {scalar(p.name)}:  # {_plural(p.numbers)}")
+            body.append(f"  {scalar(p.name)}:  # {plural(p.numbers, 'number')}")
             body += block(unflatten(p.settings), 4)
     body += ["", "numbers:" if entries else "numbers: []"]
     for e in entries:
         body.append(f"  - provider: {scalar(out.account)}")
-        note = f"  # {_plural(e.covers)}" if e.selector.endswith("*") else ""
+        note = f"  # {plural(e.covers, 'number')}" if e.selector.endswith("*") else ""
         body.append(f"    number: {json.dumps(e.selector)}{note}")
         if e.profile is not None:
             body.append(f"    profile: {scalar(e.profile)}")
@@ -289,14 +286,14 @@ def document(
         )
     if out.variables:
         head.append("# Secrets are environment variables; export them before plan/apply:")
-        head += [f"#   {name}  ({_plural(n)})" for name, n in out.variables.items()]
+        head += [f"#   {name}  ({plural(n, 'number')})" for name, n in out.variables.items()]
     patch = (
         f"; {len(out.not_patchable)} not patchable (listed at the end)" if out.not_patchable else ""
     )
     entry_word = "entry" if len(entries) == 1 else "entries"
     head.append(
-        f"# {_plural(out.numbers)}: {out.managed} managed by {len(entries)} {entry_word}"
-        f" and {_plural(len(profiles), 'profile')}{patch}."
+        f"# {plural(out.numbers, 'number')}: {out.managed} managed by {len(entries)} {entry_word}"
+        f" and {plural(len(profiles), 'profile')}{patch}."
     )
     head.append(f"# {lines} lines; one block per number would be {out.flat_lines}.")
     head.append(
@@ -309,5 +306,5 @@ def document(
         tail += _wrap("#  ", [f"{e} ({status})" for e, status in out.not_patchable])
     if out.unwritable:
         tail += ["", "# Left unmanaged where the live value cannot be written in YAML (e.g. null):"]
-        tail += [f"#   {path} on {_plural(n)}" for path, n in out.unwritable.items()]
+        tail += [f"#   {path} on {plural(n, 'number')}" for path, n in out.unwritable.items()]
     return "\n".join(head + body + tail) + "\n"

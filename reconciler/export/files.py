@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..loader import load
 from ..models import LiveNumber
 from ..providers import open_account
+from ..render.common import plural
 from ..runner import fetch_current, open_accounts
 from .account import Exported, choose_fields, export_account
 from .document import MARK
@@ -200,8 +201,8 @@ def summary(result: Exported) -> list[str]:
     ratio = result.flat_lines / result.lines if result.lines else 0.0
     entries = "entry" if result.entries == 1 else "entries"
     lines = [
-        f"{result.account} ({result.carrier}): {_plural(result.numbers)}{where}",
-        f"  {result.lines} lines: {_plural(result.profiles, 'profile')}, {result.entries} {entries}"
+        f"{result.account} ({result.carrier}): {plural(result.numbers, 'number')}{where}",
+        f"  {result.lines} lines: {plural(result.profiles, 'profile')}, {result.entries} {entries}"
         f" (one block per number: {result.flat_lines} lines, {ratio:.1f}x more)",
         f"  {result.managed} managed; {len(result.not_patchable)} the carrier does not let us "
         "change (listed in the file, not managed)",
@@ -212,14 +213,10 @@ def summary(result: Exported) -> list[str]:
         )
     if result.variables:
         lines.append("  Secrets: export these variables (their values) before plan or apply:")
-        lines += [f"    {name}  ({_plural(n)})" for name, n in result.variables.items()]
+        lines += [f"    {name}  ({plural(n, 'number')})" for name, n in result.variables.items()]
     if result.unwritable:
-        listed = ", ".join(f"{p} ({_plural(n)})" for p, n in result.unwritable.items())
+        listed = ", ".join(f"{p} ({plural(n, 'number')})" for p, n in result.unwritable.items())
         lines.append(f"  Unmanaged where the live value cannot be written in YAML (null): {listed}")
     if result.path is not None:
         lines.append(f"  Check: reconciler plan {result.path.parent} (expect: No changes)")
     return lines
-
-
-def _plural(n: int, noun: str = "number") -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"

@@ -301,7 +301,7 @@ def call_groups(calls: Iterable[BulkCall]) -> list[CallGroup]:
     """Calls with the same account and patch as one group; most numbers first."""
     groups: dict[tuple[str, bytes], CallGroup] = {}
     for call in calls:
-        key = (call.account, orjson.dumps(call.patch, option=orjson.OPT_SORT_KEYS))
+        key = (call.account, value_key(call.patch))
         group = groups.get(key)
         if group is None:
             group = groups[key] = CallGroup(call.account, call.carrier, call.patch)
