@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner, Result
+from conftest import EXAMPLE
 
 from reconciler import carriers
+from reconciler.cli import main
 from reconciler.clock import Clock
 from reconciler.config import ProviderConfig
 from reconciler.desired import DesiredState
@@ -20,6 +25,33 @@ def run(coro: Any) -> Any:
     """Run ``coro`` on a fresh event loop: only for sync code that cannot be async (hypothesis
     examples, click commands); tests await instead."""
     return asyncio.run(coro)
+
+
+def cli(
+    db: Path, *args: Any, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """``reconciler *args`` in-process on the sandbox file ``db``, without colour (``env`` adds
+    to that environment)."""
+    return CliRunner().invoke(
+        main,
+        [str(a) for a in args],
+        input=input,
+        env={"RECONCILER_SANDBOX_DB": str(db), "NO_COLOR": "1", **(env or {})},
+        catch_exceptions=False,
+    )
+
+
+def example_copy(tmp_path: Path, **account: Any) -> Path:
+    """The shipped example copied to ``tmp_path/desired-state``, with ``account`` settings (e.g.
+    ``poll_interval_s=0.05``) added to every sandbox account of providers.yaml."""
+    dest = tmp_path / "desired-state"
+    shutil.copytree(EXAMPLE, dest)
+    providers = dest / "providers.yaml"
+    extra = "".join(f"\n    {key}: {value}" for key, value in account.items())
+    providers.write_text(
+        providers.read_text().replace("    sandbox: true", "    sandbox: true" + extra)
+    )
+    return dest
 
 
 def sandbox_transport(sandbox: Any) -> httpx.AsyncBaseTransport:

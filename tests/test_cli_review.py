@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE, REPO
+from helpers import cli, example_copy
 
 from reconciler import planfile, runner
 from reconciler.cli import main
@@ -39,27 +40,7 @@ def db(tmp_path: Path) -> Path:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """The shipped example, polling faster."""
-    dest = tmp_path / "desired-state"
-    shutil.copytree(EXAMPLE, dest)
-    providers = dest / "providers.yaml"
-    providers.write_text(
-        providers.read_text().replace(
-            "    sandbox: true", "    sandbox: true\n    poll_interval_s: 0.05"
-        )
-    )
-    return dest
-
-
-def cli(
-    db: Path, *args: Any, input: str | None = None, env: dict[str, str] | None = None
-) -> Result:
-    return CliRunner().invoke(
-        main,
-        [str(a) for a in args],
-        input=input,
-        env={"RECONCILER_SANDBOX_DB": str(db), "NO_COLOR": "1", **(env or {})},
-        catch_exceptions=False,
-    )
+    return example_copy(tmp_path, poll_interval_s=0.05)
 
 
 def changed(db: Path, config: Path) -> int:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from conftest import EXAMPLE
+from helpers import cli, example_copy
 
 from reconciler.cli import main
 from reconciler.sandbox import SIMULATORS, Sandbox
@@ -30,31 +29,8 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def cli(db: Path, *args: Any, input: str | None = None) -> Result:
-    return CliRunner().invoke(
-        main,
-        [str(a) for a in args],
-        input=input,
-        env={"RECONCILER_SANDBOX_DB": str(db), "NO_COLOR": "1"},
-        catch_exceptions=False,
-    )
-
-
-def fast_example(tmp_path: Path) -> Path:
-    """The shipped example with the polling interval shortened for the test."""
-    dest = tmp_path / "desired-state"
-    shutil.copytree(EXAMPLE, dest)
-    providers = dest / "providers.yaml"
-    providers.write_text(
-        providers.read_text().replace(
-            "    sandbox: true", "    sandbox: true\n    poll_interval_s: 0.1"
-        )
-    )
-    return dest
-
-
 def test_plan_apply_plan_drift(db: Path, tmp_path: Path) -> None:
-    example = fast_example(tmp_path)
+    example = example_copy(tmp_path, poll_interval_s=0.1)
 
     first = cli(db, "plan", example, "--detailed-exitcode")
     assert first.exit_code == 2, first.output
@@ -117,7 +93,7 @@ def test_plan_json_is_the_plan(db: Path) -> None:
 
 
 def test_declared_number_not_in_account_is_an_error(db: Path, tmp_path: Path) -> None:
-    example = fast_example(tmp_path)
+    example = example_copy(tmp_path, poll_interval_s=0.1)
     (example / "numbers" / "extra.yaml").write_text(
         "numbers:\n  - provider: wavix-main\n    number: '+13135559999'\n"
         "    settings: {sms_enabled: true}\n"
@@ -199,7 +175,7 @@ def test_apply_without_an_answer_changes_nothing(db: Path) -> None:
 def test_reviewer_loop_with_a_saved_plan(db: Path, tmp_path: Path) -> None:
     """The review loop as a new user runs it: plan -o → show --format markdown → apply the
     file → drift 0."""
-    example = fast_example(tmp_path)
+    example = example_copy(tmp_path, poll_interval_s=0.1)
     plan_file = tmp_path / "plan.json"
 
     planned = cli(db, "plan", example, "-o", plan_file)

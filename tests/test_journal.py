@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import httpx
 import pytest
-from click.testing import CliRunner, Result
-from conftest import EXAMPLE
+from click.testing import Result
 from helpers import sandbox_provider, sandbox_transport
 from test_e2e import db  # noqa: F401 - the sandbox file fixture, short carrier delays
 from test_pending_jobs import example, jobs, one_run
 
 from reconciler import journal, render, runner
-from reconciler.cli import main
 from reconciler.clock import FakeClock
 from reconciler.models import unflatten
 from reconciler.plan import BulkCall, Plan
@@ -156,27 +154,17 @@ def test_journal_keeps_no_secret_values(tmp_path: Path) -> None:
 
 
 def cli(sandbox_db: Path, state: Path, *args: Any) -> Result:
-    return CliRunner().invoke(
-        main,
-        [str(a) for a in args],
-        env={
-            "RECONCILER_SANDBOX_DB": str(sandbox_db),
-            "RECONCILER_STATE_DIR": str(state),
-            "NO_COLOR": "1",
-        },
-        catch_exceptions=False,
-    )
+    return helpers.cli(sandbox_db, *args, env={"RECONCILER_STATE_DIR": str(state)})
 
 
 def fast_example(tmp_path: Path, wavix_batch: int | None = None) -> Path:
-    dest = tmp_path / "desired-state"
-    shutil.copytree(EXAMPLE, dest)
-    providers = dest / "providers.yaml"
-    extra = "\n    poll_interval_s: 0.05"
-    text = providers.read_text().replace("    sandbox: true", "    sandbox: true" + extra)
+    dest = helpers.example_copy(tmp_path, poll_interval_s=0.05)
     if wavix_batch:
-        text = text.replace("type: wavix", f"type: wavix\n    max_ids_per_call: {wavix_batch}")
-    providers.write_text(text)
+        providers = dest / "providers.yaml"
+        text = providers.read_text()
+        providers.write_text(
+            text.replace("type: wavix", f"type: wavix\n    max_ids_per_call: {wavix_batch}")
+        )
     return dest
 
 
