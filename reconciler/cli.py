@@ -38,7 +38,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 EXIT_CHANGES = 2
-DRIFT_MARKER = render.DRIFT_MARKER
 
 
 def _run(main: Coroutine[Any, Any, T]) -> T:
@@ -574,7 +573,7 @@ def drift(
         fmt=_fmt(fmt, as_json, split_dir),
         full=full,
         split_dir=split_dir,
-        marker=marker or DRIFT_MARKER,
+        marker=marker,
         drift=True,
         verbose=verbose,
     )

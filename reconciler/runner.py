@@ -348,9 +348,16 @@ class SavedRun:
     def without_moved(self) -> Plan:
         """The plan with the moved numbers taken out (``--skip-stale``), rails recomputed."""
         plan = self.plan.without({(m.account, m.id) for m in self.moved})
-        configs = {name: self.state.accounts[name].config for name in self.providers}
-        kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
-        return replace(plan, warnings=(*rails.check(plan, configs, self.overrides), *kept))
+        return _rails_again(plan, self.state, self.providers, self.overrides)
+
+
+def _rails_again(
+    plan: Plan, state: DesiredState, names: Iterable[str], overrides: rails.Overrides | None
+) -> Plan:
+    """``plan`` with the rails of accounts ``names`` checked again; other warnings kept."""
+    configs = {name: state.accounts[name].config for name in names}
+    kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
+    return replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
 
 
 @asynccontextmanager
@@ -377,10 +384,7 @@ async def saved_plan(
             live = await reread(plan, providers)
         moved = planfile.compare(saved, state, live)
         held = pending.look(plan, jobs, live)
-        plan = pending.hold(plan, held)
-        configs = {name: state.accounts[name].config for name in providers}
-        kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
-        plan = replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
+        plan = _rails_again(pending.hold(plan, held), state, providers, overrides)
         yield SavedRun(saved, state, providers, plan, moved, overrides, held, settled)
 
 
