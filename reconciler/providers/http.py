@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_SPENT = httpx.ByteStream(b"")
 """Methods retried by default; a provider marks other requests idempotent per call."""
+_SPENT = httpx.ByteStream(b"")
 
 
 @dataclass(frozen=True)
