@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import requestlog
 from ..faults import Fault, WriteFaults, pop_fault
 from ..http import bearer_key, json_response
+from ..ratewindow import RateWindows
 from ..store import SandboxStore
 from . import knobs
 from .account import DEFAULT_KEY
@@ -35,7 +36,7 @@ class Gate:
 
     def __init__(self, app: ASGIApp, store: SandboxStore, jobs: Jobs) -> None:
         self.app, self.store, self.jobs = app, store, jobs
-        self.windows: dict[str, list[float]] = {}  # key → [window start, requests]
+        self.windows = RateWindows()
         self.write_faults = WriteFaults()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,14 +108,10 @@ class Gate:
         if limit <= 0:
             return {}, False
         length = float(knobs.value(self.store, "telnyx.rate_window_s"))
-        now = self.store.clock.now()
-        window = self.windows.get(key)
-        if window is None or now >= window[0] + length:
-            window = self.windows[key] = [now, 0]
-        window[1] += 1
+        count, left = self.windows.hit(key, self.store.clock.now(), length)
         headers = {
             "x-ratelimit-limit": str(limit),
-            "x-ratelimit-remaining": str(max(0, limit - int(window[1]))),
-            "x-ratelimit-reset": str(max(1, math.ceil(window[0] + length - now))),
+            "x-ratelimit-remaining": str(max(0, limit - count)),
+            "x-ratelimit-reset": str(max(1, math.ceil(left))),
         }
-        return headers, window[1] > limit
+        return headers, count > limit

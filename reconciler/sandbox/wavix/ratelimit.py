@@ -6,8 +6,7 @@ date) and ``X-RateLimit-Reset`` (a Unix timestamp, whole seconds). So the 429 he
 knob ``wavix.rate_limit_headers`` lists: any of ``retry-after``, ``retry-after-date``,
 ``x-ratelimit-reset``, or nothing (a client must then back off on its own).
 
-Each key has a fixed window of ``wavix.rate_window_s`` seconds (store clock) opened by its first
-request; refused requests count too. Counters live in memory, per app.
+Each key has a fixed window of ``wavix.rate_window_s`` seconds (``sandbox/ratewindow.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import math
 
+from ..ratewindow import RateWindows
 from ..store import SandboxStore
 from .errors import WavixError
 from .knobs import value
@@ -25,22 +25,18 @@ TOO_MANY = "Too many requests"
 class RateLimiter:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
-        self.windows: dict[str, list[float]] = {}  # key → [window start, requests]
+        self.windows = RateWindows()
 
     def count(self, key: str) -> None:
         """Count one request for ``key``; raise the 429 when it is over the limit."""
         limit = value(self.store, "wavix.rate_limit")
         if limit <= 0:
             return
-        length = value(self.store, "wavix.rate_window_s")
-        now = self.store.clock.now()
-        window = self.windows.get(key)
-        if window is None or now >= window[0] + length:
-            window = self.windows[key] = [now, 0]
-        window[1] += 1
-        if window[1] <= limit:
+        count, wait = self.windows.hit(
+            key, self.store.clock.now(), value(self.store, "wavix.rate_window_s")
+        )
+        if count <= limit:
             return
-        wait = window[0] + length - now
         kinds = value(self.store, "wavix.rate_limit_headers")
         reset = self.store.clock.wall() + wait
         headers = {}
