@@ -40,9 +40,15 @@ def test_equal_settings_share_one_dict_and_unequal_do_not() -> None:
 def test_an_unhashable_value_is_kept_not_shared() -> None:
     odd = {"unexpected": ["shape"]}
     live = joined(
-        [number("1", "+13125550001", connection_id=odd), number("2", "+13125550002")],
-        [voice("1"), voice("2")],
+        [
+            number("1", "+13125550001", connection_id=odd),
+            number("2", "+13125550002", connection_id={"unexpected": ["shape"]}),
+            number("3", "+13125550003"),
+        ],
+        [voice("1"), voice("2"), voice("3")],
     )
-    assert live["+13125550001"].settings["connection_id"] == odd
-    assert live["+13125550002"].settings["connection_id"] is None
-    assert live["+13125550001"].settings is not live["+13125550002"].settings
+    one, two, three = (live[f"+1312555000{i}"].settings for i in (1, 2, 3))
+    assert one["connection_id"] == odd
+    assert three["connection_id"] is None
+    # Equal settings, but the unhashable value makes them unshareable: two dicts, not one.
+    assert one == two and one is not two
