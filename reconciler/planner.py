@@ -95,11 +95,6 @@ def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any
 # Grouping (the packing itself and the lower bound live in ``packing``)
 
 
-def exact_calls(changed: Sequence[Changed], limit: int) -> list[Call]:
-    """One group per distinct required patch, chunked by ``limit``."""
-    return Instance(changed).exact(limit)
-
-
 def choose_calls(
     changed: Sequence[Changed],
     limit: int,
