@@ -12,7 +12,7 @@ terminal: the CLI prints ``summary``.
 
 from __future__ import annotations
 
-from .account import Exported, choose_fields, export_account, loader_expands_env, secret_fields
+from .account import Exported, choose_fields, export_account, loader_expands_env
 from .files import run_export, summary
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "export_account",
     "loader_expands_env",
     "run_export",
-    "secret_fields",
     "summary",
 ]

@@ -80,10 +80,6 @@ class Exported:
 # Fields
 
 
-def secret_fields(carrier: str) -> frozenset[str]:
-    return carriers.get(carrier).secret_fields
-
-
 def choose_fields(carrier: str, spec: str | None) -> list[str]:
     """``--fields`` (comma-separated paths; a nested group like ``voice.call_forwarding`` means
     all of its fields) → managed paths in declaration order; default: every settable field."""
@@ -234,7 +230,7 @@ def export_account(
     ``secret_refs``: write secret fields as ``${VAR}`` (default: when the loader expands them).
     """
     started = time.perf_counter()
-    secrets = set(fields) & secret_fields(carrier)
+    secrets = set(fields) & carriers.get(carrier).secret_fields
     unmanaged_secrets = sorted(
         p
         for p in secrets
