@@ -240,7 +240,7 @@ class AccountView:
 def account_views(plan: Plan) -> list[AccountView]:
     """Per account, in plan order: its changes, causes (most numbers first) and call groups."""
     views = {a.account: AccountView(a) for a in plan.accounts}
-    secret = _secret_fields(plan)
+    secret = secret_fields(plan)
     index: dict[tuple[Any, ...], Cause] = {}
     account: str | None = None
     view: AccountView | None = None
@@ -286,15 +286,17 @@ def account_views(plan: Plan) -> list[AccountView]:
 _NESTED = frozenset({list, dict})
 
 
-def _secret_fields(plan: Plan) -> dict[str, frozenset[str]]:
+def secret_fields(plan: Plan) -> dict[str, frozenset[str]]:
     """account → its carrier's secret field paths (grouped as one cause, values never keyed)."""
-    out = {}
-    for a in plan.accounts:
-        try:
-            out[a.account] = carriers.get(a.carrier).secret_fields
-        except KeyError:
-            out[a.account] = frozenset()
-    return out
+    return {a.account: carrier_secrets(a.carrier) for a in plan.accounts}
+
+
+def carrier_secrets(carrier: str) -> frozenset[str]:
+    """``carrier``'s secret field paths (none for a carrier not registered)."""
+    try:
+        return carriers.get(carrier).secret_fields
+    except KeyError:
+        return frozenset()
 
 
 def call_groups(calls: Iterable[BulkCall]) -> list[CallGroup]:

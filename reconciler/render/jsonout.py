@@ -12,11 +12,19 @@ from typing import Any
 
 import orjson
 
-from .. import carriers
 from ..carriers import MASK
 from ..gcpause import gc_paused
 from ..plan import FieldChange, NumberChange, Plan
-from .common import account_views, drift_line, label, no_drift_line, summary_line, warnings_of
+from .common import (
+    account_views,
+    carrier_secrets,
+    drift_line,
+    label,
+    no_drift_line,
+    secret_fields,
+    summary_line,
+    warnings_of,
+)
 
 FORMAT_VERSION = 1
 KINDS = ("plan", "drift")
@@ -26,7 +34,7 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
     """The JSON document of ``plan`` as Python data (secrets already masked)."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}: one of {', '.join(KINDS)}")
-    secret = {a.account: _secrets(a.carrier) for a in plan.accounts}
+    secret = secret_fields(plan)
     views = account_views(plan)
     causes = [c for v in views for c in v.causes]
     warned = warnings_of(plan)
@@ -84,7 +92,7 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
                 "account": b.account,
                 "carrier": b.carrier,
                 "label": label(b.carrier),
-                "patch": _masked(b.patch, secret.get(b.account) or _secrets(b.carrier)),
+                "patch": _masked(b.patch, secret.get(b.account) or carrier_secrets(b.carrier)),
                 "ids": list(b.ids),
                 "e164s": list(b.e164s),
             }
@@ -118,13 +126,6 @@ def plan_json(plan: Plan, *, kind: str = "plan") -> str:
 def dumps(data: Any) -> str:
     opts = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(data, option=opts, default=str).decode()
-
-
-def _secrets(carrier: str) -> frozenset[str]:
-    try:
-        return carriers.get(carrier).secret_fields
-    except KeyError:
-        return frozenset()
 
 
 def _masked_changes(
