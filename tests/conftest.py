@@ -11,7 +11,7 @@ from reconciler.sandbox.store import SandboxStore
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "desired-state"
-SPECS = REPO.parent / "shared" / "specs"
+SPECS = REPO / "tests" / "contracts"  # vendored: a plain clone is whole (README there)
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +34,8 @@ def sandbox(clock: FakeClock) -> Iterator[Sandbox]:
 
 
 def spec_path(name: str) -> Path:
-    """A carrier spec from ../shared/specs; fails (not skips) when it is missing."""
+    """A vendored carrier spec (tests/contracts/); fails (not skips) when it is missing."""
     path = SPECS / name
     if not path.is_file():
-        pytest.fail(f"carrier spec {path} is missing: clone the repo with ../shared beside it")
+        pytest.fail(f"carrier spec {path} is missing from tests/contracts/")
     return path
