@@ -19,7 +19,9 @@ a message and an exit code. Nothing here ever carries an API key.
     │   ├── InvalidRequestError         400/422: the carrier rejected the request
     │   ├── RateLimitError              429
     │   ├── ServerError                 5xx
-    │   └── TransportError              no response (connection refused, timeout)
+    │   ├── TransportError              no response (connection refused, timeout)
+    │   └── CarrierDataError            a 2xx answer that cannot be used (absurd paging, an
+    │                                   item without an id): "carrier data: …", never guessed
     ├── ApplyError                      apply stopped (exit 1); a partial apply is exit 4
     └── Aborted                         the user did not type "yes"
 """
@@ -155,6 +157,14 @@ class ServerError(ProviderError):
 
 class TransportError(ProviderError):
     pass
+
+
+class CarrierDataError(ProviderError):
+    """A 2xx answer the client cannot use: the message starts "carrier data:" and names the
+    page and the field. Nothing is planned from it (the account's read stops)."""
+
+    def __init__(self, message: str, **where: object) -> None:
+        super().__init__(f"carrier data: {message}", **where)  # type: ignore[arg-type]
 
 
 class ApplyError(ReconcilerError):

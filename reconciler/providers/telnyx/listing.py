@@ -12,12 +12,21 @@ which the provider reads one by one; nothing is ever built from a missing half.
 ``meta.total_pages`` when the totals stayed the same through the read. ``total_pages`` is not
 required by the spec: without it the provider reads on until a short or empty page, as the SDK
 does.
+
+Nothing of the paging is trusted blindly (docs/reliability.md, "Carrier data"): ``PageInfo.checked``
+refuses meta fields that are negative or not integers, a ``total_pages`` that disagrees with
+``total_results`` and ``page_size``, and counts above ``MAX_PAGES``; ``read_listing`` keeps at
+most ``window`` pages in flight (their coroutines made as slots free) and refuses full pages past
+what ``total_results`` allows and full pages that bring no new number (a carrier ignoring
+``page[number]``). Each is an ``Unusable`` naming the page and the field, which the provider
+turns into a "carrier data" error for the account.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,7 +39,15 @@ from .settings import canonical_reference, canonical_tags
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250
+MAX_PAGES = 100_000
+"""No listing is read past this many pages (25 million numbers at 250 a page): a carrier
+announcing more is refused, whatever its other fields say."""
 T = TypeVar("T")
+
+
+class Unusable(ValueError):
+    """A listing page the client cannot use; the message names the page and the field."""
+
 
 NUMBER_PATHS = (
     "tags",
@@ -135,23 +152,39 @@ class Join:
         self._same: dict[Any, Any] = {}  # value → the one instance this read keeps
 
     @without_gc
-    def numbers_page(self, body: dict[str, Any]) -> None:
-        data = body.get("data") or ()
+    def numbers_page(self, body: dict[str, Any]) -> int:
+        """Decode a ``GET /phone_numbers`` page → how many ids it added (``Unusable`` when an
+        item cannot be read)."""
+        data = _data(body)
         before = len(self.numbers)
         same = self._shared
-        self.numbers.update(
-            (item["id"], (item["phone_number"], same(item["status"]), same(number_values(item))))
-            for item in data
-        )
-        self.repeats += len(data) - (len(self.numbers) - before)
+        try:
+            self.numbers.update(
+                (
+                    item["id"],
+                    (item["phone_number"], same(item.get("status")), same(number_values(item))),
+                )
+                for item in data
+            )
+        except (KeyError, TypeError, AttributeError):
+            raise Unusable(_culprit(data, number_values, "phone_number")) from None
+        added = len(self.numbers) - before
+        self.repeats += len(data) - added
+        return added
 
     @without_gc
-    def voice_page(self, body: dict[str, Any]) -> None:
-        data = body.get("data") or ()
+    def voice_page(self, body: dict[str, Any]) -> int:
+        """Decode a ``GET /phone_numbers/voice`` page → how many ids it added."""
+        data = _data(body)
         before = len(self.voice)
         same = self._shared
-        self.voice.update((item["id"], same(voice_values(item))) for item in data)
-        self.repeats += len(data) - (len(self.voice) - before)
+        try:
+            self.voice.update((item["id"], same(voice_values(item))) for item in data)
+        except (KeyError, TypeError, AttributeError):
+            raise Unusable(_culprit(data, voice_values, None)) from None
+        added = len(self.voice) - before
+        self.repeats += len(data) - added
+        return added
 
     def _shared(self, value: T) -> T:
         """The instance of ``value`` this read keeps (``value`` itself when unhashable: a
@@ -183,6 +216,8 @@ class Join:
         shared = {}
         out = []
         for id_, (e164, status, values) in self.numbers.items():
+            if type(id_) is not str or type(e164) is not str or not _is_e164(e164):
+                raise Unusable(f"the item with id {_shown(id_)} has phone_number {_shown(e164)}")
             voice = pop(id_, None)
             if voice is None:
                 log.warning("%s (%s) has no voice settings; left out of this read", e164, id_)
@@ -191,6 +226,7 @@ class Join:
             entry = shared.get(key)
             if entry is None:
                 entry = shared[key] = (_settings(values, voice), values, voice)
+            status = status if type(status) is str else ""
             out.append(LiveNumber(id_, e164, status, entry[0], status == "active"))
         self._same.clear()
         out.sort(key=_by_e164)
@@ -208,6 +244,38 @@ def _by_e164(number: LiveNumber) -> str:
     return number.e164
 
 
+def _data(body: dict[str, Any]) -> Any:
+    data = body.get("data") or ()
+    if type(data) is not list and data != ():
+        raise Unusable(f"data is {_shown(data)}, not a list")
+    return data
+
+
+def _culprit(data: Any, values: Callable[[dict[str, Any]], Any], key: str | None) -> str:
+    """What is wrong with the first item of ``data`` that cannot be decoded."""
+    for n, item in enumerate(data, 1):
+        if type(item) is not dict:
+            return f"item {n} is {_shown(item)}, not an object"
+        id_ = item.get("id")
+        if type(id_) is not str:
+            return f"item {n} has id {_shown(id_)} (expected a string)"
+        if key is not None and key not in item:
+            return f"the item with id {id_} has no {key}"
+        try:
+            values(item)
+        except (TypeError, AttributeError):
+            return f"the item with id {id_} has a setting of an unexpected type"
+    return "an item cannot be read"
+
+
+def _is_e164(text: str) -> bool:
+    return text[:1] == "+" and text[1:].isdigit() and text[1:].isascii()
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else f"{value!r}"[:40]
+
+
 @dataclass(frozen=True)
 class PageInfo:
     """What one listing page says about where the listing ends."""
@@ -219,13 +287,56 @@ class PageInfo:
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> PageInfo:
-        meta = body.get("meta") or _EMPTY
+        """Leniently (the jobs listings, read a bounded number of pages): a field that is not
+        a usable count reads as absent."""
+        meta = body.get("meta")
+        meta = meta if type(meta) is dict else _EMPTY
+        data = body.get("data")
+        size = _int(meta.get("page_size"))
         return cls(
-            len(body.get("data") or ()),
-            _int(meta.get("page_size")) or PAGE_SIZE,
+            len(data) if type(data) is list else 0,
+            size if size else PAGE_SIZE,
             _int(meta.get("total_pages")),
             _int(meta.get("total_results")),
         )
+
+    @classmethod
+    def checked(cls, body: dict[str, Any], page: int) -> PageInfo:
+        """Strictly (the numbers listings): ``Unusable`` when page ``page``'s paging cannot
+        be trusted (module docstring)."""
+        meta = body.get("meta")
+        if meta is not None and type(meta) is not dict:
+            raise Unusable(f"page {page}: meta is {_shown(meta)}, not an object")
+        meta = meta or _EMPTY
+        fields = {}
+        for name, least in (("page_size", 1), ("total_pages", 0), ("total_results", 0)):
+            value = meta.get(name)
+            if value is not None and (_int(value) is None or value < least):
+                raise Unusable(
+                    f"page {page}: meta.{name} is {_shown(value)} (expected a whole number "
+                    f"≥ {least})"
+                )
+            fields[name] = value
+        size = fields["page_size"] or PAGE_SIZE
+        pages, results = fields["total_pages"], fields["total_results"]
+        if pages is not None and pages > MAX_PAGES:
+            raise Unusable(
+                f"page {page}: meta.total_pages is {pages}, above the ceiling of {MAX_PAGES} "
+                "pages a listing is read to"
+            )
+        if results is not None and results > MAX_PAGES * size:
+            raise Unusable(
+                f"page {page}: meta.total_results is {results}, above the ceiling of "
+                f"{MAX_PAGES} pages of {size}"
+            )
+        if pages is not None and results is not None:
+            expected = -(-results // size)
+            if pages != expected and not (results == 0 and pages <= 1):
+                raise Unusable(
+                    f"page {page}: meta.total_pages is {pages}, but total_results {results} at "
+                    f"page_size {size} make {expected}"
+                )
+        return cls(len(_data(body)), size, pages, results)
 
     @property
     def pages(self) -> int | None:
@@ -252,20 +363,24 @@ def _int(value: Any) -> int | None:
 
 async def read_listing(
     fetch: Callable[[int], Awaitable[dict[str, Any]]],
-    decode: Callable[[dict[str, Any]], None],
+    decode: Callable[[dict[str, Any]], int],
     *,
     opening: int,
     wave: int,
+    window: int,
     progress: Callable[[PageInfo], None],
 ) -> tuple[int, PageInfo, PageInfo]:
-    """Read one listing to its end, ``fetch(page)`` → body, decoding pages as they arrive →
-    (pages it had, page 1's info, its last page's info).
+    """Read one listing to its end, ``fetch(page)`` → body, decoding pages as they arrive
+    (``decode`` → ids the page added) → (pages it had, page 1's info, its last page's info).
 
-    Pages 1..``opening`` are asked for at once. Once a page tells how many pages there are, the
-    rest are asked for at once; when none does, waves of ``wave`` pages go on until the listing
-    ends (``PageInfo.ends``). A page that failed is an error only if it lies inside the listing.
+    Pages are asked for in order, at most ``window`` at once, each fetch started only when a
+    slot is free. Ahead of the page being judged: pages 1..``opening`` at first; then up to the
+    count a page announced (``PageInfo.pages``), or ``wave`` pages when none does. A page that
+    failed is an error only if it lies inside the listing. Raises ``Unusable`` for paging that
+    cannot be trusted (module docstring).
     """
-    seen: dict[int, PageInfo | ProviderError] = {}
+    seen: dict[int, tuple[PageInfo, int] | ProviderError | Unusable] = {}
+    flying: set[asyncio.Task[None]] = set()
 
     async def one(page: int) -> None:
         try:
@@ -273,25 +388,68 @@ async def read_listing(
         except ProviderError as exc:  # judged once we know whether the page is inside
             seen[page] = exc
             return
-        decode(body)  # decoded as it arrives: the raw page is dropped right away
-        seen[page] = info = PageInfo.of(body)
+        try:
+            info = PageInfo.checked(body, page)
+            added = decode(body)  # decoded as it arrives: the raw page is dropped right away
+        except Unusable as exc:  # judged in page order, like a refused page
+            text = str(exc)
+            seen[page] = Unusable(text if text.startswith("page ") else f"page {page}: {text}")
+            return
+        seen[page] = (info, added)
         progress(info)
 
-    await asyncio.gather(*(one(p) for p in range(1, opening + 1)))
     first: PageInfo | None = None
+    asked = 0  # pages asked for so far: 1..asked
+    most = 0  # the most results any page announced
     page = 1
-    while True:
-        if page not in seen:
-            known = first.pages if first is not None else None
-            last = known if known is not None and known >= page else page + wave - 1
-            await asyncio.gather(*(one(p) for p in range(page, last + 1) if p not in seen))
-        info = seen[page]
-        if isinstance(info, ProviderError):
-            raise info
-        first = first or info
-        if info.ends(page, first):
-            return page, first, info
-        page += 1
+    try:
+        while True:
+            if first is None:
+                horizon = opening
+            else:
+                known = first.pages
+                horizon = known if known is not None and known >= page else page + wave - 1
+            horizon = min(horizon, MAX_PAGES + 1)
+            while len(flying) < window and asked < horizon:
+                asked += 1
+                flying.add(asyncio.ensure_future(one(asked)))
+            if page not in seen:
+                done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                flying -= done
+                failed = [e for e in (t.exception() for t in done) if e is not None]
+                if failed:  # a bug, not a page: every failure retrieved, the first raised
+                    raise failed[0]
+                continue
+            got = seen.pop(page)
+            if isinstance(got, ProviderError | Unusable):
+                raise got
+            info, added = got
+            first = first or info
+            if info.ends(page, first):
+                return page, first, info
+            most = max(most, info.total_results or 0)
+            if page > 1 and added == 0:
+                raise Unusable(
+                    f"page {page}: a full page with no number not already read (the listing "
+                    "does not advance: page[number] ignored?)"
+                )
+            ceiling = -(-most // info.size) + 1 if most else MAX_PAGES
+            if page >= min(ceiling, MAX_PAGES):
+                raise Unusable(
+                    f"page {page}: a full page past the {ceiling - 1} pages meta.total_results "
+                    f"({most}) allows at page_size {info.size}"
+                    if most
+                    else f"page {page}: a full page past the ceiling of {MAX_PAGES} pages"
+                )
+            page += 1
+    finally:
+        # Pages still in flight past the end: awaited, not cancelled (a request half sent
+        # stays whole); on an error they are cancelled.
+        if flying:
+            if sys.exc_info()[0] is not None:
+                for task in flying:
+                    task.cancel()
+            await asyncio.gather(*flying, return_exceptions=True)
 
 
 async def settle_orphans(
@@ -301,7 +459,7 @@ async def settle_orphans(
     listing only: ``{numbers}/{id}/voice`` or ``{numbers}/{id}``; forget those that are gone."""
     no_voice, no_number = join.orphans()
 
-    async def one(id_: str, path: str, decode: Callable[[dict[str, Any]], None]) -> None:
+    async def one(id_: str, path: str, decode: Callable[[dict[str, Any]], int]) -> None:
         found = await get(path)
         if isinstance(found.get("data"), dict):
             decode({"data": [found["data"]]})

@@ -57,6 +57,7 @@ import orjson
 
 from ...config import PollingConfig
 from ...errors import (
+    CarrierDataError,
     InvalidRequestError,
     NotFoundError,
     PermissionError_,
@@ -88,6 +89,7 @@ from .listing import (
     SETTING_PATHS,
     Join,
     PageInfo,
+    Unusable,
     number_values,
     read_listing,
     settle_orphans,
@@ -164,25 +166,29 @@ class TelnyxProvider(Provider):
         )
         self._pages = max(counts)
         await self._settle_orphans(join, gate)
-        return join.result()
+        return self._joined(join, NUMBERS)
 
     async def _listing(
         self,
         path: str,
-        decode: Callable[[dict[str, Any]], None],
+        decode: Callable[[dict[str, Any]], int],
         gate: asyncio.Semaphore,
         opening: int,
         wave: int,
         progress: Callable[[str, PageInfo], None],
     ) -> int:
         """Read one listing to its end → the pages it had."""
-        pages, first, last = await read_listing(
-            lambda page: self._bounded(gate, self._page(path, page)),
-            decode,
-            opening=opening,
-            wave=wave,
-            progress=lambda info: progress(path, info),
-        )
+        try:
+            pages, first, last = await read_listing(
+                lambda page: self._bounded(gate, lambda: self._page(path, page)),
+                decode,
+                opening=opening,
+                wave=wave,
+                window=self.config.concurrency,
+                progress=lambda info: progress(path, info),
+            )
+        except Unusable as exc:
+            raise self._unusable(path, exc) from None
         if last.total_results != first.total_results:
             log.warning(
                 "[%s] %s changed while it was read (%s → %s numbers): run plan again to see "
@@ -204,11 +210,23 @@ class TelnyxProvider(Provider):
                 join.repeats,
                 len(no_voice) + len(no_number),
             )
-        await settle_orphans(
-            join,
-            lambda path: self._bounded(gate, self._get(path, missing_ok=True)),
-            numbers=NUMBERS,
-        )
+        try:
+            await settle_orphans(
+                join,
+                lambda path: self._bounded(gate, lambda: self._get(path, missing_ok=True)),
+                numbers=NUMBERS,
+            )
+        except Unusable as exc:
+            raise self._unusable(f"{NUMBERS}/{{id}}", exc) from None
+
+    def _joined(self, join: Join, path: str) -> list[LiveNumber]:
+        try:
+            return join.result()
+        except Unusable as exc:
+            raise self._unusable(path, exc) from None
+
+    def _unusable(self, path: str, exc: Unusable) -> CarrierDataError:
+        return CarrierDataError(str(exc), account=self.account, method="GET", path=path, status=200)
 
     async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
         """Re-read ``ids``: per number (2 GETs each) when that is fewer requests than both
@@ -227,28 +245,33 @@ class TelnyxProvider(Provider):
 
         async def one(id_: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
             got = await asyncio.gather(
-                self._bounded(gate, self._get(f"{NUMBERS}/{id_}", missing_ok=True)),
-                self._bounded(gate, self._get(f"{NUMBERS}/{id_}/voice", missing_ok=True)),
+                self._bounded(gate, lambda: self._get(f"{NUMBERS}/{id_}", missing_ok=True)),
+                self._bounded(gate, lambda: self._get(f"{NUMBERS}/{id_}/voice", missing_ok=True)),
             )
             return got[0].get("data"), got[1].get("data")
 
         join = Join()
-        for number, voice in await asyncio.gather(*(one(i) for i in wanted)):
-            if number is not None and voice is not None:
-                join.numbers_page({"data": [number]})
-                join.voice_page({"data": [voice]})
-        return join.result()
+        try:
+            for number, voice in await asyncio.gather(*(one(i) for i in wanted)):
+                if number is not None and voice is not None:
+                    join.numbers_page({"data": [number]})
+                    join.voice_page({"data": [voice]})
+        except Unusable as exc:
+            raise self._unusable(f"{NUMBERS}/{{id}}", exc) from None
+        return self._joined(join, f"{NUMBERS}/{{id}}")
 
     async def _page(self, path: str, number: int) -> dict[str, Any]:
         query = NUMBERS_QUERY if path == NUMBERS else {}
         return await self._get(path, {**query, "page[number]": number, "page[size]": PAGE_SIZE})
 
     @staticmethod
-    async def _bounded(gate: asyncio.Semaphore, work: Awaitable[T]) -> T:
-        """``work`` holding a slot of ``gate`` through all its attempts: the key's ``Budget`` is
-        taken per attempt, so without this a read backing off would let another one through."""
+    async def _bounded(gate: asyncio.Semaphore, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` holding a slot of ``gate`` through all its attempts: the key's ``Budget``
+        is taken per attempt, so without this a read backing off would let another one through.
+        The coroutine is made only once the slot is taken: one made before would be left never
+        awaited when the wait is cancelled (another account failed)."""
         async with gate:
-            return await work
+            return await work()
 
     # ---- applying
     async def apply(self, call: BulkCall) -> CallResult:
