@@ -22,6 +22,7 @@ checks; the problems are worked out only for an item that fails them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ...models import LiveNumber
@@ -39,13 +40,55 @@ class BadData(ValueError):
     """A response that breaks the carrier's documented shape where no default applies."""
 
 
-def total_pages(body: Any, page: int) -> int:
-    """``pagination.total_pages`` of a listing page (a ``BadData`` when it has none)."""
+MAX_PAGES = 100_000
+"""No listing is read past this many pages (10 million numbers at 100 a page)."""
+
+
+@dataclass(frozen=True)
+class Paging:
+    """What a listing page's ``pagination`` says: pages in all, and the page size."""
+
+    total_pages: int
+    per_page: int | None
+    total: int | None
+
+
+def paging(body: Any, page: int) -> Paging:
+    """``pagination`` of a listing page, checked (``BadData`` naming the page and the field):
+    counts are whole numbers (``per_page`` ≥ 1), ``total_pages`` agrees with ``total`` and
+    ``per_page`` and stays under ``MAX_PAGES``."""
     pagination = body.get("pagination") if type(body) is dict else None
-    total = pagination.get("total_pages") if type(pagination) is dict else None
-    if type(total) is not int or total < 0:
-        raise BadData(f"page {page} has no pagination.total_pages")
-    return total
+    if type(pagination) is not dict:
+        raise BadData(f"page {page} has no pagination object")
+    fields: dict[str, int | None] = {}
+    for name, least in (("total_pages", 0), ("per_page", 1), ("total", 0)):
+        value = pagination.get(name)
+        if value is None and name != "total_pages":
+            fields[name] = None
+            continue
+        if value is None:
+            raise BadData(f"page {page} has no pagination.total_pages")
+        if type(value) is not int or value < least:
+            raise BadData(
+                f"page {page}: pagination.{name} is {_shown(value)} (expected a whole number "
+                f"≥ {least})"
+            )
+        fields[name] = value
+    pages, size, total = fields["total_pages"], fields["per_page"], fields["total"]
+    assert pages is not None
+    if pages > MAX_PAGES:
+        raise BadData(
+            f"page {page}: pagination.total_pages is {pages}, above the ceiling of {MAX_PAGES} "
+            "pages a listing is read to"
+        )
+    if size is not None and total is not None:
+        expected = -(-total // size)
+        if pages != expected and not (total == 0 and pages <= 1):
+            raise BadData(
+                f"page {page}: pagination.total_pages is {pages}, but total {total} at per_page "
+                f"{size} make {expected}"
+            )
+    return Paging(pages, size, total)
 
 
 def page_items(body: Any, page: int) -> list[Any]:

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
-from ...errors import NotFoundError, ProviderError, ServerError
+from ...errors import CarrierDataError, NotFoundError, ProviderError, ServerError
 from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
 from ..base import AccountFatal, CallResult, CallStatus, Provider
 from ..http import Counter, parse_retry_after, reset_epoch
 from .bisect import budget_for, is_refusal, isolate, reason
-from .decode import BadData, Interned, live, page_items, total_pages
+from .decode import BadData, Interned, live, page_items, paging
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class WavixProvider(Provider):
         first: dict[str, Any] | None = None
         if self._total_pages is None:
             first = await self._page(1)
-            self._total_pages = self._decoded(lambda: total_pages(first, 1), NUMBERS)
+            self._total_pages = self._decoded(lambda: paging(first, 1), NUMBERS).total_pages
         if len(wanted) >= self._total_pages:
             listing = await self._fetch_all(first or await self._page(1))
             return [n for n in listing if n.id in wanted]
@@ -80,12 +82,18 @@ class WavixProvider(Provider):
         return sorted((n for n in found if n is not None), key=lambda n: n.e164)
 
     async def _fetch_all(self, first: dict[str, Any] | None = None) -> list[LiveNumber]:
-        """Every page, ``config.concurrency`` requests in flight.
+        """Every page, ``config.concurrency`` requests in flight, judged in page order.
 
         Without a known first page, the opening wave asks for pages 1..concurrency/2 at once
         instead of page 1 alone: a round trip saved on accounts bigger than a page, for at most
         three empty pages (default concurrency 8) on a small one. A page asked for ahead of
         knowing the total that lies beyond it is dropped unread, even if the carrier refused it.
+
+        Page 1's ``pagination`` is checked (``decode.paging``) and never trusted further than
+        needed: at most ``concurrency`` pages are in flight, each request made as a slot frees;
+        the read ends at the first empty page (the listing is shorter than announced: numbers
+        released, or a count that lies); a full page adding no number is a "carrier data"
+        error (the carrier ignores ``page``), never a read without end.
         """
         # Held through a page's retries (the key's Budget is taken per attempt): a page backing
         # off does not let another page through.
@@ -100,41 +108,70 @@ class WavixProvider(Provider):
                         raise
                     return exc  # judged once the total is known
 
-        ahead: list[dict[str, Any] | ProviderError] = []
-        if first is None:
-            opening = max(1, self.config.concurrency // 2)
-            if self._total_pages is not None:  # read before in this run: no need to guess
-                opening = min(opening, self._total_pages)
-            wave = await asyncio.gather(*(get(n) for n in range(1, opening + 1)))
-            first, ahead = wave[0], list(wave[1:])  # type: ignore[assignment]
-        assert first is not None
-        page_one = first
-        self._total_pages = total = self._decoded(lambda: total_pages(page_one, 1), NUMBERS)
-        self._pages_read = 0
+        got: dict[int, dict[str, Any] | ProviderError] = {}
+        flying: dict[asyncio.Task[dict[str, Any] | ProviderError], int] = {}
+        asked = 0
+        if first is not None:
+            got[1], asked = first, 1
+        opening = max(1, self.config.concurrency // 2)
+        if self._total_pages is not None:  # read before in this run: no need to guess
+            opening = min(opening, max(1, self._total_pages))
+        total: int | None = None
+        size = PAGE_SIZE
         interned: Interned = {}
-
-        def canonical(body: dict[str, Any] | ProviderError, n: int) -> list[LiveNumber]:
-            if isinstance(body, ProviderError):
-                raise body
-            self._page_read(total)
-            return self._decoded(
-                lambda: [live(item, interned) for item in page_items(body, n)], NUMBERS
-            )
-
-        numbers = [canonical(first, 1)]
-        numbers.extend(canonical(body, n) for n, body in enumerate(ahead[: max(0, total - 1)], 2))
-
-        async def later(n: int) -> list[LiveNumber]:
-            # Canonicalised as each page arrives: the raw page is dropped right away, so memory
-            # holds canonical numbers, not every decoded page of the account at once.
-            return canonical(await get(n), n)
-
-        start = len(ahead) + 2
-        numbers.extend(await asyncio.gather(*(later(n) for n in range(start, total + 1))))
         by_id: dict[str, LiveNumber] = {}
-        for chunk in numbers:
-            for number in chunk:
-                by_id[number.id] = number  # a number seen on two pages (it moved) counts once
+        self._pages_read = 0
+        n = 1
+        try:
+            while total is None or n <= total:
+                horizon = opening if total is None else total
+                while len(flying) < self.config.concurrency and asked < horizon:
+                    asked += 1
+                    flying[asyncio.ensure_future(get(asked))] = asked
+                if n not in got:
+                    done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    failed = [e for e in (t.exception() for t in done) if e is not None]
+                    for task in done:
+                        page = flying.pop(task)
+                        if not task.exception():
+                            got[page] = task.result()
+                    if failed:
+                        raise failed[0]
+                    continue
+                body = got.pop(n)
+                if isinstance(body, ProviderError):
+                    raise body
+                if total is None:
+                    found = self._decoded(partial(paging, body, 1), NUMBERS)
+                    self._total_pages = total = found.total_pages
+                    size = found.per_page or PAGE_SIZE
+                    if n > total:
+                        break
+                items = self._decoded(partial(page_items, body, n), NUMBERS)
+                if not items and n > 1:
+                    break  # shorter than announced: every later page is empty too
+                self._page_read(total)
+                before = len(by_id)
+                for number in self._decoded(partial(_live_all, items, interned), NUMBERS):
+                    by_id[number.id] = number  # a number seen on two pages (it moved) counts once
+                if n > 1 and len(items) >= size and len(by_id) == before:
+                    raise CarrierDataError(
+                        f"page {n}: a full page with no number not already read (the listing "
+                        "does not advance: page ignored?)",
+                        account=self.account,
+                        method="GET",
+                        path=NUMBERS,
+                        status=200,
+                    )
+                n += 1
+        finally:
+            # Pages still in flight past the end: awaited, not cancelled (a request half sent
+            # stays whole); on an error they are cancelled.
+            if flying:
+                if sys.exc_info()[0] is not None:
+                    for task in flying:
+                        task.cancel()
+                await asyncio.gather(*flying, return_exceptions=True)
         return sorted(by_id.values(), key=lambda n: n.e164)
 
     async def apply(self, call: BulkCall) -> CallResult:
@@ -207,12 +244,12 @@ class WavixProvider(Provider):
         return wait
 
     def _decoded(self, read: Callable[[], T], path: str) -> T:
-        """``read()``, its ``BadData`` turned into a ``ProviderError`` naming the account."""
+        """``read()``, its ``BadData`` turned into a ``CarrierDataError`` naming the account."""
         try:
             return read()
         except BadData as exc:
-            raise ProviderError(
-                f"carrier data: {exc}", account=self.account, method="GET", path=path, status=200
+            raise CarrierDataError(
+                str(exc), account=self.account, method="GET", path=path, status=200
             ) from None
 
     # ---- HTTP
@@ -255,6 +292,10 @@ class WavixProvider(Provider):
 
 
 # ---- wire
+
+
+def _live_all(items: list[Any], interned: Interned) -> list[LiveNumber]:
+    return [live(item, interned) for item in items]
 
 
 def _is_id(id_: str) -> bool:
