@@ -72,8 +72,10 @@ class Overrides:
 
 def managed_counts(plan: Plan) -> dict[str, int]:
     """Managed numbers per account: the plan's own figures, or the whole account's when the run
-    was limited by ``--target`` (``meta["managed"]``)."""
-    counts = {a.account: a.in_sync + a.changed + len(a.not_patchable) for a in plan.accounts}
+    was limited by ``--target`` (``meta["managed"]``). Every number a selector matches counts,
+    including those taken out of the changes because a live carrier job holds them
+    (``pending.hold``): ``total - unmanaged``, not the changes left."""
+    counts = {a.account: a.total - a.unmanaged for a in plan.accounts}
     counts.update(plan.meta.get("managed", {}))
     return counts
 
