@@ -421,27 +421,116 @@ def test_no_secret_in_any_output_or_file(
 # CI examples
 
 
+WORKFLOWS = REPO / "examples" / "ci"
+ACTION = REPO / "action.yml"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def _lint(schema: str, files: list[Path]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema]
+        + [str(f) for f in files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"{schema}: {done.stdout}{done.stderr}"
+
+
 def test_ci_examples_lint_clean() -> None:
-    workflows = sorted((REPO / "examples" / "ci").glob("*.yml"))
-    assert len(workflows) >= 3
-    # The workflow schema, then every job bounded (so a hung carrier cannot hold CI).
+    workflows = sorted(WORKFLOWS.glob("*.yml"))
+    assert len(workflows) >= 4
+    # The workflow schema, then every job bounded (so a hung carrier cannot hold CI); the
+    # composite action against the action schema. All vendored in check-jsonschema: offline.
     for schema in ("vendor.github-workflows", "custom.github-workflows-require-timeout"):
-        done = subprocess.run(
-            [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema]
-            + [str(w) for w in workflows],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, f"{schema}: {done.stdout}{done.stderr}"
+        _lint(schema, workflows)
+    _lint("vendor.github-actions", [ACTION])
 
 
-def test_ci_examples_run_real_commands() -> None:
-    for workflow in sorted((REPO / "examples" / "ci").glob("*.yml")):
-        used = re.findall(r"\breconciler ([a-z]+)", workflow.read_text())
-        assert used, workflow
-        for command in used:
-            assert command in main.commands, f"{workflow.name}: reconciler {command}"
+def _uses(text: str) -> list[str]:
+    """Every ``uses:`` value with its trailing comment."""
+    return [m.strip() for m in re.findall(r"uses:\s*(.+)$", text, re.MULTILINE)]
+
+
+def test_ci_examples_and_action_pin_actions_by_commit_sha() -> None:
+    for path in [*sorted(WORKFLOWS.glob("*.yml")), ACTION]:
+        for used in _uses(path.read_text()):
+            if used.startswith("OWNER/numbers-reconciler@"):
+                continue  # the user's pin of this action (placeholder, explained in the docs)
+            assert PINNED.match(used), f"{path.name}: {used} is not pinned by full commit SHA"
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return dict(data)
+
+
+def test_ci_examples_keep_keys_and_permissions_narrow() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        flow = _workflow(path.name)
+        assert flow["permissions"] == {}, f"{path.name}: no workflow-wide permission"
+        assert "secrets." not in json.dumps(flow.get("env", {})), path.name
+        for name, job in flow["jobs"].items():
+            where = f"{path.name}:{name}"
+            assert "secrets" not in json.dumps(job.get("env", {})), f"{where}: job-level key"
+            for step in job["steps"]:
+                if "secrets" in json.dumps(step):
+                    # Only the action's `env` input, which reaches the one reconciler step.
+                    assert step["uses"].startswith("OWNER/numbers-reconciler@"), where
+                    assert "secrets" not in json.dumps(step.get("env", {})), where
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, where
+            wanted = {
+                "plan": {"contents": "read", "pull-requests": "write"},
+                "apply": {"contents": "read", "actions": "read", "pull-requests": "write"},
+                "drift": {"contents": "read", "issues": "write"},
+            }[_command(job)]
+            assert job["permissions"] == wanted, where
+
+
+def _command(job: dict[str, Any]) -> str:
+    [step] = [s for s in job["steps"] if str(s.get("uses", "")).startswith("OWNER/")]
+    return str(step["with"]["command"])
+
+
+def test_apply_by_hand_only_from_the_default_branch_and_one_group_with_drift() -> None:
+    apply, drift = _workflow("apply-main.yml"), _workflow("drift-nightly.yml")
+    assert "workflow_dispatch" in apply["on"]
+    assert apply["jobs"]["apply"]["if"] == (
+        "github.event_name == 'push' || "
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    )
+    assert apply["concurrency"]["group"] == drift["concurrency"]["group"]
+    assert apply["concurrency"]["cancel-in-progress"] is False
+    steps = apply["jobs"]["apply"]["steps"]
+    restore = [s for s in steps if s.get("uses", "").startswith("actions/cache/restore@")]
+    save = [s for s in steps if s.get("uses", "").startswith("actions/cache/save@")]
+    assert restore and save and save[0]["if"] == "always()"
+    assert restore[0]["with"]["path"] == save[0]["with"]["path"] == ".reconciler"
+    assert restore[0]["with"]["restore-keys"] in save[0]["with"]["key"]  # a prefix of every key
+
+
+def test_ci_examples_run_real_commands_and_options() -> None:
+    """Each use of the action names a real command, and its ``args`` real options of it."""
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in _workflow(path.name)["jobs"].items():
+            command = _command(job)
+            assert command in main.commands, f"{path.name}:{name}: reconciler {command}"
+            [step] = [s for s in job["steps"] if str(s.get("uses", "")).startswith("OWNER/")]
+            assert set(step["with"]) <= set(action["inputs"]), f"{path.name}:{name}"
+            options = {o for p in main.commands[command].params for o in p.opts}
+            for used in re.findall(r"(--[a-z-]+)", str(step["with"].get("args", ""))):
+                assert used in options, f"{path.name}:{name}: reconciler {command} {used}"
+    # The commands the action runs exist, with the options it passes.
+    text = ACTION.read_text()
+    for command, flags in re.findall(r"reconciler (plan|apply|drift) (.*?)(?:\\\n|$)", text, re.M):
+        for flag in re.findall(r"(--[a-z-]+)", flags):
+            assert flag in {o for p in main.commands[command].params for o in p.opts}, (
+                f"action.yml: reconciler {command} {flag}"
+            )
 
 
 def test_pre_commit_hook_runs_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
