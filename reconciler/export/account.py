@@ -4,9 +4,11 @@ Contract of ``export_account``: the returned text, loaded by ``reconciler.loader
 every patchable number the account has with at least one writable managed value, and resolves it
 to exactly its live value of each managed field that can be written in YAML; it selects no other
 number (not the ones the carrier will not let us change, listed in a comment). A value that cannot
-be written (a null: YAML has no way to say "set to null") leaves that field unmanaged on that
-number, and is counted in a comment. Secret fields are never written as values: as ``${VAR}``
-references when the loader expands them in settings, else left unmanaged with a comment.
+be written (a null: YAML has no way to say "set to null"; or a value the settings model refuses)
+leaves that field unmanaged on that number, and is counted in a comment. A number the account
+holds under several ids is one entry that manages only the fields its ids agree on. Secret
+fields are never written as values: as ``${VAR}`` references when the loader expands them in
+settings, else left unmanaged with a comment.
 """
 
 from __future__ import annotations
@@ -65,7 +67,14 @@ class Exported:
     """Lines of profiles and entries as the factoring's cost model counts them."""
     secret_unmanaged: list[str] = field(default_factory=list)
     unwritable: dict[str, int] = field(default_factory=dict)
-    """Field → numbers whose live value cannot be written (left unmanaged on them)."""
+    """Field → numbers whose live value is null (YAML cannot set a null: left unmanaged)."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Field → numbers whose live value (not null) the settings model refuses, e.g. out of
+    range or not a URL (left unmanaged on them)."""
+    duplicates: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    """E.164 numbers the account holds under several ids, with the ids. One entry selects
+    them all, so only the fields they agree on are managed there (plan does the same: every
+    id is matched by the number's selector)."""
     variables: dict[str, int] = field(default_factory=dict)
     """Environment variable → numbers whose secret it stands for (never the value)."""
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -241,17 +250,26 @@ def export_account(
     numbers: list[tuple[str, tuple[int, ...] | None]] = []
     not_patchable: list[tuple[str, str]] = []
     unwritable: Counter[str] = Counter()
-    for n in sorted(live, key=lambda n: n.e164):
+    refused: Counter[str] = Counter()
+    ordered = sorted(live, key=lambda n: (n.e164, n.id))
+    ids: dict[str, list[str]] = {}
+    for n in ordered:
+        ids.setdefault(n.e164, []).append(n.id)
+    for n in ordered:
         if not n.patchable:
             not_patchable.append((n.e164, n.status))
-            numbers.append((n.e164, None))
-            continue
-        get = n.settings.get
-        sig = tuple(values.id(f, get(path)) for f, path in enumerate(fields))
-        for f, v in enumerate(sig):
-            if v == UNSET:
-                unwritable[fields[f]] += 1
-        numbers.append((n.e164, sig))
+            sig: tuple[int, ...] | None = None
+        else:
+            get = n.settings.get
+            sig = tuple(values.id(f, get(path)) for f, path in enumerate(fields))
+            for f, v in enumerate(sig):
+                if v == UNSET:
+                    (unwritable if get(fields[f]) is None else refused)[fields[f]] += 1
+        if numbers and numbers[-1][0] == n.e164:  # another id of the same number
+            numbers[-1] = (n.e164, _agreed(numbers[-1][1], sig))
+        else:
+            numbers.append((n.e164, sig))
+    duplicates = [(e164, tuple(found)) for e164, found in ids.items() if len(found) > 1]
     table = Table(values.lines, _parents(fields), numbers)
     clock = time.perf_counter()
     timings = {"table": clock - started}
@@ -291,6 +309,8 @@ def export_account(
         model_lines=result.size(table),
         secret_unmanaged=unmanaged_secrets,
         unwritable=dict(sorted(unwritable.items())),
+        refused=dict(sorted(refused.items())),
+        duplicates=duplicates,
         variables=dict(sorted(variables.items())),
         secret_env=dict(values.env),
     )
@@ -305,6 +325,14 @@ def export_account(
     timings["verify"] = time.perf_counter() - clock
     out.timings = timings
     return out
+
+
+def _agreed(one: tuple[int, ...] | None, other: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The signature one entry can give two ids of one number: the values they agree on (a
+    field where they differ is left unmanaged); None (no rule may select it) if either is."""
+    if one is None or other is None:
+        return None
+    return tuple(a if a == b else UNSET for a, b in zip(one, other, strict=True))
 
 
 def _render(

@@ -305,6 +305,12 @@ def document(
         tail += ["", "# Not managed: the carrier does not allow changing these numbers now:"]
         tail += _wrap("#  ", [f"{e} ({status})" for e, status in out.not_patchable])
     if out.unwritable:
-        tail += ["", "# Left unmanaged where the live value cannot be written in YAML (e.g. null):"]
+        tail += ["", "# Left unmanaged where the live value is null (YAML cannot set null):"]
         tail += [f"#   {path} on {plural(n, 'number')}" for path, n in out.unwritable.items()]
+    if out.refused:
+        tail += ["", "# Left unmanaged where the settings model refuses the live value:"]
+        tail += [f"#   {path} on {plural(n, 'number')}" for path, n in out.refused.items()]
+    if out.duplicates:
+        tail += ["", "# Held under several ids (only the fields they agree on are managed):"]
+        tail += [f"#   {e164}: ids {', '.join(ids)}" for e164, ids in out.duplicates]
     return "\n".join(head + body + tail) + "\n"

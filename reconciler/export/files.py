@@ -216,7 +216,18 @@ def summary(result: Exported) -> list[str]:
         lines += [f"    {name}  ({plural(n, 'number')})" for name, n in result.variables.items()]
     if result.unwritable:
         listed = ", ".join(f"{p} ({plural(n, 'number')})" for p, n in result.unwritable.items())
-        lines.append(f"  Unmanaged where the live value cannot be written in YAML (null): {listed}")
+        lines.append(f"  Unmanaged where the live value is null (YAML cannot set null): {listed}")
+    if result.refused:
+        listed = ", ".join(f"{p} ({plural(n, 'number')})" for p, n in result.refused.items())
+        lines.append(
+            f"  Unmanaged where the settings model refuses the live value (out of range, not a "
+            f"URL, …): {listed}"
+        )
+    for e164, ids in result.duplicates:
+        lines.append(
+            f"  Warning: {e164} is held under {len(ids)} ids ({', '.join(ids)}); its entry "
+            "manages only the fields they agree on. Ask the carrier which one is real."
+        )
     if result.path is not None:
         lines.append(f"  Check: reconciler plan {result.path.parent} (expect: No changes)")
     return lines
