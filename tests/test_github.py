@@ -275,7 +275,7 @@ def test_merge_applies_the_reviewed_plan_and_reports_on_the_pr(
     assert found.exit_code == 0, found.output
     assert fetched.read_bytes() == reviewed.read_bytes()
     assert outputs(run) == {"pr": str(PR), "plan": str(fetched)}
-    applied = cli(db, "apply", fetched)
+    applied = cli(db, "apply", fetched, "--format", "markdown")
     assert applied.exit_code == 0, applied.output
     (run / "apply.out").write_text(applied.stdout)
     reported = github(
@@ -283,9 +283,10 @@ def test_merge_applies_the_reviewed_plan_and_reports_on_the_pr(
     )
     assert reported.exit_code == 0, reported.output
     [comment] = fake.ours(PR, APPLY_MARKER)
-    assert "applied the reviewed plan" in comment["body"]
+    assert comment["body"].startswith(applied.stdout.strip().split("\n\n", 1)[0])
     assert "Apply complete: 23 numbers changed" in comment["body"]
-    assert f"commit/{MERGE}" in comment["body"]
+    assert f"commit/{MERGE}" in comment["body"] and f"actions/runs/{RUN}" in comment["body"]
+    assert "What to do" not in comment["body"]
     assert "Apply complete" in (run / "summary.md").read_text()
     assert changed(db, config) == 0
 
@@ -322,7 +323,7 @@ def test_a_number_moved_after_the_plan_is_refused_with_a_comment(
     fetched = run / "plan.json"
     assert github(fake, environ, "fetch-plan", "-o", fetched, "--config", config).exit_code == 0
 
-    applied = cli(db, "apply", fetched)
+    applied = cli(db, "apply", fetched, "--format", "markdown")
     assert applied.exit_code == 3, applied.output
     (run / "apply.out").write_text(applied.stdout)
     (run / "apply.log").write_text(applied.stderr)
@@ -342,8 +343,7 @@ def test_a_number_moved_after_the_plan_is_refused_with_a_comment(
 
     assert reported.exit_code == 0, reported.output
     [comment] = fake.ours(PR, APPLY_MARKER)
-    assert "refused the reviewed plan: nothing was sent" in comment["body"]
-    assert "the plan is stale" in comment["body"]
+    assert "the plan is stale" in comment["body"] and "nothing was sent" in comment["body"]
     assert "+12125550105" in comment["body"]
     assert "Make and review a new plan" in comment["body"]
     assert changed(db, config) == 23  # the moved number is now one more difference, not sent
@@ -389,6 +389,39 @@ def test_no_reviewed_plan_for_the_commit_is_refused_with_a_comment(
     else:
         [comment] = comments
         assert why in comment["body"]
+
+
+def test_apply_text_output_and_its_error_are_reported_when_it_fails(
+    fake: FakeGitHub, db: Path, config: Path, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert cli(db, "plan", config, "-o", plan_file).exit_code == 0
+    (config / "profiles.yaml").write_text((config / "profiles.yaml").read_text() + "# edit\n")
+    applied = cli(db, "apply", plan_file)  # text: the error on stderr only
+    assert applied.exit_code == 1
+    (tmp_path / "apply.out").write_text(applied.stdout)
+    (tmp_path / "apply.log").write_text(applied.stderr)
+    environ = env(fake, tmp_path, sha=MERGE)
+
+    done = github(
+        fake,
+        environ,
+        "apply-comment",
+        "--pr",
+        PR,
+        "--exit-code",
+        1,
+        "--output",
+        tmp_path / "apply.out",
+        "--log",
+        tmp_path / "apply.log",
+    )
+
+    assert done.exit_code == 0, done.output
+    [comment] = fake.ours(PR, APPLY_MARKER)
+    assert "reconciler apply failed (exit 1)" in comment["body"]
+    assert "the config files changed since the plan was made" in comment["body"]
+    assert "What to do" in comment["body"]
 
 
 def test_apply_markdown_is_passed_through_with_what_to_do(fake: FakeGitHub, tmp_path: Path) -> None:

@@ -295,11 +295,13 @@ def report_apply(
     output: str,
     log_text: str,
 ) -> int:
-    """The apply's result (``apply --format markdown`` when the output is Markdown, else its
-    text) in the job summary and as a comment on the merged pull request."""
+    """The apply's result in the job summary and as a comment on the merged pull request:
+    ``apply --format markdown``'s report as it is, else its text (and the error's last lines
+    from ``log_text``) under a heading by exit code; with what to do when not applied."""
     marker = bot.marker(APPLY_MARKER)
     title, todo = _OUTCOME.get(exit_code, _FAILED)
-    if output.lstrip().startswith(APPLY_MARKER):
+    markdown = output.lstrip().startswith(APPLY_MARKER)
+    if markdown:
         text = output.lstrip()
         if marker != APPLY_MARKER:
             text = marker + text[len(APPLY_MARKER) :]
@@ -313,7 +315,7 @@ def report_apply(
         if todo:
             body += f"**What to do:** {todo}\n\n"
     errors = last_lines(log_text)
-    if errors and exit_code != 0:
+    if errors and exit_code != 0 and not markdown:  # the Markdown report says it already
         body += f"\nThe error's last lines:\n\n{fence(errors)}\n"
     bodies = fit([body], marker, footer(ctx, "apply", ctx.sha, None))
     summary(ctx, bodies)
