@@ -10,7 +10,16 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 from . import carriers
 
@@ -49,6 +58,8 @@ class ProviderConfig(BaseModel):
     """Safety rail: most numbers one run may change (unset: no absolute limit)."""
     max_routing_changes: int | None = Field(default=100, ge=0, strict=True)
     """Safety rail: most numbers whose routing fields one run may change (null: no limit)."""
+    _key_env: str | None = PrivateAttr(default=None)
+    """The environment variable ``api_key: ${VAR}`` names (set by the loader, not a YAML key)."""
 
     @field_validator("type")
     @classmethod
@@ -89,6 +100,20 @@ class ProviderConfig(BaseModel):
     @property
     def carrier(self) -> carriers.Carrier:
         return carriers.get(self.type)
+
+    def naming_key(self, variable: str | None) -> ProviderConfig:
+        """This config, knowing the variable its ``api_key`` came from (for ``key_hint``)."""
+        named = self.model_copy()
+        named._key_env = variable
+        return named
+
+    @property
+    def key_hint(self) -> str:
+        """What to check when the carrier rejects the key: the variable this account's
+        ``api_key`` names, else the carrier's usual one."""
+        if self._key_env:
+            return f"{self._key_env} (the variable api_key names)"
+        return f"{self.carrier.key_env} or the account's api_key"
 
     @property
     def max_batch(self) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,17 +46,31 @@ _MAX_MESSAGE = 1_000
 
 
 def config_files(path: str | Path) -> list[Path]:
+    """The YAML files of a config path: the file itself, or a directory's ``*.yaml``/``*.yml``
+    files, recursively and sorted, skipping dot-files and dot-directories below it (a repository
+    root holds ``.github/workflows/*.yml`` and ``.pre-commit-config.yaml``, which are not
+    config)."""
     p = Path(path)
     if p.is_file():
         return [p]
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+        files = sorted(_yaml_below(p))
         if not files:
             raise ConfigError(ConfigIssue(str(p), None, "no *.yaml files in this directory"))
         return files
     if p.exists():  # a FIFO or a device: reading it could block forever
         raise ConfigError(ConfigIssue(str(p), None, "not a regular file or a directory"))
     raise ConfigError(ConfigIssue(str(p), None, "no such file or directory"))
+
+
+def _yaml_below(root: Path) -> Iterator[Path]:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # never walked into (.git is big)
+        for name in names:
+            if not name.startswith(".") and name.endswith((".yaml", ".yml")):
+                file = Path(folder, name)
+                if file.is_file():
+                    yield file
 
 
 def load(
@@ -270,6 +285,10 @@ class _Builder:
                     f"{carrier.hard_max_batch} numbers per bulk call",
                 )
                 continue
+            if isinstance(body.get("api_key"), str):  # a ${VAR} reference (a literal is refused)
+                config = config.naming_key(
+                    ", ".join(m.group(1) for m in _ENV.finditer(body["api_key"])) or None
+                )
             if "api_key" not in body and not config.sandbox:
                 self.err(
                     file,

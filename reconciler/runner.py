@@ -5,6 +5,13 @@ path a user runs. ``planned(path)`` is the one way a config becomes a plan (load
 accounts → read → plan → missing numbers → rails), for ``plan``, ``apply`` and ``drift``;
 ``saved_plan(file)`` is the way a plan file becomes an applicable plan (check the file and the
 config → open → re-read the planned numbers → what moved).
+
+Fleets (``--account NAME``, repeatable) work like terraform's ``-target``: a run is limited to the
+named accounts before anything is opened, so the others are neither read nor written, and the plan
+says so (a ``target`` warning, and ``meta["accounts"]``: the selected and the declared names). A
+saved plan applies only the accounts it holds; ``--account`` at apply time narrows it further to a
+subset of those (the rest of the file is left untouched and named), and a name the plan does not
+hold is refused before anything is opened.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ from . import pending, planfile, rails
 from .applier import ApplyReport, apply_plan
 from .clock import Clock
 from .desired import DesiredState
-from .errors import ConfigError, ConfigIssue, MissingNumbers, PlanError
+from .errors import ConfigError, ConfigIssue, PlanError
 from .gcpause import gc_paused
 from .loader import load
 from .models import LiveNumber
 from .plan import AccountSummary, Plan, PlanWarning
 from .planner import make_plan
 from .providers import Provider, open_account
+from .wording import unknown
 
 Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[Any]]
 """Wraps the reads with a display (the CLI's ``render.progress``)."""
@@ -143,6 +151,68 @@ async def apply(
 
 
 # --------------------------------------------------------------------------------------------
+# Fleets: --account
+
+
+def choose_accounts(names: Iterable[str], known: Iterable[str], where: str) -> tuple[str, ...]:
+    """``--account`` names, checked against the ``known`` accounts (those the config declares,
+    or those a saved plan holds; ``where`` is the sentence that says which); () means every
+    account. An unknown name is a ``PlanError`` with "did you mean" or the known names."""
+    chosen = tuple(dict.fromkeys(n.strip() for n in names))
+    known = sorted(known)
+    for name in chosen:
+        if name not in known:
+            raise PlanError(f"--account {name}: {unknown('account', name, known)} — {where}")
+    return chosen
+
+
+def only_accounts(plan: Plan, names: Iterable[str]) -> Plan:
+    """``plan`` reduced to the accounts ``names``: their figures, changes, calls and warnings
+    (warnings about no account in particular are kept)."""
+    keep = set(names)
+    return replace(
+        plan,
+        accounts=tuple(a for a in plan.accounts if a.account in keep),
+        changes=tuple(c for c in plan.changes if c.account in keep),
+        calls=tuple(b for b in plan.calls if b.account in keep),
+        warnings=tuple(w for w in plan.warnings if not w.account or w.account in keep),
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The accounts a run was limited to (``--account``), of those the config declares."""
+
+    selected: tuple[str, ...]
+    declared: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> Selection | None:
+        """The selection a plan records (None: the run covered every account)."""
+        got = plan.meta.get("accounts")
+        if not isinstance(got, dict):
+            return None
+        return cls(tuple(got.get("selected", ())), tuple(got.get("declared", ())))
+
+    def record(self) -> dict[str, list[str]]:
+        return {"selected": list(self.selected), "declared": list(self.declared)}
+
+    def describe(self) -> str:
+        """``a, b of 4``."""
+        return f"{', '.join(self.selected)} of {len(self.declared)}"
+
+    def warning(self) -> PlanWarning:
+        others = [n for n in self.declared if n not in self.selected]
+        listed = ", ".join(others[:10]) + (f" … and {len(others) - 10} more" if others[10:] else "")
+        return PlanWarning(
+            rails.TARGET,
+            "",
+            f"limited to --account {' '.join(self.selected)}: {len(self.selected)} of the "
+            f"{len(self.declared)} declared accounts; not read: {listed or 'none'}",
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # The one path from a config to a plan
 
 
@@ -217,6 +287,7 @@ async def planned(
     path: str | Path,
     *,
     targets: Sequence[str] = (),
+    accounts: Sequence[str] = (),
     overrides: rails.Overrides | None = None,
     wiring: Wiring | None = None,
     meta: dict[str, Any] | None = None,
@@ -225,31 +296,40 @@ async def planned(
 ) -> AsyncIterator[Run]:
     """Load the config at ``path``, read its accounts and plan, all through one path.
 
-    Raises ``MissingNumbers`` when the config declares exact numbers an account does not have.
-    The plan carries warnings: the rails it trips (``rails.check``; ``rails.enforce`` refuses
-    them), an empty config, a run limited by ``targets``. ``list_unmanaged`` adds the unmanaged
-    numbers to the account summaries. The providers stay open while the caller is in the
-    block, so it can apply the plan. With a ``journal``, the calls earlier runs left open are
-    settled first (``journal.settle``).
+    Raises ``ConfigError`` (file:line of each entry) when the config declares exact numbers an
+    account does not have. The plan carries warnings: the rails it trips (``rails.check``;
+    ``rails.enforce`` refuses them), an empty config, a run limited by ``targets`` or
+    ``accounts``. ``accounts`` (``--account``) limits the run to those accounts: the others are
+    not opened. ``list_unmanaged`` adds the unmanaged numbers to the account summaries. The
+    providers stay open while the caller is in the block, so it can apply the plan. With a
+    ``journal``, the calls earlier runs left open are settled first (``journal.settle``).
     """
     selected = Targets(targets)
     state = load(path)
+    chosen = choose_accounts(
+        accounts, state.accounts, f"accounts are the names under providers: in {path}"
+    )
+    fleet = Selection(chosen, tuple(sorted(state.accounts))) if chosen else None
+    if fleet is not None:
+        meta = {**(meta or {}), "accounts": fleet.record()}
     wiring = wiring or Wiring()
-    async with wiring.open(state) as providers:
+    async with wiring.open(state, chosen or None) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
         jobs = await pending.live_jobs(providers)  # before the read (see pending.live_jobs)
         with wiring.reading(providers):
             plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
         if plan.missing:
-            raise MissingNumbers(plan.missing)
+            raise ConfigError(missing_issues(state, plan.missing))
         held = pending.look(plan, jobs, observed)
         plan = pending.hold(plan, held)
         configs = {name: state.accounts[name].config for name in providers}
         warnings = [
             *rails.check(plan, configs, overrides),
-            *rails.config_warnings(state),
+            *(w for w in rails.config_warnings(state) if not w.account or w.account in providers),
             *rails.plan_empty_warnings(plan),
         ]
+        if fleet is not None:
+            warnings.append(fleet.warning())
         if selected:
             warnings.append(_target_warning(plan, selected))
         warnings += [w for w in plan.warnings if w.rail in (pending.PENDING, pending.CONFLICT)]
@@ -306,6 +386,25 @@ async def _read_and_plan(
     return plan, observed
 
 
+def missing_issues(state: DesiredState, missing: Iterable[tuple[str, str]]) -> list[ConfigIssue]:
+    """Declared exact numbers an account does not have, each at the file:line of its entry."""
+    missing = list(missing)
+    exact = {account: state.resolver(account).exact for account in {a for a, _ in missing}}
+    issues = []
+    for account, e164 in missing:
+        rule = exact[account].get(e164)
+        file, _, line = rule.sources[0].rpartition(":") if rule is not None else ("", "", "")
+        issues.append(
+            ConfigIssue(
+                file or "<config>",
+                int(line) if line.isdigit() else None,
+                f"declared number not in the account: {e164} ({account}); the tool never buys "
+                "numbers: remove the entry or order the number first",
+            )
+        )
+    return issues
+
+
 def _with_unmanaged(
     summary: AccountSummary, state: DesiredState, current: Mapping[str, list[LiveNumber]]
 ) -> AccountSummary:
@@ -344,6 +443,8 @@ class SavedRun:
     overrides: rails.Overrides | None = None
     held: pending.Holds = field(default_factory=pending.Holds)
     settled: list[journal_.Settled] = field(default_factory=list)
+    left_out: tuple[AccountSummary, ...] = ()
+    """Accounts of the plan file that ``--account`` left out (untouched by this apply)."""
 
     def without_moved(self) -> Plan:
         """The plan with the moved numbers taken out (``--skip-stale``), rails recomputed."""
@@ -360,18 +461,42 @@ def _rails_again(
     return replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
 
 
+def narrowed(
+    saved: planfile.SavedPlan, accounts: Sequence[str]
+) -> tuple[planfile.SavedPlan, tuple[AccountSummary, ...]]:
+    """The saved plan reduced to ``accounts`` (``--account`` at apply time; () keeps all), and
+    the summaries of the accounts left out. A name the plan does not hold is a ``PlanError``."""
+    held = [a.account for a in saved.plan.accounts]
+    chosen = choose_accounts(
+        accounts, held, "the plan file holds only these: make a plan for the others with --account"
+    )
+    if not chosen:
+        return saved, ()
+    plan = only_accounts(saved.plan, chosen)
+    narrow = replace(
+        saved,
+        plan=plan,
+        accounts={n: a for n, a in saved.accounts.items() if n in chosen},
+        fingerprints={n: f for n, f in saved.fingerprints.items() if n in chosen},
+    )
+    return narrow, tuple(a for a in saved.plan.accounts if a.account not in chosen)
+
+
 @asynccontextmanager
 async def saved_plan(
     saved: planfile.SavedPlan,
     *,
     config: str | Path | None = None,
+    accounts: Sequence[str] = (),
     overrides: rails.Overrides | None = None,
     wiring: Wiring | None = None,
     journal: journal_.Journal | None = None,
 ) -> AsyncIterator[SavedRun]:
     """Re-load the config the plan was made from (``config`` overrides the recorded path),
     check it is unchanged, open the plan's accounts, re-read only the planned numbers and
-    compare them with the plan's fingerprints. Nothing is sent."""
+    compare them with the plan's fingerprints. Nothing is sent. ``accounts`` (``--account``)
+    keeps only those accounts of the plan: the others are not opened (``SavedRun.left_out``)."""
+    saved, left_out = narrowed(saved, accounts)
     state = load(config if config is not None else saved.config_path)
     planfile.check_config(saved, state)
     plan = planfile.restore_secrets(saved, state)
@@ -385,7 +510,7 @@ async def saved_plan(
         moved = planfile.compare(saved, state, live)
         held = pending.look(plan, jobs, live)
         plan = _rails_again(pending.hold(plan, held), state, providers, overrides)
-        yield SavedRun(saved, state, providers, plan, moved, overrides, held, settled)
+        yield SavedRun(saved, state, providers, plan, moved, overrides, held, settled, left_out)
 
 
 async def reread(

@@ -53,6 +53,10 @@ class WavixProvider(Provider):
 
     _total_pages: int | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http.key_hint = self.config.key_hint  # the variable this account's api_key names
+
     # ---- the seam
     async def fetch_all(self) -> list[LiveNumber]:
         return await self._fetch_all()
