@@ -8,6 +8,10 @@ Exit codes, the same for every command (README and docs/review-workflow.md list 
   3  refused, nothing sent: a stale saved plan, a safety rail, an empty config (drift)
   4  partial apply: some numbers did not reach their desired state
   130  apply interrupted (Ctrl-C): the message says which calls were sent and what to run next
+  143  apply terminated (SIGTERM, e.g. a cancelled CI job): the same message as for Ctrl-C
+
+``RECONCILER_LOG`` (debug, info, warning, error) sets the log level on stderr, like terraform's
+``TF_LOG``; ``-v``/``-vv`` win when given.
 
 Shell completion (click): ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"`` in
 ``~/.bashrc`` (``zsh_source`` for zsh, ``fish_source`` for fish).
@@ -19,7 +23,9 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import random
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -30,7 +36,7 @@ from rich.console import Console
 
 from . import __version__, journal, planfile, rails, render, runner
 from .applier import ApplyInterrupted
-from .errors import Aborted, ConfigError, ReconcilerError, StalePlan
+from .errors import Aborted, ConfigError, PlanError, ReconcilerError, StalePlan
 from .loader import load
 from .plan import Plan
 
@@ -38,19 +44,82 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 EXIT_CHANGES = 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
+LOG_ENV = "RECONCILER_LOG"
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
-def _run(main: Coroutine[Any, Any, T]) -> T:
+class _Terminate:
+    """SIGTERM taken the way Ctrl-C is, while ``apply`` runs (GitHub cancels a job with SIGINT,
+    then SIGTERM): the main task is cancelled as asyncio's SIGINT handler does, so the applier
+    stops sending, records the calls in flight and raises ``ApplyInterrupted``. Outside the
+    event loop it raises ``KeyboardInterrupt``, as Python's SIGINT handler does. The handler is
+    installed for the block only; the previous one is restored after. ``hit``: a SIGTERM came
+    (exit 143 rather than 130)."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._task: asyncio.Task[Any] | None = None
+        self._previous: Any = None
+
+    def __enter__(self) -> _Terminate:
+        self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    async def run(self, main: Coroutine[Any, Any, T]) -> T:
+        """Await ``main`` as the task a SIGTERM cancels."""
+        self._task = asyncio.current_task()
+        try:
+            return await main
+        finally:
+            self._task = None
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        task = self._task
+        if task is not None and task.cancelling():
+            return  # already stopping (a Ctrl-C or an earlier SIGTERM): let it finish
+        self.hit = True
+        if task is None:
+            raise KeyboardInterrupt
+        task.get_loop().call_soon_threadsafe(task.cancel)
+
+
+def _run(main: Coroutine[Any, Any, T], terminate: _Terminate | None = None) -> T:
     """``asyncio.run(main)`` with the result kept off the main task: on the way out Python
     3.11's runner looks up its SIGINT handler, whose repr holds the task and so repr()s the
-    whole result (0.1 s for a 100k-number plan)."""
+    whole result (0.1 s for a 100k-number plan). ``terminate``: SIGTERM cancels ``main``."""
     box: list[T] = []
 
     async def boxed() -> None:
-        box.append(await main)
+        box.append(await (terminate.run(main) if terminate is not None else main))
 
     asyncio.run(boxed())
     return box[0]
+
+
+def _log_level(verbose: int, env: str | None) -> tuple[int, str | None]:
+    """The log level: ``-v`` (info) / ``-vv`` (debug) when given, else ``RECONCILER_LOG``, else
+    warning; and a warning to print when the variable names no level."""
+    if verbose:
+        return (logging.INFO if verbose == 1 else logging.DEBUG), None
+    if not env or not env.strip():
+        return logging.WARNING, None
+    level = LOG_LEVELS.get(env.strip().lower())
+    if level is None:
+        shown = env.strip()[:20] + ("…" if len(env.strip()) > 20 else "")
+        return logging.WARNING, (
+            f"Warning: {LOG_ENV}={shown!r} is not a log level; use one of "
+            f"{', '.join(LOG_LEVELS)} (logging at warning)"
+        )
+    return level, None
 
 
 def _console(err: bool = False) -> Console:
@@ -83,7 +152,7 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             _console(err=True).print("Interrupted.")
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -97,6 +166,16 @@ sandbox_db_option = click.option(
     help="SQLite file of the embedded sandbox (default .reconciler/sandbox.sqlite3).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+account_option = click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help=(
+        "Only this account, as named under providers: (repeatable); the others are not read. "
+        "Default: every account."
+    ),
+)
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -191,10 +270,14 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="reconciler")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
 def main(verbose: int) -> None:
-    """Phone numbers as code: declare per-number carrier settings in YAML, plan, apply, drift."""
-    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    """Phone numbers as code: declare per-number carrier settings in YAML, plan, apply, drift.
+
+    RECONCILER_LOG=debug|info|warning|error sets the log level on stderr (-v/-vv win)."""
+    level, warning = _log_level(verbose, os.environ.get(LOG_ENV))
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
+    if warning:
+        click.echo(warning, err=True)
+    if level > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -203,6 +286,7 @@ def main(verbose: int) -> None:
 @handle_errors
 def validate(path: Path) -> None:
     """Check the YAML offline (no API call): keys, types, numbers, references."""
+    _not_a_plan_file(path)
     state = load(path)
     rules = sum(len(r) for r in state.rules.values())
     click.echo(
@@ -213,6 +297,15 @@ def validate(path: Path) -> None:
         click.echo(f"Warning: {warning.message}", err=True)
     for issue in state.unset_secrets:  # fine offline; plan and apply refuse until it is set
         click.echo(f"Warning: {issue}", err=True)
+
+
+def _not_a_plan_file(path: Path) -> None:
+    """``plan``/``validate``/``drift`` given a saved plan: one clear message, not the loader's
+    "unknown key" for each of its keys."""
+    if planfile.looks_like_plan_file(path):
+        raise PlanError(
+            f"{path} is a saved plan: use 'reconciler show {path}' or 'reconciler apply {path}'"
+        )
 
 
 def _emit(
@@ -281,6 +374,7 @@ def _wiring(sandbox_db: Path | None) -> runner.Wiring:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes.")
 @output_options
 @target_option
+@account_option
 @rail_options
 @sandbox_db_option
 @handle_errors
@@ -294,17 +388,21 @@ def plan(
     split_dir: Path | None,
     marker: str | None,
     targets: tuple[str, ...],
+    accounts: tuple[str, ...],
     sandbox_db: Path | None,
     **limits: Any,
 ) -> None:
     """Read the live accounts and show what apply would change, in the fewest bulk calls.
 
-    Rails the plan trips are shown as warnings: apply will refuse them without --force."""
+    Rails the plan trips are shown as warnings: apply will refuse them without --force.
+    --account limits the run (and a saved plan) to those accounts; the others are not read."""
+    _not_a_plan_file(path)
 
     async def go() -> Plan:
         async with runner.planned(
             path,
             targets=targets,
+            accounts=accounts,
             overrides=_overrides(limits),
             wiring=_wiring(sandbox_db),
             meta={"config": str(path)},
@@ -336,9 +434,11 @@ def show(
     saved = planfile.read(plan_file)
     fmt = _fmt(fmt, as_json, split_dir)
     if fmt == "text" and split_dir is None:
+        fleet = runner.Selection.of(saved.plan)
         click.echo(
             f"Saved plan {plan_file}: made {saved.created_at or '?'} by reconciler "
-            f"{saved.tool_version or '?'} from {saved.config_path} ({saved.config_files} file(s))."
+            f"{saved.tool_version or '?'} from {saved.config_path} ({saved.config_files} file(s))"
+            + (f"; accounts: {fleet.describe()}." if fleet is not None else ".")
         )
     _emit(saved.plan, fmt=fmt, full=full, split_dir=split_dir, marker=marker)
 
@@ -360,6 +460,7 @@ def show(
 )
 @click.option("--full", is_flag=True, help="Print every number of the plan.")
 @target_option
+@account_option
 @rail_options
 @sandbox_db_option
 @click.option(
@@ -377,6 +478,7 @@ def apply(
     config: Path | None,
     full: bool,
     targets: tuple[str, ...],
+    accounts: tuple[str, ...],
     sandbox_db: Path | None,
     state_dir: Path | None,
     **limits: Any,
@@ -384,7 +486,9 @@ def apply(
     """Apply a saved plan file exactly, or plan a config, confirm and apply; then verify.
 
     PATH is a plan file from 'plan -o' (applied as reviewed: refused, exit 3, if a planned
-    number changed since; no prompt) or a config (planned now; asks for 'yes')."""
+    number changed since; no prompt) or a config (planned now; asks for 'yes').
+    --account applies only those accounts (of the plan file: the rest of it is left untouched).
+    SIGTERM is taken like Ctrl-C (exit 143 instead of 130)."""
     overrides = _overrides(limits)
     saved = planfile.looks_like_plan_file(path)
     if saved and targets:
@@ -392,20 +496,21 @@ def apply(
     # One apply of a config at a time from this machine (keyed by the config's resolved path).
     read = planfile.read(path) if saved else None
     key = config or (Path(read.config_path) if read is not None else path)
+    again = " ".join(["reconciler apply", str(path), *(f"--account {a}" for a in accounts)])
+    terminate = _Terminate()
     try:
-        with journal.apply_lock(str(key.resolve()), state_dir):
+        with terminate, journal.apply_lock(str(key.resolve()), state_dir):
             log = journal.Journal.open(state_dir)
             try:
                 if saved:
-                    code = _run(
-                        _apply_saved(
-                            read, path, config, skip_stale, overrides, full, sandbox_db, log
-                        )
+                    work = _apply_saved(
+                        read, path, config, skip_stale, overrides, full, sandbox_db, log, accounts
                     )
                 else:
-                    code = _run(
-                        _apply_config(path, auto_approve, targets, overrides, full, sandbox_db, log)
+                    work = _apply_config(
+                        path, auto_approve, targets, overrides, full, sandbox_db, log, accounts
                     )
+                code = _run(work, terminate)
             finally:
                 log.close()
     except ApplyInterrupted as exc:
@@ -414,12 +519,19 @@ def apply(
         for line in exc.lines():
             err.print(line, markup=False)
         err.print(
-            f"Next: run 'reconciler apply {path}' again. It first settles the calls that were in "
+            f"Next: run '{again}' again. It first settles the calls that were in "
             f"flight (journal {journal.state_dir(state_dir) / journal.JOURNAL_FILE}): their jobs "
             "are looked up and waited for, never sent twice; then it plans what is left.",
             markup=False,
         )
-        sys.exit(130)
+        sys.exit(EXIT_TERMINATED if terminate.hit else EXIT_INTERRUPTED)
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        if not terminate.hit:
+            raise  # Ctrl-C outside the calls: handle_errors says "Interrupted.", exit 130
+        sys.stdout.flush()
+        when = " before any call was sent" if isinstance(exc, asyncio.CancelledError) else ""
+        _console(err=True).print(f"Terminated (SIGTERM){when}.")
+        sys.exit(EXIT_TERMINATED)
     sys.exit(code)
 
 
@@ -439,10 +551,12 @@ async def _apply_config(
     full: bool,
     sandbox_db: Path | None,
     log: journal.Journal,
+    accounts: tuple[str, ...] = (),
 ) -> int:
     async with runner.planned(
         path,
         targets=targets,
+        accounts=accounts,
         overrides=overrides,
         wiring=_wiring(sandbox_db),
         meta={"config": str(path)},
@@ -467,12 +581,19 @@ async def _apply_saved(
     full: bool,
     sandbox_db: Path | None,
     log: journal.Journal,
+    accounts: tuple[str, ...] = (),
 ) -> int:
     async with runner.saved_plan(
-        saved, config=config, overrides=overrides, wiring=_wiring(sandbox_db), journal=log
+        saved,
+        config=config,
+        accounts=accounts,
+        overrides=overrides,
+        wiring=_wiring(sandbox_db),
+        journal=log,
     ) as run:
         _settled(run)
         _emit(run.plan, fmt="text", full=full)
+        _left_out(run.left_out, path)
         the_plan = run.plan
         if run.moved:
             if not skip_stale:
@@ -490,6 +611,19 @@ async def _apply_saved(
             click.echo("Nothing to apply.")
             return 0
         return await _send(the_plan, run.providers, run.held, log.recorder(the_plan, str(path)))
+
+
+def _left_out(left_out: Any, path: Path) -> None:
+    """The accounts of a plan file that --account left out: untouched, and how to apply them."""
+    if not left_out:
+        return
+    click.echo()
+    click.echo("Left out by --account (not read, nothing sent; the plan file keeps them):")
+    for a in left_out:
+        click.echo(
+            f"  - {a.account}: {a.changed} number(s) in {a.calls} call(s); apply with "
+            f"'reconciler apply {path} --account {a.account}'"
+        )
 
 
 def _confirm() -> None:
@@ -536,6 +670,7 @@ async def _send(the_plan: Plan, providers: Any, held: Any = None, record: Any = 
     help="Accept a config that manages nothing in an account it declares.",
 )
 @target_option
+@account_option
 @sandbox_db_option
 @handle_errors
 def drift(
@@ -548,17 +683,20 @@ def drift(
     verbose: bool,
     allow_empty: bool,
     targets: tuple[str, ...],
+    accounts: tuple[str, ...],
     sandbox_db: Path | None,
 ) -> None:
     """For cron: exit 0 when the accounts match the YAML, 2 when something moved, 1 on error.
 
     Findings are grouped by cause (account, field, desired, actual). An empty or truncated
-    config is refused (exit 3) unless --allow-empty."""
+    config is refused (exit 3) unless --allow-empty. --account checks only those accounts."""
+    _not_a_plan_file(path)
 
     async def go() -> Plan:
         async with runner.planned(
             path,
             targets=targets,
+            accounts=accounts,
             wiring=_wiring(sandbox_db),
             meta={"config": str(path)},
             list_unmanaged=verbose,
@@ -583,13 +721,8 @@ def drift(
 
 @main.command("export")
 @click.argument("path", required=False, type=click.Path(path_type=Path), metavar="[PATH]")
-@click.option(
-    "--provider",
-    "accounts",
-    multiple=True,
-    metavar="ACCOUNT",
-    help="Account to export (repeatable; default: every account in PATH).",
-)
+@account_option
+@click.option("--provider", "old_accounts", multiple=True, hidden=True)  # deprecated: --account
 @click.option(
     "--type", "carrier", metavar="CARRIER", help="Quick start without PATH: wavix|telnyx."
 )
@@ -612,6 +745,7 @@ def drift(
 def export_cmd(
     path: Path | None,
     accounts: tuple[str, ...],
+    old_accounts: tuple[str, ...],
     carrier: str | None,
     base_url: str | None,
     use_sandbox: bool,
@@ -619,8 +753,15 @@ def export_cmd(
     output: Path | None,
     sandbox_db: Path | None,
 ) -> None:
-    """Write YAML describing live accounts (profiles, prefixes), which plan reads back unchanged."""
+    """Write YAML describing live accounts (profiles, prefixes), which plan reads back unchanged.
+
+    --account NAME: the account to export (repeatable; default: every account in PATH; without
+    PATH, the name of the quick-start account)."""
     from .export import run_export, summary
+
+    if old_accounts:  # the one spelling is --account; --provider keeps working for a while
+        click.echo("Warning: --provider is deprecated; use --account (same meaning).", err=True)
+        accounts = tuple(dict.fromkeys((*accounts, *old_accounts)))
 
     results = _run(
         run_export(
@@ -815,13 +956,6 @@ def sandbox_drift(
         f"Changed {len(edits)} number(s) out of band (--seed {seed_} repeats this choice). "
         "Next: reconciler drift PATH"
     )
-
-
-# --- reconciler github (owned by reconciler/ci; registration only) ---------------------------
-from .ci.command import github as _github  # noqa: E402  (after main: ci imports nothing of cli)
-
-main.add_command(_github, "github")
-# --- end reconciler github ------------------------------------------------------------------
 
 
 if __name__ == "__main__":  # pragma: no cover
