@@ -3,8 +3,7 @@
 Issue comments (paged with ``Link`` headers, per_page at most 100; update and delete only by
 their author, as GitHub does), issues, the pull requests of a commit, a run's artifacts and
 their zip behind a redirect to another host (which must not receive the token). Every request
-is logged. ``transport`` is an ``httpx.MockTransport``; ``asgi`` serves the same handler for a
-loopback trial (``python tests/fakegithub.py``, docs/review-workflow.md).
+is logged. ``transport`` is an ``httpx.MockTransport`` over it.
 """
 
 from __future__ import annotations
