@@ -106,6 +106,9 @@ class ApplyReport:
     not_attempted: list[BulkCall] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)
     """account → the account-fatal error that stopped its calls."""
+    held: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(account, e164) → the earlier run's carrier job this apply waited for (``follow``): not
+    sent by this run, so not among the numbers it changed."""
 
     @property
     def exit_code(self) -> int:
@@ -132,7 +135,7 @@ async def apply_plan(
     (an earlier run's): they are waited for like calls, never sent again. Then the follow-up
     calls (module docstring), then verify."""
     clock = clock or Clock()
-    report = ApplyReport()
+    report = ApplyReport(held={(c.account, e): job for c, job in follow for e in c.e164s})
     emit = record or (lambda event, data: None)
     main = asyncio.current_task()
     started: dict[int, BulkCall] = {}

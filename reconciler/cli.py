@@ -20,6 +20,7 @@ Shell completion (click): ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -27,16 +28,16 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from rich.console import Console
 
 from . import __version__, journal, planfile, rails, render, runner
 from .applier import ApplyInterrupted
-from .errors import Aborted, ConfigError, PlanError, ReconcilerError, StalePlan
+from .errors import Aborted, ConfigError, PlanError, ReconcilerError, Refused, StalePlan
 from .loader import load
 from .plan import Plan
 
@@ -458,7 +459,15 @@ def show(
     metavar="PATH",
     help="Plan file: the config it was made from, when not at the recorded path.",
 )
-@click.option("--full", is_flag=True, help="Print every number of the plan.")
+@click.option("--full", is_flag=True, help="Print every number of the plan and of the report.")
+@click.option(  # H2b: the apply report's form
+    "--format",
+    "fmt",
+    type=click.Choice(render.FORMATS),
+    default="text",
+    show_default=True,
+    help="Report form; json/markdown: only the report on stdout (the plan goes to stderr).",
+)
 @target_option
 @account_option
 @rail_options
@@ -477,6 +486,7 @@ def apply(
     skip_stale: bool,
     config: Path | None,
     full: bool,
+    fmt: str,
     targets: tuple[str, ...],
     accounts: tuple[str, ...],
     sandbox_db: Path | None,
@@ -498,22 +508,24 @@ def apply(
     key = config or (Path(read.config_path) if read is not None else path)
     again = " ".join(["reconciler apply", str(path), *(f"--account {a}" for a in accounts)])
     terminate = _Terminate()
+    out = _ApplyOut(fmt, full)
     try:
-        with terminate, journal.apply_lock(str(key.resolve()), state_dir):
+        with terminate, out.stdout_aside(), journal.apply_lock(str(key.resolve()), state_dir):
             log = journal.Journal.open(state_dir)
             try:
                 if saved:
                     work = _apply_saved(
-                        read, path, config, skip_stale, overrides, full, sandbox_db, log, accounts
+                        read, path, config, skip_stale, overrides, out, sandbox_db, log, accounts
                     )
                 else:
                     work = _apply_config(
-                        path, auto_approve, targets, overrides, full, sandbox_db, log, accounts
+                        path, auto_approve, targets, overrides, out, sandbox_db, log, accounts
                     )
                 code = _run(work, terminate)
             finally:
                 log.close()
     except ApplyInterrupted as exc:
+        out.interrupted(exc, EXIT_TERMINATED if terminate.hit else EXIT_INTERRUPTED)
         sys.stdout.flush()
         err = _console(err=True)
         for line in exc.lines():
@@ -548,7 +560,7 @@ async def _apply_config(
     auto_approve: bool,
     targets: tuple[str, ...],
     overrides: rails.Overrides,
-    full: bool,
+    out: _ApplyOut,
     sandbox_db: Path | None,
     log: journal.Journal,
     accounts: tuple[str, ...] = (),
@@ -563,13 +575,15 @@ async def _apply_config(
         journal=log,
     ) as run:
         _settled(run)
-        _emit(run.plan, fmt="text", full=full)
-        rails.enforce(run.plan, force=overrides.force)
+        _emit(run.plan, fmt="text", full=out.full)
+        out.enforce(run.plan, force=overrides.force)
         if not run.plan.has_changes and not run.held.waits:
-            return 0
+            return out.nothing(run.plan)
         if not auto_approve:
             _confirm()
-        return await _send(run.plan, run.providers, run.held, log.recorder(run.plan, str(path)))
+        return await _send(
+            run.plan, run.providers, run.held, log.recorder(run.plan, str(path)), out
+        )
 
 
 async def _apply_saved(
@@ -578,7 +592,7 @@ async def _apply_saved(
     config: Path | None,
     skip_stale: bool,
     overrides: rails.Overrides,
-    full: bool,
+    out: _ApplyOut,
     sandbox_db: Path | None,
     log: journal.Journal,
     accounts: tuple[str, ...] = (),
@@ -592,12 +606,12 @@ async def _apply_saved(
         journal=log,
     ) as run:
         _settled(run)
-        _emit(run.plan, fmt="text", full=full)
+        _emit(run.plan, fmt="text", full=out.full)
         _left_out(run.left_out, path)
         the_plan = run.plan
         if run.moved:
             if not skip_stale:
-                raise StalePlan(planfile.stale_message(run.moved), run.moved)
+                raise out.refused(the_plan, StalePlan(planfile.stale_message(run.moved), run.moved))
             click.echo()
             click.echo(
                 f"Skipping {len(run.moved)} number(s) that changed since the plan was made "
@@ -606,11 +620,13 @@ async def _apply_saved(
             for moved in run.moved:
                 click.echo(f"  - {moved.describe()}")
             the_plan = run.without_moved()
-        rails.enforce(the_plan, force=overrides.force)
+        out.enforce(the_plan, force=overrides.force)
         if not the_plan.has_changes and not run.held.waits:
             click.echo("Nothing to apply.")
-            return 0
-        return await _send(the_plan, run.providers, run.held, log.recorder(the_plan, str(path)))
+            return out.nothing(the_plan)
+        return await _send(
+            the_plan, run.providers, run.held, log.recorder(the_plan, str(path)), out
+        )
 
 
 def _left_out(left_out: Any, path: Path) -> None:
@@ -640,7 +656,11 @@ def _confirm() -> None:
         raise Aborted("nothing was changed")
 
 
-async def _send(the_plan: Plan, providers: Any, held: Any = None, record: Any = None) -> int:
+async def _send(
+    the_plan: Plan, providers: Any, held: Any = None, record: Any = None, out: Any = None
+) -> int:
+    out = out or _ApplyOut("text", False)
+    out.sent = the_plan
     click.echo()
     click.echo(f"Applying {len(the_plan.calls)} bulk call(s)...")
     waits = len(held.waits) if held else 0
@@ -650,8 +670,67 @@ async def _send(the_plan: Plan, providers: Any, held: Any = None, record: Any = 
         report = await runner.apply(
             the_plan, providers, on_call_done=done, held=held, record=record
         )
-    render.write_apply(report, the_plan, sys.stdout, color=render.use_color(sys.stdout))
+    out.report(report, the_plan)
     return report.exit_code
+
+
+# ---- H2b: where apply writes (--format) ----------------------------------------------------
+
+
+class _ApplyOut:
+    """Where ``apply`` writes. Text: everything on stdout, as before. JSON and Markdown: one
+    document on stdout (the report, or why nothing was sent: refused, interrupted, nothing to
+    do) and every other line (the plan, progress, the prompt) on stderr, so stdout can go to a
+    file or a pull-request comment as it is."""
+
+    def __init__(self, fmt: str, full: bool) -> None:
+        self.fmt, self.full = fmt, full
+        self.stdout: TextIO = sys.stdout
+        self.sent: Plan | None = None
+
+    @contextlib.contextmanager
+    def stdout_aside(self) -> Iterator[None]:
+        """JSON/Markdown: the run's other lines go to stderr; the document to the real stdout."""
+        self.stdout = sys.stdout
+        if self.fmt == "text":
+            yield
+            return
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+
+    def enforce(self, plan: Plan, *, force: bool) -> None:
+        try:
+            rails.enforce(plan, force=force)
+        except Refused as exc:
+            raise self.refused(plan, exc) from None
+
+    def refused(self, plan: Plan, exc: Refused) -> Refused:
+        """Write the refusal as the report (json/markdown); the error handler says why."""
+        if self.fmt != "text":
+            self._write(render.apply_outcome.refused(plan, str(exc), exc.exit_code))
+        return exc
+
+    def nothing(self, plan: Plan) -> int:
+        if self.fmt != "text":
+            self._write(render.apply_outcome.nothing_to_do(plan))
+        return 0
+
+    def report(self, report: Any, plan: Plan) -> None:
+        self._write(report, plan)
+
+    def interrupted(self, exc: ApplyInterrupted, code: int) -> None:
+        if self.fmt != "text" and self.sent is not None:
+            self._write(render.apply_outcome.interrupted(exc, self.sent, code))
+
+    def _write(self, report: Any, plan: Plan | None = None) -> None:
+        sys.stdout.flush()
+        color = render.use_color(self.stdout)
+        the_plan = plan if plan is not None else report.plan
+        render.write_apply(report, the_plan, self.stdout, fmt=self.fmt, full=self.full, color=color)
+        self.stdout.flush()
+
+
+# ---- end H2b
 
 
 @main.command()

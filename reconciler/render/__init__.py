@@ -11,7 +11,9 @@ masked in every form.
 - ``write_drift(plan, out, fmt=..., verbose=, color=)``: drift grouped by (account, field,
   desired, actual)
 - ``markdown_parts(plan, drift=, max_chars=, marker=)``: pull-request comments that each fit
-- ``write_apply(report, plan, out, color=)``
+- ``write_apply(report, plan, out, fmt=..., full=, color=)``: the apply report, grouped like a
+  plan (``apply.ApplyOutcome``: also refused, interrupted, nothing to do); ``apply_parts`` splits
+  its Markdown like ``markdown_parts``
 - ``progress(console, providers, calls)``: the transient progress display (stderr)
 """
 
@@ -22,12 +24,22 @@ from typing import Any, TextIO
 
 from ..applier import ApplyReport
 from ..plan import Plan
-from .apply import apply_text
+from . import apply as apply_outcome
+from .apply import ApplyOutcome, apply_text
 from .common import drift_line, summary_line
 from .drift import drift_text
-from .jsonout import FORMAT_VERSION, document
+from .jsonout import FORMAT_VERSION, apply_document, apply_json, document
 from .jsonout import plan_json as _json
-from .markdown import DRIFT_MARKER, GITHUB_LIMIT, MARKER, markdown_parts, markdown_text
+from .markdown import (
+    APPLY_MARKER,
+    DRIFT_MARKER,
+    GITHUB_LIMIT,
+    MARKER,
+    apply_markdown,
+    apply_parts,
+    markdown_parts,
+    markdown_text,
+)
 from .mdlayout import part_marker
 from .progress import progress
 from .text import plan_text
@@ -78,9 +90,29 @@ def write_drift(
     out.write(body)
 
 
-def write_apply(report: ApplyReport, plan: Plan, out: TextIO, *, color: bool = False) -> None:
-    """Write the apply report: calls by status, failures bounded, the outcome line last."""
-    out.write(apply_text(report, plan, color=color))
+def write_apply(
+    report: ApplyReport | ApplyOutcome,
+    plan: Plan,
+    out: TextIO,
+    *,
+    fmt: str = "text",
+    full: bool = False,
+    color: bool = False,
+    marker: str = APPLY_MARKER,
+) -> None:
+    """Write the apply report (a finished ``ApplyReport``, or an ``ApplyOutcome`` from
+    ``apply_outcome.refused/interrupted/nothing_to_do``): calls by outcome, what changed and
+    what did not converge grouped by cause (a few numbers each unless ``full``)."""
+    o = report if isinstance(report, ApplyOutcome) else apply_outcome.outcome(report, plan)
+    if fmt == "text":
+        body = apply_text(o, color=color, full=full)
+    elif fmt == "json":
+        body = apply_json(o)
+    elif fmt == "markdown":
+        body = apply_markdown(o, full=full, marker=marker)
+    else:
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+    out.write(body)
 
 
 def use_color(stream: Any) -> bool:
@@ -99,11 +131,16 @@ def plan_json(plan: Plan) -> str:
 
 
 __all__ = [
+    "APPLY_MARKER",
+    "ApplyOutcome",
     "FORMATS",
     "FORMAT_VERSION",
     "GITHUB_LIMIT",
     "DRIFT_MARKER",
     "MARKER",
+    "apply_document",
+    "apply_outcome",
+    "apply_parts",
     "document",
     "drift_line",
     "markdown_parts",

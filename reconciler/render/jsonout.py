@@ -1,6 +1,8 @@
-"""``--format json``: one versioned document for plans and drift reports, built once (orjson).
+"""``--format json``: one versioned document for plans and drift reports, built once (orjson),
+and one for the apply report (``apply_document``, kind ``apply``).
 
-The shape is documented in docs/output.md and its JSON Schema is docs/plan-output.schema.json;
+The shapes are documented in docs/output.md; their JSON Schemas are
+docs/plan-output.schema.json and docs/apply-output.schema.json;
 ``FORMAT_VERSION`` changes when a key is removed or changes meaning (adding keys does not).
 Secret fields (Telnyx ``external_pin``) are replaced by the mask everywhere.
 """
@@ -15,6 +17,7 @@ import orjson
 from ..carriers import MASK
 from ..gcpause import gc_paused
 from ..plan import FieldChange, NumberChange, Plan
+from .apply import ApplyOutcome, NumberGroup
 from .common import (
     account_views,
     carrier_secrets,
@@ -146,3 +149,74 @@ def _masked_changes(
 
 def _masked(patch: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
     return {k: MASK if k in secret else v for k, v in patch.items()} if secret else patch
+
+
+# --------------------------------------------------------------------------------------------
+# The apply report (docs/apply-output.schema.json)
+
+
+def apply_document(o: ApplyOutcome) -> dict[str, Any]:
+    """The ``apply --format json`` document (kind ``apply``) as Python data, secrets masked."""
+    converged = o.converged
+    causes = [c for v in account_views(converged) for c in v.causes] if converged else []
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "apply",
+        "status": o.status,
+        "exit_code": o.exit_code,
+        "line": o.line,
+        "reason": o.reason or None,
+        "planned": o.planned,
+        "changed": o.changed,
+        "verified": o.verified,
+        "held": o.held,
+        "requests": o.requests,
+        "stopped": [{"account": a, "error": e} for a, e in sorted(o.stopped.items())],
+        "calls": [
+            {
+                "account": c.call.account,
+                "carrier": c.call.carrier,
+                "label": label(c.call.carrier),
+                "patch": _masked(c.call.patch, carrier_secrets(c.call.carrier)),
+                "numbers": len(c.call.ids),
+                "e164s": list(c.call.e164s),
+                "outcome": c.outcome,
+                "failed": c.failed,
+                "job_id": c.job_id,
+                "followed": c.followed,
+                "error": c.error,
+            }
+            for c in o.calls
+        ],
+        "causes": [
+            {
+                "account": c.account,
+                "carrier": c.carrier,
+                "field": c.field,
+                "old": c.old,
+                "new": c.new,
+                "count": len(c.e164s),
+                "e164s": c.e164s,
+            }
+            for c in causes
+        ],
+        "failed": _groups(o.failed),
+        "pending": _groups(o.pending),
+        "not_sent": _groups(o.not_sent),
+        "meta": o.plan.meta,
+    }
+
+
+def apply_json(o: ApplyOutcome) -> str:
+    return dumps(apply_document(o))
+
+
+def _groups(groups: Sequence[NumberGroup]) -> list[dict[str, Any]]:
+    out = []
+    for g in groups:
+        item: dict[str, Any] = {"account": g.account, "cause": g.reason, "count": len(g.e164s)}
+        if g.job_id is not None:
+            item["job_id"] = g.job_id
+        item["e164s"] = g.e164s
+        out.append(item)
+    return out

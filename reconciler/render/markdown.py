@@ -11,6 +11,7 @@ marker line verbatim (so a CI step finds all of them) and a part marker ``<!-- �
 from __future__ import annotations
 
 from ..plan import Plan
+from .apply import STYLE, ApplyOutcome, CallOutcome, NumberGroup, not_ok
 from .common import (
     CLIP,
     MAX_GROUPS,
@@ -32,6 +33,8 @@ from .mdlayout import Block, Chunk, Details, Table, code, esc, head, header, row
 MARKER = "<!-- reconciler-plan -->"
 DRIFT_MARKER = "<!-- reconciler-drift -->"
 """Drift reports carry their own marker, so a CI step never mistakes one for a plan comment."""
+APPLY_MARKER = "<!-- reconciler-apply -->"
+"""Apply reports too (docs/output.md: a stable shape for the PR comment and job summary)."""
 GITHUB_LIMIT = 65536
 """GitHub refuses an issue or pull-request comment body longer than this."""
 
@@ -296,3 +299,149 @@ def _tails(view: AccountView, limit: int, full: bool) -> list[Chunk | Table]:
             )
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The apply report
+
+
+def apply_parts(
+    o: ApplyOutcome,
+    *,
+    max_chars: int = GITHUB_LIMIT,
+    marker: str = APPLY_MARKER,
+    limit: int = 20,
+    full: bool = False,
+) -> list[str]:
+    """The apply report as Markdown comments of at most ``max_chars`` characters each (split
+    like ``markdown_parts``)."""
+    blocks = apply_blocks(o, limit, full)
+    guess = 1
+    while True:
+        reserve = len(head(marker, "apply", guess, guess))
+        bodies = split(blocks, max_chars - reserve)
+        if len(str(len(bodies))) <= len(str(guess)):
+            break
+        guess = len(bodies)
+    return [head(marker, "apply", i, len(bodies)) + b for i, b in enumerate(bodies, 1)]
+
+
+def apply_markdown(
+    o: ApplyOutcome, *, marker: str = APPLY_MARKER, limit: int = 20, full: bool = False
+) -> str:
+    """The whole apply report unsplit (one part, whatever its size)."""
+    blocks = apply_blocks(o, limit, full)
+    return head(marker, "apply", 1, 1) + "".join(whole(b) for b in blocks)
+
+
+APPLY_ICON = {"applied": "✅", "nothing_to_do": "✅", "partial": "⚠️", "refused": "⛔"}
+
+
+def apply_blocks(o: ApplyOutcome, limit: int, full: bool) -> list[Block]:
+    """Heading and outcome line; the refusal as an alert; a table of accounts by call outcome;
+    per account a collapsible section: calls not fully applied, bulk calls and changes by cause
+    (of the numbers that converged), then what did not converge, pending and unsent numbers."""
+    icon = APPLY_ICON.get(o.status, "⏹️")
+    blocks: list[Block] = [
+        Chunk(f"### reconciler apply: {o.status.replace('_', ' ')} {icon}\n\n**{esc(o.line)}**\n\n")
+    ]
+    if o.status == "refused" and o.reason.strip():
+        quoted = "\n".join(f"> {esc(x)}" for x in o.reason.strip().splitlines())
+        blocks.append(Chunk(f"> [!CAUTION]\n{quoted}\n\n"))
+    for a, e in sorted(o.stopped.items()):
+        blocks.append(Chunk(f"> [!CAUTION]\n> `{esc(a)}` stopped: {esc(e)}\n\n"))
+    views = {v.summary.account: v for v in account_views(o.converged)} if o.converged else {}
+    accounts = sorted({c.call.account for c in o.calls} | {g.account for g in _all(o)})
+    outcomes = [k for k in STYLE if any(c.outcome == k for c in o.calls)]
+    rows = []
+    for account in accounts:
+        calls = [c for c in o.calls if c.call.account == account]
+        view = views.get(account)
+        rows.append(
+            row(
+                f"`{esc(account)}`",
+                *(sum(1 for c in calls if c.outcome == k) for k in outcomes),
+                len(view.changes) if view is not None and o.status != "refused" else 0,
+                sum(len(g.e164s) for g in _all(o) if g.account == account),
+            )
+        )
+    if rows:
+        heads = ("account", *(k.replace("_", " ") for k in outcomes), "changed", "not converged")
+        blocks.append(Table("Bulk calls by outcome", header(*heads, right=heads[1:]), rows))
+    values = Values()
+    for account in accounts:
+        calls = [c for c in o.calls if c.call.account == account]
+        view = views.get(account)
+        changed = len(view.changes) if view is not None and o.status != "refused" else 0
+        missed = sum(len(g.e164s) for g in _all(o) if g.account == account)
+        d = Details(
+            f"<b>{esc(account)}</b>: {plural(changed, 'number')} changed, "
+            f"{missed} not converged, {plural(len(calls), 'bulk call')}"
+        )
+        d.blocks += _bad_calls(calls, limit, full)
+        if view is not None and changed:
+            d.blocks += _calls(view, values, full)
+            d.blocks += _causes(view, values, full, drift=False)
+        d.blocks += _number_groups("Did not converge, by cause", o.failed, account, full)
+        d.blocks += _number_groups("Held by live carrier jobs", o.pending, account, full)
+        d.blocks += _number_groups("Not sent", o.not_sent, account, full)
+        if d.blocks:
+            blocks.append(d)
+    return blocks
+
+
+def _all(o: ApplyOutcome) -> list[NumberGroup]:
+    return [*o.failed, *o.pending, *o.not_sent]
+
+
+def _bad_calls(calls: list[CallOutcome], limit: int, full: bool) -> list[Chunk | Table]:
+    bad = not_ok(calls)
+    shown = bad if full else bad[: max(limit, 0)]
+    rows = []
+    for group in shown:
+        first, n = group[0], sum(len(c.call.ids) for c in group)
+        jobs = [c.job_id for c in group if c.job_id]
+        applied = 0 if first.outcome == "not_sent" else max(0, n - sum(c.failed for c in group))
+        error = "" if first.outcome == "pending" else first.error or ""
+        rows.append(
+            row(
+                esc(first.outcome.replace("_", " ")),
+                len(group),
+                f"`{esc(label(first.call.carrier))}`",
+                n,
+                applied,
+                esc(", ".join(jobs) if full else examples(jobs)),
+                esc(clip(error)),
+            )
+        )
+    if len(shown) < len(bad):
+        rest = bad[len(shown) :]
+        rows.append(
+            row(more(sum(len(g) for g in rest), "more calls"), "", "", "", "", "", ""),
+        )
+    if not rows:
+        return []
+    heads = ("outcome", "calls", "request", "numbers", "applied", "jobs", "error")
+    right = ("calls", "numbers", "applied")
+    return [Table("Calls not fully applied", header(*heads, right=right), rows)]
+
+
+def _number_groups(
+    title: str, groups: list[NumberGroup], account: str, full: bool
+) -> list[Chunk | Table]:
+    mine = [g for g in groups if g.account == account]
+    shown = mine if full else mine[:MAX_GROUPS]
+    rows = [
+        row(
+            esc(clip(g.reason, CLIP * 2)),
+            len(g.e164s),
+            esc(", ".join(g.e164s) if full else examples(g.e164s)),
+        )
+        for g in shown
+    ]
+    rest = mine[len(shown) :]
+    if rest:
+        rows.append(row(more(len(rest), "more causes"), sum(len(g.e164s) for g in rest), ""))
+    if not rows:
+        return []
+    return [Table(title, header("cause", "numbers", "examples", right=("numbers",)), rows)]

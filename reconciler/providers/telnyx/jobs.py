@@ -77,9 +77,11 @@ def settle(
     unknown = gave_up_after is not None  # the job may still run: a new one would race it
     retry = set() if unknown else {op.get("id") for op in ops if transient(op.get("errors"))}
     if unknown:
-        reason = (
-            f"job {job_id} still {status} after {gave_up_after:g}s; it may still run: check "
-            f"GET {JOBS}/{job_id} before re-running"
+        after = gave_up_after or 0.0
+        waited = f"{after:.{0 if after >= 1 else 1}f}"  # "10", not "9.99286"
+        reason = (  # the next run finds the live job (``pending``) and waits for it
+            f"job {job_id} still {status} after {waited} s: its numbers are held; the next "
+            "run settles it"
         )
     elif status == "completed":
         reason = f"not reported by job {job_id}"
