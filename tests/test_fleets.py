@@ -119,7 +119,8 @@ def test_apply_of_a_plan_file_refuses_an_account_it_does_not_hold(
     clear_log(db)
     result = cli(db, "apply", saved, "--account", TX)
     assert result.exit_code == 1, result.output
-    assert "--account telnyx-main" in result.output and "expected one of: wavix-main" in result.output
+    assert "--account telnyx-main" in result.output
+    assert "expected one of: wavix-main" in result.output
     assert "Applying" not in result.output
     assert carriers_asked(db) == []  # not even a read
 
@@ -181,9 +182,7 @@ def test_export_takes_account_and_the_old_provider_spelling_warns_once(
     assert "deprecated" not in new.stderr
     old = cli(db, "export", example, "--provider", WX, "--provider", WX)
     assert old.exit_code == 0, old.output
-    assert old.stdout.replace(_stamp(old.stdout), "") == new.stdout.replace(
-        _stamp(new.stdout), ""
-    )
+    assert old.stdout.replace(_stamp(old.stdout), "") == new.stdout.replace(_stamp(new.stdout), "")
     assert old.stderr.count("--provider is deprecated; use --account") == 1
     assert "--provider" not in cli(db, "export", "--help").output
 
