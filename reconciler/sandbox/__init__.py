@@ -6,15 +6,15 @@ Used in-process by default (``httpx.ASGITransport``, no socket) and servable on 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..clock import Clock
 from . import telnyx, wavix
+from .http import json_response
 from .store import SandboxStore, default_db_path
 
 SIMULATORS: dict[str, ModuleType] = {"wavix": wavix, "telnyx": telnyx}
@@ -39,6 +39,29 @@ class LatencyMiddleware:
         await self.app(scope, receive, send)
 
 
+class Mounts:
+    """Each simulator under its mount point (``MOUNT``, a path prefix). Starlette's ``Mount``
+    matches with a regex whose ``.`` stops at a newline, so a path holding ``%0A`` fell through to
+    a plain-text 404; here a prefix is a prefix, and the simulator answers in its carrier's
+    shape. A path under no mount gets a JSON 404 saying where the carriers are."""
+
+    def __init__(self, apps: Mapping[str, ASGIApp]) -> None:
+        self.apps = dict(apps)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # served with lifespan off; no websockets
+        base = scope.get("root_path", "")
+        path = scope["path"].removeprefix(base)
+        for prefix, app in self.apps.items():
+            if path.startswith(prefix + "/"):
+                await app({**scope, "root_path": base + prefix}, receive, send)
+                return
+        where = " and ".join(self.apps)
+        response = json_response(404, {"message": f"Not found: the sandbox serves {where}"})
+        await response(scope, receive, send)
+
+
 class Sandbox:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
@@ -46,9 +69,7 @@ class Sandbox:
             store.conn.executescript(sim.SCHEMA)
         if store.get_meta("seeded") != SEED_VERSION:
             self.reset()
-        self.api: ASGIApp = Starlette(
-            routes=[Mount(sim.MOUNT, app=sim.make_app(store)) for sim in SIMULATORS.values()]
-        )
+        self.api: ASGIApp = Mounts({sim.MOUNT: sim.make_app(store) for sim in SIMULATORS.values()})
         """The carrier routes, without the latency knob (the benchmark wraps it)."""
         self.app: ASGIApp = LatencyMiddleware(self.api, store)
         """What clients talk to: the routes behind the ``latency_ms`` knob."""

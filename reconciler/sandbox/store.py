@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
+from ..errors import ConfigError, ConfigIssue
 
 DEFAULT_DB = Path(".reconciler") / "sandbox.sqlite3"
 """Relative to the current directory; override with ``RECONCILER_SANDBOX_DB``."""
@@ -30,15 +31,22 @@ def default_db_path() -> Path:
     return Path(os.environ.get("RECONCILER_SANDBOX_DB") or DEFAULT_DB)
 
 
+OWN_TABLES = frozenset({"knobs", "meta"})
+"""Every sandbox database has these from its first open: a SQLite file with tables but neither
+is someone else's database, and the sandbox must not seed its carriers into it."""
+
+
+def _unusable(path: str, why: str) -> ConfigError:
+    where = "--sandbox-db or RECONCILER_SANDBOX_DB"
+    return ConfigError(ConfigIssue(path, None, f"{why} ({where})"))
+
+
 class SandboxStore:
     """SQLite connection + clock + knobs. ``path=":memory:"`` for tests."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: Clock | None = None) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the in-process app and a served app's event loop thread.
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn = self._connect()
         self.conn.execute(
             "PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY"
         )
@@ -53,6 +61,29 @@ class SandboxStore:
         self.lock = threading.RLock()
         self._knob_cache: dict[str, Any] | None = None
         self._knob_version = -1
+
+    def _connect(self) -> sqlite3.Connection:
+        """The database, once it is known to be a sandbox's (or new); a user error otherwise."""
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # One connection shared by the in-process app and a served app's event loop thread.
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unusable(
+                self.path, f"cannot open a sandbox database here: {exc}; choose another path"
+            ) from None
+        try:
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.Error:  # "file is not a database", or encrypted, or truncated
+            tables = {"?"}
+        if tables and not tables & OWN_TABLES:
+            conn.close()
+            raise _unusable(self.path, "not a sandbox database: remove it or choose another path")
+        return conn
 
     # ---- knobs
     def knob(self, name: str, default: Any = None) -> Any:

@@ -12,18 +12,19 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from .. import requestlog
-from ..http import dumps, json_text_response
+from ..http import Endpoint, Resource, dumps, json_text_response, route
 from ..store import SandboxStore
 from . import churn, knobs
 from .errors import (
     MESSAGING_UNAVAILABLE,
+    METHOD_NOT_ALLOWED,
     NOT_FOUND,
     ApiError,
     api_error,
+    bad_parameter,
     bad_request,
     bad_sort,
     http_error,
@@ -31,7 +32,7 @@ from .errors import (
 from .gate import Gate
 from .jobs import Jobs
 from .number import iso, update_number
-from .query import NUMBER_FILTERS, SORTS, VOICE_FILTERS, page_meta, paging, where
+from .query import NUMBER_FILTERS, SORTS, VOICE_FILTERS, offset, page_meta, paging, where
 from .requests import NUMBER_PATCH_FIELDS, VOICE_FIELDS, check_billing_group, read_body, validate
 
 MOUNT = "/telnyx/v2"
@@ -61,7 +62,10 @@ class PhoneNumbers:
         lookup_failed = column == "detailed" and knobs.value(
             self.store, "telnyx.messaging_profile_error"
         )
-        if lookup_failed and query.get("handle_messaging_profile_error") != "true":
+        handle = query.get("handle_messaging_profile_error", "false")
+        if column == "detailed" and handle not in ("true", "false"):
+            raise bad_parameter("must be one of: true, false", "handle_messaging_profile_error")
+        if lookup_failed and handle != "true":
             raise ApiError(503, [MESSAGING_UNAVAILABLE])
         if column == "voice" and (omitted := knobs.value(self.store, "telnyx.voice_listing_omits")):
             cond += (
@@ -69,14 +73,14 @@ class PhoneNumbers:
                 " AND phone_number NOT IN (SELECT value FROM json_each(?))"
             )
             args += [dumps(omitted), dumps(omitted)]
-        offset = (number - 1) * size
+        skip = offset(number, size)
         with self.store.lock:
             if cond == "1" and sort is None and churn.dense(self.store):
                 total = self.conn.execute("SELECT max(ordinal) FROM telnyx_numbers").fetchone()[0]
                 rows = self.conn.execute(
                     f"SELECT {column} FROM telnyx_numbers WHERE ordinal > ? AND ordinal <= ? "
                     "ORDER BY ordinal",
-                    (offset, offset + size),
+                    (skip, skip + size),
                 ).fetchall()
             else:
                 total = self.conn.execute(
@@ -86,7 +90,7 @@ class PhoneNumbers:
                 rows = self.conn.execute(
                     f"SELECT {column} FROM telnyx_numbers WHERE {cond} ORDER BY {order} "
                     "LIMIT ? OFFSET ?",
-                    (*args, size, offset),
+                    (*args, size, skip),
                 ).fetchall()
         items = [r[0] for r in rows]
         errors = ""
@@ -163,16 +167,21 @@ def _without_messaging(item: dict[str, Any]) -> dict[str, Any]:
 
 def make_app(store: SandboxStore) -> ASGIApp:
     numbers, jobs = PhoneNumbers(store), Jobs(store)
+
+    def resource(**methods: Endpoint) -> Resource:
+        return Resource(methods, lambda: ApiError(405, [METHOD_NOT_ALLOWED]).response())
+
     routes = [
-        Route("/phone_numbers", numbers.list_numbers, methods=["GET"]),
-        Route("/phone_numbers/voice", numbers.list_voice, methods=["GET"]),
-        Route("/phone_numbers/jobs", jobs.list_jobs, methods=["GET"]),
-        Route("/phone_numbers/jobs/update_phone_numbers", jobs.create_job, methods=["POST"]),
-        Route("/phone_numbers/jobs/{id}", jobs.get_job, methods=["GET"]),
-        Route("/phone_numbers/{id}", numbers.get_number, methods=["GET"]),
-        Route("/phone_numbers/{id}", numbers.patch_number, methods=["PATCH"]),
-        Route("/phone_numbers/{id}/voice", numbers.get_voice, methods=["GET"]),
-        Route("/phone_numbers/{id}/voice", numbers.patch_voice, methods=["PATCH"]),
+        route("/phone_numbers", resource(GET=numbers.list_numbers)),
+        route("/phone_numbers/voice", resource(GET=numbers.list_voice)),
+        route("/phone_numbers/jobs", resource(GET=jobs.list_jobs)),
+        route("/phone_numbers/jobs/update_phone_numbers", resource(POST=jobs.create_job)),
+        route("/phone_numbers/jobs/{id}", resource(GET=jobs.get_job)),
+        route("/phone_numbers/{id}", resource(GET=numbers.get_number, PATCH=numbers.patch_number)),
+        route(
+            "/phone_numbers/{id}/voice",
+            resource(GET=numbers.get_voice, PATCH=numbers.patch_voice),
+        ),
     ]
     app = Starlette(
         routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error}

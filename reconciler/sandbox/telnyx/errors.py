@@ -64,6 +64,14 @@ NOT_FOUND = err(
     "The requested resource or URL could not be found.",
     pointer="/base",
 )
+METHOD_NOT_ALLOWED = err(
+    "10015",
+    "Bad Request",
+    "The requested method is not allowed for this resource.",
+    pointer="/base",
+)
+"""A method the path does not have (405; ``http.Resource`` adds ``Allow``). The spec documents
+no 405, so the body is the envelope's generic request error."""
 AUTH_FAILED = err(
     "10009", "Authentication failed", "Could not understand the provided credentials."
 )
@@ -107,7 +115,8 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette exception handler: routing errors (unknown URL, wrong method) in Telnyx's shape."""
+    """Starlette exception handler: routing errors (an unknown URL) in Telnyx's shape. A wrong
+    method never gets here: ``http.Resource`` answers it with ``METHOD_NOT_ALLOWED``."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return ApiError(404, [NOT_FOUND]).response()

@@ -23,7 +23,15 @@ from . import knobs
 from .errors import NOT_FOUND, ApiError, bad_parameter, bad_request, bad_sort
 from .lifecycle import advance, hidden, new_work
 from .number import iso
-from .query import FILTER_KEY, JOB_TARGET_FILTERS, page_meta, paging, unsupported_filter, where
+from .query import (
+    FILTER_KEY,
+    JOB_TARGET_FILTERS,
+    offset,
+    page_meta,
+    paging,
+    unsupported_filter,
+    where,
+)
 from .requests import JOB_FIELDS, check_billing_group, leaves, read_body, validate
 
 MAX_JOB_NUMBERS = 1000
@@ -58,7 +66,8 @@ class Jobs:
             ]
         docs = [d for d in docs if _job_matches(d, wanted)]
         omit = knobs.value(self.store, "telnyx.omit_page_meta")
-        page = docs[(number - 1) * size : number * size]
+        skip = offset(number, size)
+        page = docs[skip : skip + size]
         return json_text_response(
             200,
             '{"data":' + dumps(page) + ',"meta":' + page_meta(number, size, len(docs), omit) + "}",
@@ -229,7 +238,7 @@ def _job_filters(query: list[tuple[str, str]]) -> dict[str, set[str]]:
     for key, value in query:
         if not key.startswith("filter"):
             continue
-        match = FILTER_KEY.match(key)
+        match = FILTER_KEY.fullmatch(key)
         name, sub = (match.group(1), match.group(2)) if match else ("", None)
         if name == "status":
             if sub != "":

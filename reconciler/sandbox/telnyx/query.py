@@ -10,26 +10,54 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ..http import dumps
+from ..http import dumps, uint
 from .errors import ApiError, bad_parameter, err
 
 PAGE_DEFAULT, PAGE_MAX = 20, 250
 
-FILTER_KEY = re.compile(r"^filter\[([^\]]+)\](?:\[([^\]]*)\])?$")
+FILTER_KEY = re.compile(r"filter\[([^\]]+)\](?:\[([^\]]*)\])?")
 """``filter[name]`` or ``filter[name][op]``."""
 
 Cond = tuple[str, list[Any]]
 """(SQL condition, its arguments)."""
 
-Filter = Callable[[str, str | None], Cond]
+Build = Callable[[str, str | None], Cond]
 """A filter's condition builder: (value, sub-key) → condition."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One documented ``filter[name]``: how it may be written and what it selects. Every filter
+    is checked by the same rule (``check``) before its condition is built, so no filter takes a
+    sub-key or a value the spec does not give it."""
+
+    build: Build
+    ops: tuple[str | None, ...] = (None,)
+    """Allowed sub-keys: ``None`` is ``filter[name]``, ``"eq"`` is ``filter[name][eq]``."""
+    values: tuple[str, ...] | None = None
+    """The spec's enum, if it has one."""
+    min_length: int = 0
+    """For the pattern ops (``contains``, ...): "Requires at least three characters"."""
+    many: bool = False
+    """A list: repeated keys and a comma list both mean any of the values."""
+
+    def check(self, key: str, value: str, sub: str | None) -> None:
+        if sub not in self.ops:
+            name = key[len("filter[") :].split("]")[0]
+            forms = ", ".join(f"filter[{name}]" + (f"[{op}]" if op else "") for op in self.ops)
+            raise bad_parameter(f"is not a supported filter; use {forms}", key)
+        if self.values is not None and value not in self.values:
+            raise bad_parameter("must be one of: " + ", ".join(self.values), key)
+        if sub not in (None, "eq") and len(value) < self.min_length:
+            raise bad_parameter(f"Requires at least {self.min_length} characters.", key)
 
 
 def _phone_digits(value: str, sub: str | None) -> Cond:
     digits = value.removeprefix("+")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         return "0", []  # "Non-numerical characters will result in no values being returned."
     if len(digits) < 3:
         raise bad_parameter("Requires at least three digits.", "filter[phone_number]")
@@ -44,28 +72,22 @@ def _field(column: str, path: str, nullable: bool = False) -> Filter:
             return f"{expr} IS NULL", []
         return f"{expr} = ?", [value]
 
-    return build
+    return Filter(build)
 
 
-def _enum(sql: str, allowed: tuple[str, ...], name: str) -> Filter:
-    def build(value: str, sub: str | None) -> Cond:
-        if value not in allowed:
-            raise bad_parameter("must be one of: " + ", ".join(allowed), f"filter[{name}]")
-        return sql, [value]
-
-    return build
+def _enum(sql: str, values: tuple[str, ...], ops: tuple[str | None, ...] = (None,)) -> Filter:
+    return Filter(lambda value, sub: (sql, [value]), ops=ops, values=values)
 
 
 def _name_match(column_expr: str, ops: tuple[str, ...]) -> Filter:
     patterns = {"eq": "{}", "contains": "%{}%", "starts_with": "{}%", "ends_with": "%{}"}
 
     def build(value: str, sub: str | None) -> Cond:
-        if sub not in ops:
-            raise bad_parameter("must be one of: " + ", ".join(ops), "filter[connection_name]")
+        assert sub is not None  # checked: ops has no None
         op = "=" if sub == "eq" else "LIKE"
         return f"{column_expr} {op} ?", [patterns[sub].format(value)]
 
-    return build
+    return Filter(build, ops=ops, min_length=3)
 
 
 _STATUSES = (
@@ -80,18 +102,23 @@ _STATUSES = (
     "port-out-pending",
 )
 _USAGE = ("pay-per-minute", "channel")
+_NUMBER_TYPES = ("local", "national", "toll_free", "mobile", "shared_cost")
+_BOOLEAN = ("true", "false")
 _CONN_NAME = "json_extract(detailed, '$.connection_name')"
+_USAGE_FILTER = _enum("json_extract(voice, '$.usage_payment_method') = ?", _USAGE)
 
 NUMBER_FILTERS: dict[str, Filter] = {
-    "tag": lambda v, s: (
-        "EXISTS (SELECT 1 FROM json_each(detailed, '$.tags') WHERE value = ?)",
-        [v],
+    "tag": Filter(
+        lambda v, s: ("EXISTS (SELECT 1 FROM json_each(detailed, '$.tags') WHERE value = ?)", [v])
     ),
-    "phone_number": _phone_digits,
-    "status": _enum("status = ?", _STATUSES, "status"),
-    "country_iso_alpha2": lambda v, s: (
-        "json_extract(detailed, '$.country_iso_alpha2') IN (SELECT value FROM json_each(?))",
-        [dumps(v.split(","))],
+    "phone_number": Filter(_phone_digits),
+    "status": _enum("status = ?", _STATUSES),
+    "country_iso_alpha2": Filter(
+        lambda v, s: (
+            "json_extract(detailed, '$.country_iso_alpha2') IN (SELECT value FROM json_each(?))",
+            [dumps(v.split(","))],
+        ),
+        many=True,
     ),
     "connection_id": _field("detailed", "connection_id"),
     "customer_reference": _field("detailed", "customer_reference"),
@@ -100,24 +127,32 @@ NUMBER_FILTERS: dict[str, Filter] = {
     "voice.connection_name": _name_match(
         _CONN_NAME, ("eq", "contains", "starts_with", "ends_with")
     ),
-    "voice.usage_payment_method": _enum(
-        "json_extract(voice, '$.usage_payment_method') = ?", _USAGE, "voice.usage_payment_method"
+    "voice.usage_payment_method": _USAGE_FILTER,
+    "number_type": _enum(
+        "json_extract(detailed, '$.phone_number_type') = ?", _NUMBER_TYPES, ("eq",)
     ),
-    "number_type": lambda v, s: ("json_extract(detailed, '$.phone_number_type') = ?", [v]),
-    "source": lambda v, s: (
-        "json_extract(detailed, '$.source_type') = ?",
-        ["port_request" if v == "ported" else "number_order"],
+    "source": Filter(
+        lambda v, s: (
+            "json_extract(detailed, '$.source_type') = ?",
+            ["port_request" if v == "ported" else "number_order"],
+        ),
+        values=("ported", "purchased"),
     ),
-    "without_tags": lambda v, s: (
-        ("json_array_length(detailed, '$.tags') = 0", []) if v == "true" else ("1", [])
+    "without_tags": Filter(
+        lambda v, s: (
+            ("json_array_length(detailed, '$.tags') = 0", []) if v == "true" else ("1", [])
+        ),
+        values=_BOOLEAN,
     ),
-    "has_bundle": lambda v, s: ("0", []) if v == "true" else ("1", []),  # no bundles here
+    # The job filter's has_bundle is a free string in the spec; "true" is the only one that
+    # selects (nothing: sandbox numbers have no bundles).
+    "has_bundle": Filter(lambda v, s: ("0", []) if v == "true" else ("1", [])),
 }
 VOICE_FILTERS: dict[str, Filter] = {
-    "phone_number": _phone_digits,
+    "phone_number": NUMBER_FILTERS["phone_number"],
     "connection_name": _name_match(_CONN_NAME, ("contains",)),
-    "customer_reference": _field("detailed", "customer_reference"),
-    "voice.usage_payment_method": NUMBER_FILTERS["voice.usage_payment_method"],
+    "customer_reference": NUMBER_FILTERS["customer_reference"],
+    "voice.usage_payment_method": _USAGE_FILTER,
 }
 JOB_TARGET_FILTERS: dict[str, Filter] = {
     k: NUMBER_FILTERS[k]
@@ -147,35 +182,49 @@ def unsupported_filter(key: str) -> ApiError:
 
 
 def where(query: Iterable[tuple[str, str]], filters: Mapping[str, Filter]) -> Cond:
-    """``filter[...]`` query parameters → one SQL condition (unknown filters are a 422)."""
+    """``filter[...]`` query parameters → one SQL condition, every filter checked the same way
+    (``Filter.check``); an unknown filter is a 422 (docs/sandbox-telnyx.md says why)."""
+    given: dict[str, tuple[Filter, str | None, list[str]]] = {}
     parts: list[str] = []
     args: list[Any] = []
     for key, value in query:
         if not key.startswith("filter"):
             continue
-        match = FILTER_KEY.match(key)
-        build = filters.get(match.group(1)) if match else None
-        if match is None or build is None:
+        match = FILTER_KEY.fullmatch(key)
+        flt = filters.get(match.group(1)) if match else None
+        if match is None or flt is None:
             raise unsupported_filter(key)
-        sql, more = build(value, match.group(2))
+        sub = match.group(2)
+        flt.check(key, value, sub)
+        if flt.many:
+            given.setdefault(key, (flt, sub, []))[2].append(value)
+            continue
+        sql, more = flt.build(value, sub)
+        parts.append(sql)
+        args.extend(more)
+    for flt, sub, values in given.values():
+        sql, more = flt.build(",".join(values), sub)
         parts.append(sql)
         args.extend(more)
     return (" AND ".join(parts) or "1"), args
 
 
 def paging(query: Mapping[str, str]) -> tuple[int, int]:
-    """``page[number]``, ``page[size]`` → (number, size); 422 "Invalid pagination" otherwise."""
+    """``page[number]``, ``page[size]`` → (number, size); 422 "Invalid pagination" otherwise.
+    A number is ASCII digits only (``http.uint``); any page past the end is an empty page."""
     out = {"number": 1, "size": PAGE_DEFAULT}
     for key, value in query.items():
         if not (key == "page" or key.startswith("page[")):
             continue
         name = key[5:-1] if key.endswith("]") else ""
         low, high = (1, PAGE_MAX) if name == "size" else (1, None)
-        try:
-            number = int(value)
-        except ValueError:
-            number = 0
-        if name not in out or number < low or (high is not None and number > high):
+        number = uint(value)
+        if (
+            name not in out
+            or number is None
+            or number < low
+            or (high is not None and number > high)
+        ):
             raise ApiError(
                 422,
                 [
@@ -190,6 +239,16 @@ def paging(query: Mapping[str, str]) -> tuple[int, int]:
             )
         out[name] = number
     return out["number"], out["size"]
+
+
+MAX_OFFSET = 2**62
+"""Past every row the store can hold, and small enough that ``offset + size`` stays a SQLite
+integer: a page number beyond it reads as this offset (an empty page), not an overflow."""
+
+
+def offset(number: int, size: int) -> int:
+    """Rows before page ``number``, for SQL: the one rule every listing pages by."""
+    return min((number - 1) * size, MAX_OFFSET)
 
 
 def page_meta(number: int, size: int, total: int, omit: Collection[str] = ()) -> str:

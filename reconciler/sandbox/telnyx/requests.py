@@ -3,18 +3,19 @@ nested object), checking a body against them, and reading the JSON body itself."
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
+from ..http import loads
 from .account import BILLING_GROUPS
 from .errors import ApiError, bad_request, err
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_CNAM = re.compile(r"^[A-Za-z0-9 ]{1,15}$")
+# Matched with fullmatch: a ``$`` anchor would also match before a final newline.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_CNAM = re.compile(r"[A-Za-z0-9 ]{1,15}")
 
 _S, _B = "string", "boolean"
 _FORWARDING = {
@@ -99,9 +100,9 @@ def _check(kind: str | tuple[str, ...], value: Any) -> str | None:
     if kind == "tags":
         ok = isinstance(value, list) and all(isinstance(t, str) and t for t in value)
         return None if ok else "must be an array of non-empty strings"
-    if kind == "forwards_to" and value and not _E164.match(value):
+    if kind == "forwards_to" and value and not _E164.fullmatch(value):
         return "Phone number must be in +E.164 format"
-    if kind == "cnam" and not _CNAM.match(value):
+    if kind == "cnam" and not _CNAM.fullmatch(value):
         return "must be alphanumeric characters or spaces with a maximum length of 15"
     return None
 
@@ -112,9 +113,10 @@ def leaves(body: Mapping[str, Any]) -> int:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; 400 when it is not JSON or not an object."""
+    """The request's JSON object; 400 when it is not JSON (or too deeply nested to read) or not
+    an object."""
     try:
-        body = json.loads(await request.body())
+        body = loads(await request.body())
     except ValueError:
         raise bad_request("The request body is not valid JSON.", "/base", status=400) from None
     if not isinstance(body, dict):

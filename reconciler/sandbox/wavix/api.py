@@ -6,21 +6,29 @@ every PATCH through the refusal knobs (``refusals``) before anything is applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from .. import requestlog
 from ..faults import Fault, WriteFaults, pop_fault
-from ..http import bearer_key, dumps, json_response, json_text_response
+from ..http import Endpoint, Resource, bearer_key, dumps, json_text_response, route
 from ..store import SandboxStore
 from . import pending, sparse
 from .account import DOC_TYPES, KEYS
-from .errors import WavixError, forbidden, injected, invalid, not_found, unauthorized
+from .errors import (
+    WavixError,
+    forbidden,
+    injected,
+    invalid,
+    not_allowed,
+    not_found,
+    routing_error,
+    unauthorized,
+)
 from .knobs import value
 from .ratelimit import RateLimiter
 from .refusals import refusal
@@ -40,7 +48,7 @@ DEFAULT_PER_PAGE, MAX_PER_PAGE = 25, 100
 
 _DOC_TYPES_JSON = dumps(DOC_TYPES)
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Endpoint
 
 
 class WavixSimulator:
@@ -58,7 +66,7 @@ class WavixSimulator:
             try:
                 response = await self._handle(request, scope, handler)
             except WavixError as err:
-                response = json_response(err.status, err.body, err.headers)
+                response = err.response()
             requestlog.record(self.store, entry, response.status_code)
             return response
 
@@ -235,11 +243,26 @@ class WavixSimulator:
 
 def make_app(store: SandboxStore) -> Starlette:
     sim = WavixSimulator(store)
+
+    def resource(**methods: Handler) -> Resource:
+        return Resource(methods, lambda: not_allowed().response())
+
     return Starlette(
         routes=[
-            Route("/v1/numbers", sim.route("read", sim.list_numbers), methods=["GET"]),
-            Route("/v1/numbers", sim.route("write", sim.bulk_update), methods=["PATCH"]),
-            Route("/v1/numbers/{id}", sim.route("read", sim.get_number), methods=["GET"]),
-            Route("/v1/numbers/{id}", sim.route("write", sim.update_number), methods=["PATCH"]),
-        ]
+            route(
+                "/v1/numbers",
+                resource(
+                    GET=sim.route("read", sim.list_numbers),
+                    PATCH=sim.route("write", sim.bulk_update),
+                ),
+            ),
+            route(
+                "/v1/numbers/{id}",
+                resource(
+                    GET=sim.route("read", sim.get_number),
+                    PATCH=sim.route("write", sim.update_number),
+                ),
+            ),
+        ],
+        exception_handlers={HTTPException: routing_error},
     )

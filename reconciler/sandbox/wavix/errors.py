@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
 from ..faults import Fault
+from ..http import json_response
 
 
 class WavixError(Exception):
@@ -13,6 +18,9 @@ class WavixError(Exception):
     def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
         super().__init__(body.get("message", ""))
         self.status, self.body, self.headers = status, body, headers or {}
+
+    def response(self) -> Response:
+        return json_response(self.status, self.body, self.headers)
 
 
 def invalid(param: str) -> WavixError:
@@ -34,6 +42,12 @@ def not_found() -> WavixError:
     return WavixError(404, {"success": False, "message": "Record not found"})
 
 
+def not_allowed() -> WavixError:
+    """A method the path does not have (the caller adds ``Allow``). Wavix documents no 405; its
+    error shape is ``{success, message}`` everywhere."""
+    return WavixError(405, {"success": False, "message": "Method not allowed"})
+
+
 FAULT_MESSAGES = {
     429: "Too many requests",
     500: "Internal server error",
@@ -50,3 +64,11 @@ def injected(fault: Fault) -> WavixError:
         headers["Retry-After"] = f"{fault.retry_after if fault.retry_after is not None else 1:g}"
     message = FAULT_MESSAGES.get(fault.status, "Injected failure")
     return WavixError(fault.status, {"success": False, "message": message}, headers)
+
+
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler: a path no route has (404) in Wavix's shape, not plain text."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return not_found().response()
+    return WavixError(exc.status_code, {"success": False, "message": str(exc.detail)}).response()

@@ -3,7 +3,6 @@ and types), query and path parameters. Every violation is a 400 naming the param
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from pydantic import (
 )
 from starlette.requests import Request
 
+from ..http import loads, uint
 from .account import TRUNKS
 from .errors import invalid
 
@@ -77,7 +77,7 @@ def parse(model: type[_Body], raw: bytes, *, optional: bool = False) -> Any:
     if not raw.strip() and optional:
         return model()
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except ValueError:
         raise invalid("body") from None
     if not isinstance(data, dict):
@@ -108,17 +108,14 @@ def int_param(q: Mapping[str, str], name: str, default: int, *, minimum: int = 1
     raw = q.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(name) from None
-    if not minimum <= value <= INT32_MAX:
+    value = uint(raw)
+    if value is None or not minimum <= value <= INT32_MAX:
         raise invalid(name)
     return value
 
 
 def path_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= ID_MAX:
+    value = uint(request.path_params["id"])
+    if value is None or not 0 < value <= ID_MAX:
         raise invalid("id")
-    return int(raw)
+    return value
