@@ -27,6 +27,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,6 +51,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 """Methods retried by default; a provider marks other requests idempotent per call."""
 _SPENT = httpx.ByteStream(b"")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+"""RFC 3986 path characters (and ``%``, so an encoded path stays as it is)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,9 @@ class Http:
         are retried, and a transport error raises at once (the outcome is unknown).
         """
         retry_all = method in IDEMPOTENT if idempotent is None else idempotent
+        # Paths carry ids the carrier sent: characters a URL cannot hold are percent-encoded
+        # (the carrier then answers for that id), never an InvalidURL traceback.
+        path = quote(path, safe=_PATH_SAFE)
         waited = 0.0
         attempt = 0
         while True:
