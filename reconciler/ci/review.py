@@ -30,7 +30,7 @@ from .github import GitHub, GitHubError, RunContext
 log = logging.getLogger(__name__)
 
 PLAN_MARKER = render.MARKER
-APPLY_MARKER = "<!-- reconciler-apply -->"
+APPLY_MARKER = render.APPLY_MARKER
 DRIFT_MARKER = render.DRIFT_MARKER
 DRIFT_LABEL = "reconciler-drift"
 PLAN_MEMBER = "plan.json"
