@@ -1037,5 +1037,12 @@ def sandbox_drift(
     )
 
 
+# --- reconciler github (owned by reconciler/ci; registration only) ---------------------------
+from .ci.command import github as _github  # noqa: E402  (after main: ci imports nothing of cli)
+
+main.add_command(_github, "github")
+# --- end reconciler github ------------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
