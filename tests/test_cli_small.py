@@ -111,6 +111,21 @@ def test_a_rejected_wavix_key_names_the_variable_the_account_uses(db: Path, tmp_
     assert "WAVIX_API_KEY" not in result.output and key not in result.output
 
 
+def test_a_rejected_telnyx_key_names_the_variable_the_account_uses(
+    db: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "providers:\n  tx:\n    type: telnyx\n    sandbox: true\n    api_key: ${OTHER_TX_KEY}\n"
+        "numbers:\n  - {provider: tx, number: '+1313555*', settings: {hd_voice_enabled: true}}\n"
+    )
+    key = "KEYnot-the-sandbox-key-0123456789"
+    result = cli(db, "plan", config, env={"OTHER_TX_KEY": key})
+    assert result.exit_code == 1, result.output
+    assert "401" in result.output and "check OTHER_TX_KEY" in result.output
+    assert "TELNYX_API_KEY" not in result.output and key not in result.output
+
+
 # ---- RECONCILER_LOG
 
 

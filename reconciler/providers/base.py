@@ -132,7 +132,7 @@ class Provider(ABC):
             policy=self.retry_policy,
             error_text=self.error_text,
             retry_hint=self.retry_hint,
-            key_hint=f"{config.carrier.key_env} or the account's api_key",
+            key_hint=config.key_hint,  # the variable this account's api_key names
             connections=self.http_concurrency,
         )
         self.on_progress: Callable[[str, int, int], None] | None = None
