@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from reconciler.errors import ConfigError
 from reconciler.loader import load
-from reconciler.models import PlainE164, check_e164
+from reconciler.e164 import PlainE164, check_e164
 from reconciler.yamltree import LDict, LList, parse
 
 PROVIDERS = """\
