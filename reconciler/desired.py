@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .config import ProviderConfig
 from .errors import ConfigIssue
+from .intern import Pool
 from .models import Settings
 
 
@@ -34,9 +35,11 @@ class Rule:
     """All entries of one account with the same selector, merged (equal precedence).
 
     ``selector`` is an E.164 number (``exact``) or a prefix ending in ``*``. ``settings`` is flat
-    canonical and may be shared with other rules (never mutate it in place); ``field_sources``
-    says which ``file:line`` set each field when entries were merged, and is empty when every
-    field came from ``sources[0]`` (one entry: no dict per rule for 100k exact entries).
+    canonical and shared with the rules of equal settings, ``key`` its integer key
+    (``reconciler.intern``; None for a rule built by hand: the resolver interns it);
+    ``field_sources`` says which ``file:line`` set each field when entries were merged, and is
+    empty when every field came from ``sources[0]`` (one entry: no dict per rule for 100k exact
+    entries).
     """
 
     account: str
@@ -45,6 +48,7 @@ class Rule:
     settings: Settings
     sources: list[str] = field(default_factory=list)
     field_sources: dict[str, str] = field(default_factory=dict)
+    key: int | None = None
 
     def source_of(self, path: str) -> str:
         """The ``file:line`` that set ``path``."""
@@ -61,25 +65,42 @@ class DesiredState:
     unset_secrets: tuple[ConfigIssue, ...] = ()
     """``${VAR}`` secret settings whose variable is unset: fine for ``validate`` (run where
     secrets are not), an error before anything reads or writes a carrier account."""
+    empty_files: tuple[str, ...] = ()
+    """Files with nothing but blanks and comments (a truncated file?), for ``rails``."""
+    empty_numbers: tuple[str, ...] = ()
+    """Files whose ``numbers:`` has no entries (a truncated list?), for ``rails``."""
+
+    def __post_init__(self) -> None:
+        if any(r.key is None for rules in self.rules.values() for r in rules):
+            _intern(self.rules)  # rules built by hand (tests, benchmarks); the loader keys its own
 
     def resolver(self, account: str) -> Resolver:
         return Resolver(self.rules.get(account, []))
 
 
+def _intern(rules: dict[str, list[Rule]]) -> None:
+    """Key every rule's settings through one pool (``reconciler.intern``)."""
+    pool = Pool()
+    for account_rules in rules.values():
+        for rule in account_rules:
+            rule.key, rule.settings = pool.share(rule.settings)
+
+
 class Resolver:
     """Desired settings of one live number: the merge of every rule that selects it.
 
-    Numbers selected by rules with the same settings share one merged dict (the cache is keyed
-    by the rules' settings objects, which the loader shares between equal entries), so a million
-    numbers under a handful of profiles, or 100k exact entries with 100 distinct overrides, cost
-    a few hundred dicts.
+    Merged settings are handed out through a ``reconciler.intern.Pool`` (its contract: equal
+    settings are one object for the resolver's lifetime), cached per combination of the rules'
+    settings keys, so a million numbers under a handful of profiles, or 100k exact entries with
+    100 distinct overrides, cost a few hundred dicts.
     """
 
     def __init__(self, rules: list[Rule]) -> None:
         self.exact = {r.selector: r for r in rules if r.exact}
         self.prefixes = {r.selector[:-1]: r for r in rules if not r.exact}
         self.lengths = sorted({len(p) for p in self.prefixes})
-        self._cache: dict[tuple[int, ...], Settings] = {}
+        self._pool = Pool()
+        self._cache: dict[tuple[int | None, ...], Settings] = {}
 
     def desired(self, e164: str) -> Settings | None:
         """The merged settings of ``e164``, or None when no rule selects it (unmanaged)."""
@@ -92,11 +113,11 @@ class Resolver:
             matched.append(exact)
         if not matched:
             return None
-        key = tuple([id(r.settings) for r in matched])  # the rules keep these alive
+        key = tuple([r.key for r in matched])
         merged = self._cache.get(key)
         if merged is None:
             merged = {}
             for rule in matched:  # shorter prefix → longer prefix → exact
                 merged.update(rule.settings)
-            self._cache[key] = merged
+            merged = self._cache[key] = self._pool.share(merged).settings
         return merged
