@@ -406,7 +406,6 @@ def plan(
             accounts=accounts,
             overrides=_overrides(limits),
             wiring=_wiring(sandbox_db),
-            meta={"config": str(path)},
         ) as run:
             if out is not None:
                 planfile.write(
@@ -571,7 +570,6 @@ async def _apply_config(
         accounts=accounts,
         overrides=overrides,
         wiring=_wiring(sandbox_db),
-        meta={"config": str(path)},
         journal=log,
     ) as run:
         _settled(run)
@@ -777,7 +775,6 @@ def drift(
             targets=targets,
             accounts=accounts,
             wiring=_wiring(sandbox_db),
-            meta={"config": str(path)},
             list_unmanaged=verbose,
         ) as run:
             return run.plan

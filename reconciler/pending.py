@@ -27,10 +27,11 @@ from typing import Any
 
 from . import carriers
 from .models import LiveNumber
-from .plan import BulkCall, NumberChange, Plan, PlanWarning
+from .plan import BulkCall, NumberChange, Plan, PlanWarning, WarningKind
 from .providers.base import PendingJob, Provider
+from .wording import plural
 
-PENDING, CONFLICT = "pending_job", "job_conflict"
+PENDING, CONFLICT = WarningKind.PENDING_JOB, WarningKind.JOB_CONFLICT
 """``PlanWarning.rail`` values: informative, they never make apply refuse."""
 
 
@@ -96,8 +97,7 @@ class Holds:
 
 
 def _count(h: Held) -> str:
-    n = len(h.changes)
-    return f"{n} planned number{'s' if n != 1 else ''}"
+    return plural(len(h.changes), "planned number")
 
 
 def _some(h: Held, shown: int = 5) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
-
-PLAN_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +64,109 @@ class AccountSummary:
     """The unmanaged numbers themselves, when the run asked for them (``drift -v``)."""
 
 
+class WarningKind(StrEnum):
+    """What a ``PlanWarning`` is about; the value is the name output shows (``rail``).
+
+    Safety rails first: ``apply`` refuses a plan that trips one without ``--force``
+    (``refusing``). ``EMPTY`` is a rail only ``drift`` refuses (``rails.refuse_empty``). The
+    rest inform and never refuse.
+    """
+
+    CHANGE_SHARE = "change_share"
+    MAX_CHANGES = "max_changes"
+    ROUTING = "routing"
+    EMPTY = "empty"
+    TARGET = "target"
+    """The run was limited by ``--target`` or ``--account``."""
+    PENDING_JOB = "pending_job"
+    """Numbers a live carrier job holds: apply waits for it and verifies."""
+    JOB_CONFLICT = "job_conflict"
+    """A live carrier job sets a planned number to another value."""
+
+    @property
+    def refusing(self) -> bool:
+        """A safety rail ``apply`` refuses without ``--force``."""
+        return self in REFUSING
+
+
+REFUSING = frozenset({WarningKind.CHANGE_SHARE, WarningKind.MAX_CHANGES, WarningKind.ROUTING})
+
+
 @dataclass(frozen=True, slots=True)
 class PlanWarning:
     """Something a reviewer must see: a safety rail the plan trips (``apply`` will refuse it
-    without ``--force``), an empty config, or a run limited by ``--target``."""
+    without ``--force``), an empty config, a run limited by ``--target``, a live carrier job."""
 
-    rail: str
+    rail: WarningKind
     account: str
+    """The account it is about; "" for the whole run."""
     message: str
+
+    def __post_init__(self) -> None:
+        if self.rail.__class__ is not WarningKind:  # given by its name: one of the kinds only
+            object.__setattr__(self, "rail", WarningKind(self.rail))
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The accounts a run was limited to (``--account``), of those the config declares."""
+
+    selected: tuple[str, ...]
+    declared: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> Selection | None:
+        """The selection a plan records (None: the run covered every account)."""
+        return plan.scope.accounts
+
+    def describe(self) -> str:
+        """``a, b of 4``."""
+        return f"{', '.join(self.selected)} of {len(self.declared)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a plan covers, beyond its accounts' figures; JSON ``meta`` (keys only when set).
+
+    ``config`` is the path the plan was made from. ``accounts`` is the ``--account`` selection.
+    With ``--target`` selectors (``targets``), ``managed`` holds each account's managed numbers
+    in the whole account (the rails' base, ``rails.managed_counts``) and ``read`` the numbers
+    read per account, of which only those the targets select were planned.
+    """
+
+    config: str | None = None
+    accounts: Selection | None = None
+    targets: tuple[str, ...] = ()
+    managed: Mapping[str, int] = field(default_factory=dict)
+    read: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.config is not None:
+            out["config"] = self.config
+        if self.accounts is not None:
+            out["accounts"] = {
+                "selected": list(self.accounts.selected),
+                "declared": list(self.accounts.declared),
+            }
+        if self.targets:
+            out["targets"] = list(self.targets)
+            out["managed"] = dict(self.managed)
+            out["read"] = dict(self.read)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scope:
+        accounts = data.get("accounts")
+        return cls(
+            config=data.get("config"),
+            accounts=Selection(tuple(accounts["selected"]), tuple(accounts["declared"]))
+            if accounts is not None
+            else None,
+            targets=tuple(data.get("targets", ())),
+            managed=dict(data.get("managed", {})),
+            read=dict(data.get("read", {})),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +174,7 @@ class Plan:
     accounts: tuple[AccountSummary, ...]
     changes: tuple[NumberChange, ...]
     calls: tuple[BulkCall, ...]
-    format: int = PLAN_FORMAT
-    meta: dict[str, Any] = field(default_factory=dict)
+    scope: Scope = field(default_factory=Scope)
     warnings: tuple[PlanWarning, ...] = ()
 
     # ---- derived figures
@@ -150,9 +244,9 @@ class Plan:
 
     # ---- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON data (a saved plan's ``plan``; ``planfile`` adds its ``format``)."""
         return {
-            "format": self.format,
-            "meta": self.meta,
+            "meta": self.scope.to_dict(),
             "accounts": [
                 {
                     **{k: getattr(a, k) for k in _SUMMARY_SCALARS},
@@ -182,15 +276,15 @@ class Plan:
                 for b in self.calls
             ],
             "warnings": [
-                {"rail": w.rail, "account": w.account, "message": w.message} for w in self.warnings
+                {"rail": w.rail.value, "account": w.account, "message": w.message}
+                for w in self.warnings
             ],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(
-            format=data["format"],
-            meta=dict(data.get("meta", {})),
+            scope=Scope.from_dict(data.get("meta", {})),
             accounts=tuple(
                 AccountSummary(
                     **{k: a[k] for k in _SUMMARY_SCALARS},
@@ -219,7 +313,10 @@ class Plan:
                 )
                 for b in data["calls"]
             ),
-            warnings=tuple(PlanWarning(**w) for w in data.get("warnings", ())),
+            warnings=tuple(
+                PlanWarning(WarningKind(w["rail"]), w["account"], w["message"])
+                for w in data.get("warnings", ())
+            ),
         )
 
     def checksum(self) -> str:

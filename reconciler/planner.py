@@ -27,7 +27,7 @@ from .bounds import lower_bound
 from .desired import DesiredState
 from .models import LiveNumber, Settings, field_paths
 from .packing import Call, Instance, freeze
-from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan
+from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan, Scope
 
 _MISSING = object()
 
@@ -216,7 +216,7 @@ def make_plan(
     current: Mapping[str, Sequence[LiveNumber]],
     *,
     limits: Mapping[str, int] | None = None,
-    meta: dict[str, Any] | None = None,
+    scope: Scope | None = None,
 ) -> Plan:
     """The whole plan: every account of ``desired`` that ``current`` has live numbers for."""
     summaries, changes, calls = [], [], []
@@ -234,5 +234,8 @@ def make_plan(
         changes.extend(ch)
         calls.extend(ca)
     return Plan(
-        accounts=tuple(summaries), changes=tuple(changes), calls=tuple(calls), meta=meta or {}
+        accounts=tuple(summaries),
+        changes=tuple(changes),
+        calls=tuple(calls),
+        scope=scope or Scope(),
     )

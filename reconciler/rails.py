@@ -22,32 +22,31 @@ an account it declares, an empty file, or a ``numbers:`` list without entries.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import carriers
 from .config import ProviderConfig
 from .desired import DesiredState
 from .errors import RailError
-from .plan import Plan, PlanWarning
+from .plan import Plan, PlanWarning, WarningKind
+from .source import Source
+from .wording import plural
 
 MIN_MANAGED = 10
 """The share rail applies to accounts managing at least this many numbers."""
 
-SHARE, COUNT, ROUTING, EMPTY, TARGET = "change_share", "max_changes", "routing", "empty", "target"
-REFUSING = (SHARE, COUNT, ROUTING)
-"""Rails that make ``apply`` refuse without ``--force``."""
-
-_NUMBERS_KEY = re.compile(r"^numbers\s*:", re.MULTILINE)
+SHARE, COUNT, ROUTING = WarningKind.CHANGE_SHARE, WarningKind.MAX_CHANGES, WarningKind.ROUTING
+EMPTY, TARGET = WarningKind.EMPTY, WarningKind.TARGET
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_change_share: float = 0.30
-    max_changes: int | None = None
-    max_routing_changes: int | None = 100
+    """One account's limits for a run; the defaults are ``ProviderConfig``'s, declared there."""
+
+    max_change_share: float
+    max_changes: int | None
+    max_routing_changes: int | None
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,11 @@ class Overrides:
 
 def managed_counts(plan: Plan) -> dict[str, int]:
     """Managed numbers per account: the plan's own figures, or the whole account's when the run
-    was limited by ``--target`` (``meta["managed"]``). Every number a selector matches counts,
+    was limited by ``--target`` (``Plan.scope.managed``). Every number a selector matches counts,
     including those taken out of the changes because a live carrier job holds them
     (``pending.hold``): ``total - unmanaged``, not the changes left."""
     counts = {a.account: a.total - a.unmanaged for a in plan.accounts}
-    counts.update(plan.meta.get("managed", {}))
+    counts.update(plan.scope.managed)
     return counts
 
 
@@ -134,12 +133,12 @@ def check(
 
 def enforce(plan: Plan, *, force: bool = False) -> None:
     """Raise ``RailError`` naming every refusing rail the plan's warnings record, unless forced."""
-    tripped = [w for w in plan.warnings if w.rail in REFUSING]
+    tripped = [w for w in plan.warnings if w.rail.refusing]
     if not tripped or force:
         return
     lines = "\n".join(f"  - [{w.rail}] {w.message}" for w in tripped)
     raise RailError(
-        f"apply refused by {len(tripped)} safety rail{'s' if len(tripped) != 1 else ''}; "
+        f"apply refused by {plural(len(tripped), 'safety rail')}; "
         f"nothing was sent:\n{lines}\n"
         "If these changes are intended: re-run with --force, or raise the limit for this run "
         "(--max-change-share, --max-changes, --max-routing-changes) or in the account's entry "
@@ -157,14 +156,16 @@ def config_warnings(state: DesiredState) -> list[PlanWarning]:
     """Offline: declared accounts without selectors, empty files, empty ``numbers:`` lists."""
     out: list[PlanWarning] = []
     with_entries = {
-        src.rsplit(":", 1)[0] for rules in state.rules.values() for r in rules for src in r.sources
+        Source.parse(src).file for rules in state.rules.values() for r in rules for src in r.sources
     }
+    # -- D (loader split): the loader records empty files and empty numbers: lists
+    empty, no_entries = set(state.empty_files), set(state.empty_numbers)
     for file in state.files:
-        text = _read(file)
-        if not _has_content(text):
+        if file in empty:
             out.append(PlanWarning(EMPTY, "", f"{file}: the file is empty (truncated?)"))
-        elif _NUMBERS_KEY.search(text) and file not in with_entries:
+        elif file in no_entries:
             out.append(PlanWarning(EMPTY, "", f"{file}: numbers: has no entries (truncated?)"))
+    # -- end D
     if not with_entries:
         out.append(PlanWarning(EMPTY, "", "the configuration has no numbers entries at all"))
     for name in sorted(state.accounts):
@@ -206,17 +207,6 @@ def refuse_empty(warnings: Iterable[PlanWarning]) -> None:
             rail=EMPTY,
             account=empty[0].account,
         )
-
-
-def _read(file: str) -> str:
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return "?"  # the loader reported it already; not "empty"
-
-
-def _has_content(text: str) -> bool:
-    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
 def _pct(share: float) -> str:

@@ -8,7 +8,7 @@ config → open → re-read the planned numbers → what moved).
 
 Fleets (``--account NAME``, repeatable) work like terraform's ``-target``: a run is limited to the
 named accounts before anything is opened, so the others are neither read nor written, and the plan
-says so (a ``target`` warning, and ``meta["accounts"]``: the selected and the declared names). A
+says so (a ``target`` warning, and ``Plan.scope.accounts``: the selected and the declared names). A
 saved plan applies only the accounts it holds; ``--account`` at apply time narrows it further to a
 subset of those (the rest of the file is left untouched and named), and a name the plan does not
 hold is refused before anything is opened.
@@ -33,15 +33,16 @@ from .errors import ConfigError, ConfigIssue, PlanError
 from .gcpause import gc_paused
 from .loader import load
 from .models import LiveNumber
-from .plan import AccountSummary, Plan, PlanWarning
+from .plan import AccountSummary, Plan, PlanWarning, Scope, Selection
 from .planner import make_plan
 from .providers import Provider, open_account
+from .source import Source
 from .wording import unknown
 
 Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[Any]]
 """Wraps the reads with a display (the CLI's ``render.progress``)."""
 
-_SELECTOR = re.compile(r"^\+[0-9]{1,15}\*?$")
+_SELECTOR = re.compile(r"\+[0-9]{1,15}\*?")
 
 
 @asynccontextmanager
@@ -65,13 +66,10 @@ async def open_accounts(
     for name in names:
         account = state.accounts[name]
         for var in account.missing_env:
-            file, _, line = account.source.rpartition(":")
             issues.append(
-                ConfigIssue(
-                    file,
-                    int(line) if line.isdigit() else None,
+                Source.parse(account.source).issue(
                     f"providers.{name}: environment variable {var} is not set or empty; export "
-                    "it (the key never goes in the YAML)",
+                    "it (the key never goes in the YAML)"
                 )
             )
     issues.extend(state.unset_secrets)
@@ -121,12 +119,12 @@ async def fetch_current(providers: Mapping[str, Provider]) -> dict[str, list[Liv
 
 
 async def plan_accounts(
-    state: DesiredState, providers: Mapping[str, Provider], meta: dict[str, Any] | None = None
+    state: DesiredState, providers: Mapping[str, Provider], scope: Scope | None = None
 ) -> Plan:
     with gc_paused():
         current = await fetch_current(providers)
         limits = {name: p.max_batch for name, p in providers.items()}
-        return make_plan(state, current, limits=limits, meta=meta)
+        return make_plan(state, current, limits=limits, scope=scope)
 
 
 async def apply(
@@ -179,37 +177,16 @@ def only_accounts(plan: Plan, names: Iterable[str]) -> Plan:
     )
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The accounts a run was limited to (``--account``), of those the config declares."""
-
-    selected: tuple[str, ...]
-    declared: tuple[str, ...]
-
-    @classmethod
-    def of(cls, plan: Plan) -> Selection | None:
-        """The selection a plan records (None: the run covered every account)."""
-        got = plan.meta.get("accounts")
-        if not isinstance(got, dict):
-            return None
-        return cls(tuple(got.get("selected", ())), tuple(got.get("declared", ())))
-
-    def record(self) -> dict[str, list[str]]:
-        return {"selected": list(self.selected), "declared": list(self.declared)}
-
-    def describe(self) -> str:
-        """``a, b of 4``."""
-        return f"{', '.join(self.selected)} of {len(self.declared)}"
-
-    def warning(self) -> PlanWarning:
-        others = [n for n in self.declared if n not in self.selected]
-        listed = ", ".join(others[:10]) + (f" … and {len(others) - 10} more" if others[10:] else "")
-        return PlanWarning(
-            rails.TARGET,
-            "",
-            f"limited to --account {' '.join(self.selected)}: {len(self.selected)} of the "
-            f"{len(self.declared)} declared accounts; not read: {listed or 'none'}",
-        )
+def fleet_warning(fleet: Selection) -> PlanWarning:
+    """The ``target`` warning of a run limited by ``--account``: the accounts not read."""
+    others = [n for n in fleet.declared if n not in fleet.selected]
+    listed = ", ".join(others[:10]) + (f" … and {len(others) - 10} more" if others[10:] else "")
+    return PlanWarning(
+        rails.TARGET,
+        "",
+        f"limited to --account {' '.join(fleet.selected)}: {len(fleet.selected)} of the "
+        f"{len(fleet.declared)} declared accounts; not read: {listed or 'none'}",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +198,7 @@ class Targets:
 
     def __init__(self, selectors: Iterable[str]) -> None:
         self.selectors = tuple(dict.fromkeys(s.strip() for s in selectors))
-        bad = [s for s in self.selectors if not _SELECTOR.match(s)]
+        bad = [s for s in self.selectors if not _SELECTOR.fullmatch(s)]
         if bad:
             raise PlanError(
                 f"--target {bad[0]!r}: give an E.164 number (+13135550100) or a prefix ending "
@@ -290,7 +267,6 @@ async def planned(
     accounts: Sequence[str] = (),
     overrides: rails.Overrides | None = None,
     wiring: Wiring | None = None,
-    meta: dict[str, Any] | None = None,
     list_unmanaged: bool = False,
     journal: journal_.Journal | None = None,
 ) -> AsyncIterator[Run]:
@@ -310,14 +286,13 @@ async def planned(
         accounts, state.accounts, f"accounts are the names under providers: in {path}"
     )
     fleet = Selection(chosen, tuple(sorted(state.accounts))) if chosen else None
-    if fleet is not None:
-        meta = {**(meta or {}), "accounts": fleet.record()}
+    scope = Scope(config=str(path), accounts=fleet)
     wiring = wiring or Wiring()
     async with wiring.open(state, chosen or None) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
         jobs = await pending.live_jobs(providers)  # before the read (see pending.live_jobs)
         with wiring.reading(providers):
-            plan, observed = await _read_and_plan(state, providers, selected, meta, list_unmanaged)
+            plan, observed = await _read_and_plan(state, providers, selected, scope, list_unmanaged)
         if plan.missing:
             raise ConfigError(missing_issues(state, plan.missing))
         held = pending.look(plan, jobs, observed)
@@ -329,7 +304,7 @@ async def planned(
             *rails.plan_empty_warnings(plan),
         ]
         if fleet is not None:
-            warnings.append(fleet.warning())
+            warnings.append(fleet_warning(fleet))
         if selected:
             warnings.append(_target_warning(plan, selected))
         warnings += [w for w in plan.warnings if w.rail in (pending.PENDING, pending.CONFLICT)]
@@ -348,22 +323,21 @@ async def _read_and_plan(
     state: DesiredState,
     providers: Mapping[str, Provider],
     selected: Targets,
-    meta: dict[str, Any] | None,
+    scope: Scope,
     list_unmanaged: bool = False,
 ) -> tuple[Plan, dict[tuple[str, str], LiveNumber]]:
-    meta = dict(meta or {})
     with gc_paused():
         current = await fetch_current(providers)
         if selected:
-            meta["targets"] = list(selected.selectors)
-            meta["managed"] = {}
-            meta["read"] = {name: len(live) for name, live in current.items()}
+            managed = {}
+            read = {name: len(live) for name, live in current.items()}
             for name, live in current.items():
                 resolver = state.resolver(name)
-                meta["managed"][name] = sum(1 for n in live if resolver.desired(n.e164) is not None)
+                managed[name] = sum(1 for n in live if resolver.desired(n.e164) is not None)
                 current[name] = [n for n in live if selected(n.e164)]
+            scope = replace(scope, targets=selected.selectors, managed=managed, read=read)
         limits = {name: p.max_batch for name, p in providers.items()}
-        plan = make_plan(state, current, limits=limits, meta=meta)
+        plan = make_plan(state, current, limits=limits, scope=scope)
         if selected:  # exact numbers outside the targets were not looked for
             plan = replace(
                 plan,
@@ -393,13 +367,11 @@ def missing_issues(state: DesiredState, missing: Iterable[tuple[str, str]]) -> l
     issues = []
     for account, e164 in missing:
         rule = exact[account].get(e164)
-        file, _, line = rule.sources[0].rpartition(":") if rule is not None else ("", "", "")
+        where = Source.parse(rule.sources[0]) if rule is not None else Source("<config>")
         issues.append(
-            ConfigIssue(
-                file or "<config>",
-                int(line) if line.isdigit() else None,
+            where.issue(
                 f"declared number not in the account: {e164} ({account}); the tool never buys "
-                "numbers: remove the entry or order the number first",
+                "numbers: remove the entry or order the number first"
             )
         )
     return issues
@@ -415,7 +387,7 @@ def _with_unmanaged(
 
 
 def _target_warning(plan: Plan, selected: Targets) -> PlanWarning:
-    read = sum(plan.meta.get("read", {}).values())
+    read = sum(plan.scope.read.values())
     scope = sum(a.total for a in plan.accounts)
     return PlanWarning(
         rails.TARGET,
@@ -457,7 +429,7 @@ def _rails_again(
 ) -> Plan:
     """``plan`` with the rails of accounts ``names`` checked again; other warnings kept."""
     configs = {name: state.accounts[name].config for name in names}
-    kept = [w for w in plan.warnings if w.rail not in rails.REFUSING]
+    kept = [w for w in plan.warnings if not w.rail.refusing]
     return replace(plan, warnings=(*rails.check(plan, configs, overrides), *kept))
 
 

@@ -1,4 +1,6 @@
-"""How the loader words a problem: pydantic errors in our words, on the right line.
+"""How problems are worded: pydantic errors in our words, on the right line; and the rules
+every message shares, written once: "did you mean" (``suggest``, ``did_you_mean``, ``unknown``)
+and plurals (``plural``).
 
 Every message names the path and what to do; none carries a secret (carrier secret fields such
 as Telnyx ``external_pin``, ``SecretStr`` options such as ``api_key``) and none echoes more than
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -133,12 +135,44 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(current.model_fields) if current is not None else []
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 call``, ``2 calls`` (``words`` for an irregular plural)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+CLOSE = 0.6
+"""How alike (``difflib`` ratio) a known name must be to a typo to be suggested."""
+
+
+def suggest(key: Any, known: Iterable[Any], *, most: int = 1) -> list[str]:
+    """The known names a typo of ``key`` most likely meant, best first, at most ``most``: names
+    that begin with it (a key of four characters or more), then names at least ``CLOSE`` alike,
+    the most alike first, within 0.1 of the best."""
+    text = str(key)[:100]
+    names = [str(k) for k in known]
+    ratio = {n: difflib.SequenceMatcher(None, text, n).ratio() for n in names}
+    begins = [n for n in names if len(text) >= 4 and n.startswith(text) and n != text]
+    close = sorted((n for n in names if ratio[n] >= CLOSE), key=lambda n: -ratio[n])
+    best = max((ratio[n] for n in close), default=0.0)
+    found = dict.fromkeys([*begins, *(n for n in close if ratio[n] >= best - 0.1)])
+    return list(found)[:most]
+
+
+def did_you_mean(key: Any, known: Iterable[Any], *, most: int = 1, quote: bool = True) -> str:
+    """``"; did you mean 'x'?"`` (``quote=False``: ``x or y``), or "" when nothing is close."""
+    names = suggest(key, known, most=most)
+    if not names:
+        return ""
+    return f"; did you mean {' or '.join(repr(n) if quote else n for n in names)}?"
+
+
 def unknown(noun: str, key: Any, known: Any) -> str:
+    """``unknown {noun} {key}``, then "did you mean" or the known names (bounded)."""
     known = [str(k) for k in known]
     word = show(key)
-    hint = difflib.get_close_matches(str(key)[:100], known, n=1, cutoff=0.6)
+    hint = did_you_mean(key, known)
     if hint:
-        return f"unknown {noun} {word}; did you mean {hint[0]!r}?"
+        return f"unknown {noun} {word}{hint}"
     if len(known) > 12:
         listed = ", ".join(known[:10])
         return f"unknown {noun} {word}; expected one of: {listed} … and {len(known) - 10} more"

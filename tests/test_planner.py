@@ -224,7 +224,7 @@ def test_plan_round_trips_through_json() -> None:
     import json
 
     from reconciler.desired import DesiredState
-    from reconciler.plan import Plan
+    from reconciler.plan import Plan, Scope
     from reconciler.planner import make_plan
 
     desired = state(("+1313555*", PROFILE), ("+13135559999", PROFILE))
@@ -232,7 +232,7 @@ def test_plan_round_trips_through_json() -> None:
         live(i, sms_enabled=bool(i % 2), call_recording_enabled=bool(i % 3)) for i in range(9)
     ]
     assert isinstance(desired, DesiredState)
-    plan = make_plan(desired, {WX: numbers}, limits={WX: 2}, meta={"config": "t.yaml"})
+    plan = make_plan(desired, {WX: numbers}, limits={WX: 2}, scope=Scope(config="t.yaml"))
     again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
     assert again == plan
     assert again.checksum() == plan.checksum()

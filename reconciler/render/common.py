@@ -18,7 +18,8 @@ import orjson
 
 from .. import carriers
 from ..carriers import MASK
-from ..plan import AccountSummary, BulkCall, NumberChange, Plan
+from ..plan import AccountSummary, BulkCall, NumberChange, Plan, PlanWarning, WarningKind
+from ..wording import plural
 
 EXAMPLES = 3
 """Numbers named after a cause before "… and N more"."""
@@ -28,10 +29,6 @@ CLIP = 160
 """Longest value shown in a cause line or table cell (per-number detail is never clipped)."""
 NESTED_DIFFS = 50
 """At most this many item pairs per render get a nested diff (deepdiff costs ~0.3 ms each)."""
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def more(n: int, what: str = "more") -> str:
@@ -48,33 +45,31 @@ def examples(e164s: Sequence[str], k: int = EXAMPLES) -> str:
     return f"{shown} {more(len(e164s) - k)}" if len(e164s) > k else shown
 
 
-def warnings_of(plan: Plan) -> tuple[Any, ...]:
-    """The plan's rail/safety warnings (objects with ``rail``, ``account``, ``message``)."""
-    return tuple(getattr(plan, "warnings", ()) or ())
+def warnings_of(plan: Plan) -> tuple[PlanWarning, ...]:
+    """The plan's rail/safety warnings."""
+    return plan.warnings
 
 
-def warning_text(w: Any) -> str:
-    account = getattr(w, "account", None)
-    where = f" [{account}]" if account else ""
-    return f"{getattr(w, 'rail', 'warning')}{where}: {getattr(w, 'message', w)}"
+def warning_text(w: PlanWarning) -> str:
+    where = f" [{w.account}]" if w.account else ""
+    return f"{w.rail}{where}: {w.message}"
 
 
 def summary_line(plan: Plan) -> str:
     """The last line of a plan; tests, scripts and the README grep its wording."""
-    held = [w for w in getattr(plan, "warnings", ()) if w.rail == "pending_job"]
+    held = [w for w in plan.warnings if w.rail == WarningKind.PENDING_JOB]
     if not plan.has_changes and held:
         # Nothing to send, but the accounts do not match yet: live jobs are still on their way.
         head = (
             "No changes to send: the rest is pending at the carrier "
-            f"({len(held)} live job{'s' if len(held) != 1 else ''}; apply waits and verifies)."
+            f"({plural(len(held), 'live job')}; apply waits and verifies)."
         )
     elif not plan.has_changes:
         head = "No changes. The carrier accounts match the configuration."
     else:
         calls = len(plan.calls)
         head = (
-            f"Plan: {plan.changed} numbers to change in {calls} "
-            f"bulk call{'s' if calls != 1 else ''} "
+            f"Plan: {plan.changed} numbers to change in {plural(calls, 'bulk call')} "
             f"(lower bound {plan.lower_bound}; per-number {plan.changed})"
         )
     tail = f"{plan.in_sync} in sync, {plan.unmanaged} unmanaged"
@@ -91,7 +86,7 @@ def drift_line(plan: Plan) -> str:
     fields = sum(len(c.changes) for c in plan.changes)
     n = plan.changed
     return (
-        f"Drift: {n} number{'s' if n != 1 else ''} ({fields} field{'s' if fields != 1 else ''}) "
+        f"Drift: {plural(n, 'number')} ({plural(fields, 'field')}) "
         f"{'differ' if n != 1 else 'differs'} from the configuration; {plan.in_sync} in sync, "
         f"{plan.unmanaged} unmanaged. Run apply to restore them."
     )
@@ -226,7 +221,7 @@ class CallGroup:
 class AccountView:
     """What the renderers need of one account, grouped once."""
 
-    summary: Any
+    summary: AccountSummary
     changes: list[NumberChange] = _field(default_factory=list)
     causes: list[Cause] = _field(default_factory=list)
     groups: list[CallGroup] = _field(default_factory=list)

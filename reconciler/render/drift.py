@@ -30,7 +30,7 @@ def drift_text(plan: Plan, *, verbose: bool = False, color: bool = False) -> str
         cause_lines(lines, view.causes, paint, values, verbose, plan_words=False)
         if verbose:
             number_lines(lines, view, paint, values, True, 0)
-            unmanaged = tuple(getattr(s, "unmanaged_numbers", ()) or ())  # when collected
+            unmanaged = s.unmanaged_numbers  # when collected
             if unmanaged:
                 lines.append(
                     f"  Unmanaged ({len(unmanaged)}): " + ", ".join(unmanaged[:UNMANAGED_SHOWN])

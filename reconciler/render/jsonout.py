@@ -65,9 +65,9 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
         },
         "warnings": [
             {
-                "rail": str(getattr(w, "rail", "")),
-                "account": getattr(w, "account", None),
-                "message": str(getattr(w, "message", w)),
+                "rail": str(w.rail),
+                "account": w.account,
+                "message": w.message,
             }
             for w in warned
         ],
@@ -86,7 +86,7 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
                 "grouping": a.grouping,
                 "missing": list(a.missing),
                 "not_patchable": [{"e164": e, "status": s} for e, s in a.not_patchable],
-                "unmanaged_numbers": list(getattr(a, "unmanaged_numbers", ()) or ()),
+                "unmanaged_numbers": list(a.unmanaged_numbers),
             }
             for a in plan.accounts
         ],
@@ -116,7 +116,7 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
         # orjson writes the frozen dataclasses natively (keys in field order: account, id,
         # e164, changes[field, old, new]); only changes touching a secret field are copied.
         "changes": _masked_changes(plan.changes, secret),
-        "meta": plan.meta,
+        "meta": plan.scope.to_dict(),
     }
 
 
@@ -203,7 +203,7 @@ def apply_document(o: ApplyOutcome) -> dict[str, Any]:
         "failed": _groups(o.failed),
         "pending": _groups(o.pending),
         "not_sent": _groups(o.not_sent),
-        "meta": o.plan.meta,
+        "meta": o.plan.scope.to_dict(),
     }
 
 

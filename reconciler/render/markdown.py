@@ -10,7 +10,7 @@ marker line verbatim (so a CI step finds all of them) and a part marker ``<!-- â
 
 from __future__ import annotations
 
-from ..plan import Plan
+from ..plan import AccountSummary, Plan
 from .apply import STYLE, ApplyOutcome, CallOutcome, NumberGroup, not_ok
 from .common import (
     CLIP,
@@ -167,20 +167,17 @@ def drift_blocks(plan: Plan, limit: int, full: bool) -> list[Block]:
     return blocks
 
 
-def unmanaged(summary: object) -> tuple[str, ...]:
+def unmanaged(summary: AccountSummary) -> tuple[str, ...]:
     """The unmanaged numbers when the run collected them (``drift -v``)."""
-    return tuple(getattr(summary, "unmanaged_numbers", ()) or ())
+    return summary.unmanaged_numbers
 
 
 def _warnings(plan: Plan) -> list[Block]:
     out: list[Block] = []
     for w in warnings_of(plan):
-        account = getattr(w, "account", None)
-        where = f" (`{esc(account)}`)" if account else ""
-        message = esc(str(getattr(w, "message", w))).replace("\n", " ")
-        out.append(
-            Chunk(f"> [!WARNING]\n> **{esc(str(getattr(w, 'rail', '')))}**{where}: {message}\n\n")
-        )
+        where = f" (`{esc(w.account)}`)" if w.account else ""
+        message = esc(w.message).replace("\n", " ")
+        out.append(Chunk(f"> [!WARNING]\n> **{esc(str(w.rail))}**{where}: {message}\n\n"))
     return out
 
 

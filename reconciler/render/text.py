@@ -8,8 +8,6 @@ built as a list of lines and written once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..plan import NumberChange, Plan
 from .common import (
     MAX_GROUPS,
@@ -45,7 +43,7 @@ def plan_text(plan: Plan, *, full: bool = False, color: bool = False, limit: int
         lines.append("")
     warned = warnings_of(plan)
     if warned:
-        rails = ", ".join(sorted({str(getattr(w, "rail", "")) for w in warned}))
+        rails = ", ".join(sorted({str(w.rail) for w in warned}))
         lines.append(paint(f"! {plural(len(warned), 'warning')} above ({rails}).", "bold yellow"))
     lines.append(paint(summary_line(plan), "bold"))
     return "\n".join(lines) + "\n"
@@ -166,7 +164,7 @@ def number_block(change: NumberChange, carrier: str, paint: Paint, values: Value
 
 def tail_lines(lines: list[str], view: AccountView, paint: Paint, full: bool, limit: int) -> None:
     """Numbers that will not be patched (status) and declared numbers the account lacks."""
-    s: Any = view.summary
+    s = view.summary
     bound = None if full else max(limit, 1)
     for e164, status in s.not_patchable[:bound]:
         if status.startswith("carrier data"):  # the carrier's answer could not be read
