@@ -142,7 +142,7 @@ def parse(text: str, *, libyaml: bool | None = None) -> Any:
         raise ValueError("PyYAML was built without libyaml")
     try:
         return _from_events(loader_class(text))
-    except Exception:  # any failure or doubt: the node path gives the verdict and its message
+    except _DECLINES:  # input the event path does not take: the node path decides and words it
         return _from_nodes(loader_class, text, use_c)
 
 
@@ -161,6 +161,10 @@ def _from_nodes(loader_class: type[Any], text: str, use_c: bool) -> Any:
         raise YamlProblem(line, _marked_problem(exc, text, line)) from None
     except yaml.reader.ReaderError as exc:
         raise YamlProblem(_reader_line(text, exc, use_c), _reader_problem(exc)) from None
+    except UnicodeEncodeError as exc:  # libyaml encodes the text first: a lone surrogate
+        line = text.count("\n", 0, exc.start) + 1
+        shown = f"character #x{ord(text[exc.start]):04x}"
+        raise YamlProblem(line, f"{shown} is not allowed in YAML (a binary file?)") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(None, clip(str(exc))) from None
     except RecursionError:  # the pure-Python composer on very deep nesting
@@ -254,6 +258,9 @@ class _Builder:
             return self.loader.yaml_constructors[node.tag](self.loader, node)
         except (ValueError, OverflowError) as exc:  # e.g. the date 2020-13-45
             raise YamlProblem(_line(node), f"cannot read {show(node.value)}: {exc}") from None
+        except _UNREADABLE:  # PyYAML's own slip on an explicit tag: !!bool maybe, !!timestamp x
+            tag = node.tag.rsplit(":", 1)[-1]
+            raise YamlProblem(_line(node), f"cannot read {show(node.value)} as !!{tag}") from None
 
     def mapping(self, node: MappingNode, depth: int) -> LDict:
         out = LDict()
@@ -314,6 +321,18 @@ class _Builder:
 
 class _Declined(Exception):
     """The event path steps aside: the node path decides, with its exact message."""
+
+
+_UNREADABLE = (KeyError, AttributeError)
+"""What PyYAML's safe constructors raise, besides ValueError, for text an explicit tag does not
+fit (``!!bool maybe``: a KeyError; ``!!timestamp x``: an AttributeError)."""
+
+_DECLINES = (_Declined, yaml.YAMLError, ValueError, OverflowError)
+"""Everything the event path raises for input it does not take: its own ``_Declined``, PyYAML's
+errors (``ReaderError``, ``ScannerError``, ``ParserError``, ``ConstructorError``) and a scalar
+constructor's ``ValueError``/``OverflowError`` (``2020-13-45``; ``UnicodeEncodeError``, a
+``ValueError``, from libyaml on a lone surrogate). Anything else is a bug in the event path and
+surfaces (``tests/test_yamltree_fastpath.py``)."""
 
 
 _CACHED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float"))
@@ -398,7 +417,10 @@ class _Events:
         if tag in _CACHED_TAGS and key in self.values:
             return self.values[key]
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        value = self.loader.yaml_constructors[tag](self.loader, node)
+        try:
+            value = self.loader.yaml_constructors[tag](self.loader, node)
+        except _UNREADABLE:
+            raise _Declined from None
         if tag in _CACHED_TAGS:
             self.values[key] = value
         return value
