@@ -7,11 +7,11 @@ subclass named by its ``Carrier.config_model`` (Telnyx: job polling). Validating
 
 from __future__ import annotations
 
-import difflib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -25,6 +25,17 @@ from . import carriers
 
 MAX_WAIT_S = 86_400.0
 """No timeout or interval may exceed a day: a longer one is a typo that would hang an apply."""
+
+
+def not_a_boolean(value: Any) -> Any:
+    """YAML ``true`` where a number belongs is a mistake, not 1 (pydantic would take it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(not_a_boolean)]
+"""A float option, booleans refused: the one "not a boolean" rule (carrier configs use it too)."""
 
 
 class ProviderConfig(BaseModel):
@@ -46,13 +57,13 @@ class ProviderConfig(BaseModel):
     grouping: Literal["cover", "exact"] = "cover"
     concurrency: int = Field(default=8, ge=1, le=64, strict=True)
     """Concurrent requests when reading (page fetches) and, for Wavix, when applying."""
-    requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    requests_per_second: Number | None = Field(default=None, gt=0, le=10_000)
     """Optional cap on requests per second for this account's API key (reads, polls and calls)."""
-    verify_timeout_s: float = Field(default=30.0, ge=0, le=MAX_WAIT_S)
+    verify_timeout_s: Number = Field(default=30.0, ge=0, le=MAX_WAIT_S)
     """How long apply waits for the carrier to show the new values before calling it a failure."""
-    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    poll_interval_s: Number = Field(default=1.0, gt=0, le=3600)
     """Seconds between verify re-reads (and, for job carriers, between job polls)."""
-    max_change_share: float = Field(default=0.30, ge=0, le=1)
+    max_change_share: Number = Field(default=0.30, ge=0, le=1)
     """Safety rail: most of the managed numbers one run may change (accounts of ≥ 10 numbers)."""
     max_changes: int | None = Field(default=None, ge=0, strict=True)
     """Safety rail: most numbers one run may change (unset: no absolute limit)."""
@@ -66,24 +77,12 @@ class ProviderConfig(BaseModel):
     def _known_carrier(cls, value: str) -> str:
         known = carriers.names()
         if value not in known:
-            close = difflib.get_close_matches(value, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown carrier type {value[:40]!r} (known: {', '.join(known)}){hint}"
-            )
-        return value
+            from .wording import did_you_mean  # at call time: wording pulls in the YAML tree
 
-    @field_validator(
-        "verify_timeout_s",
-        "requests_per_second",
-        "poll_interval_s",
-        "max_change_share",
-        mode="before",
-    )
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("expected a number, not a boolean")
+            raise ValueError(
+                f"unknown carrier type {value[:40]!r} (known: {', '.join(known)})"
+                + did_you_mean(value, known)
+            )
         return value
 
     @classmethod
@@ -123,12 +122,5 @@ class ProviderConfig(BaseModel):
 class PollingConfig(ProviderConfig):
     """Options of job-based carriers (Telnyx): how jobs are polled."""
 
-    job_timeout_s: float = Field(default=900.0, gt=0, le=MAX_WAIT_S)
+    job_timeout_s: Number = Field(default=900.0, gt=0, le=MAX_WAIT_S)
     """Give up polling a job after this long (it is reported; the next plan shows the rest)."""
-
-    @field_validator("job_timeout_s", mode="before")
-    @classmethod
-    def _no_bool_poll(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("expected a number, not a boolean")
-        return value

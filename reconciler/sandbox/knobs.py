@@ -20,7 +20,6 @@ so a value that slipped past the CLI is ignored with a warning instead of failin
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import json
 import logging
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ReconcilerError
+from ..wording import did_you_mean
 from .store import SandboxStore
 
 log = logging.getLogger(__name__)
@@ -182,13 +182,8 @@ def lookup(name: str, known: Mapping[str, Knob] | None = None) -> Knob:
 
 
 def _did_you_mean(name: str, names: list[str]) -> str:
-    """The "did you mean a or b?" hint: names close to ``name`` or beginning with it; or ""."""
-    ratio = {n: difflib.SequenceMatcher(None, name, n).ratio() for n in names}
-    close = [n for n in names if n.startswith(name) and len(name) >= 4]
-    close += [n for n in sorted(names, key=ratio.__getitem__, reverse=True) if ratio[n] >= 0.6]
-    best = max((ratio[n] for n in close), default=0.0)
-    close = list(dict.fromkeys(n for n in close if ratio[n] >= best - 0.1 or n.startswith(name)))
-    return f"; did you mean {' or '.join(close[:3])}?" if close else ""
+    """The "did you mean a or b?" hint (``wording.did_you_mean``, up to three names); or ""."""
+    return did_you_mean(name, names, most=3, quote=False)
 
 
 def check(name: str, value: Any) -> Any:

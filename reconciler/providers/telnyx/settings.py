@@ -18,7 +18,7 @@ _CNAM = re.compile(r"^[A-Za-z0-9 ]{1,15}$")
 
 
 def check_cnam(value: str) -> str:
-    if not _CNAM.match(value):
+    if not _CNAM.fullmatch(value):  # not match: $ would let a trailing "\n" through
         raise ValueError(f"{value!r}: cnam_listing_details must be 1-15 letters, digits or spaces")
     return value
 

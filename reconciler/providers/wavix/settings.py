@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
-from ...config import MAX_WAIT_S, ProviderConfig
+from ...config import MAX_WAIT_S, Number, ProviderConfig
 from ...models import HttpUrlStr, StrictSettings
 
 DEFAULT_ASYNC_VERIFY_TIMEOUT_S = 120.0
@@ -20,19 +20,12 @@ DEFAULT_ASYNC_VERIFY_TIMEOUT_S = 120.0
 class WavixConfig(ProviderConfig):
     """A Wavix account's options: the common ones and the wait for asynchronous fields."""
 
-    async_verify_timeout_s: float = Field(
+    async_verify_timeout_s: Number = Field(
         default=DEFAULT_ASYNC_VERIFY_TIMEOUT_S, ge=0, le=MAX_WAIT_S
     )
     """How long apply waits for ``destinations`` and ``sms_relay_url`` to show. Wavix applies
     them "asynchronously" after the bulk PATCH answers and documents no bound, so they get a
     longer wait than ``verify_timeout_s`` (which still bounds every other field)."""
-
-    @field_validator("async_verify_timeout_s", mode="before")
-    @classmethod
-    def _no_bool_wait(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("expected a number, not a boolean")
-        return value
 
 
 TRANSPORTS: dict[str, int] = {"sip_uri": 1, "pstn": 4, "sip_trunk": 5}
