@@ -121,7 +121,6 @@ class Provider(ABC):
         self.config = config
         self.clock = clock or Clock()
         self.max_batch = config.max_batch
-        self.settable_fields = frozenset(config.carrier.field_paths)
         self.http = Http(
             account=account,
             base_url=base_url,
