@@ -1,0 +1,124 @@
+"""The command line: click wiring only. Config → runner (plan, rails) → render → exit code.
+
+* ``commands``: validate, plan, show, drift, schema; ``apply`` (``ApplyRequest``, ``ApplyOut``);
+  ``export``; ``sandbox`` (the simulators); ``github`` lives in ``reconciler.ci`` and is loaded
+  when it is run (it needs an HTTP client, which ``validate`` never imports).
+* ``options``: the options, defined once; ``errors``: the one error handler and the exit codes
+  (listed there, and in the README); ``running``: asyncio and SIGTERM.
+
+``RECONCILER_LOG`` (debug, info, warning, error) sets the log level on stderr, like terraform's
+``TF_LOG``; ``-v``/``-vv`` win when given.
+
+Shell completion (click): ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"`` in
+``~/.bashrc`` (``zsh_source`` for zsh, ``fish_source`` for fish).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any
+
+import click
+
+from .. import __version__
+from .apply import ApplyRequest, apply
+from .commands import drift, plan, schema, show, validate
+from .errors import EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_TERMINATED, handle_errors
+from .export import export_cmd
+from .running import Terminate
+from .sandbox import sandbox
+
+_Terminate = Terminate  # the name tests and older callers use
+
+LOG_ENV = "RECONCILER_LOG"
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+LAZY = {"github": "reconciler.ci.command:github"}
+"""Commands loaded when run or listed, not when the CLI is imported: name → ``module:attr``."""
+
+
+def _log_level(verbose: int, env: str | None) -> tuple[int, str | None]:
+    """The log level: ``-v`` (info) / ``-vv`` (debug) when given, else ``RECONCILER_LOG``, else
+    warning; and a warning to print when the variable names no level."""
+    if verbose:
+        return (logging.INFO if verbose == 1 else logging.DEBUG), None
+    if not env or not env.strip():
+        return logging.WARNING, None
+    level = LOG_LEVELS.get(env.strip().lower())
+    if level is None:
+        shown = env.strip()[:20] + ("…" if len(env.strip()) > 20 else "")
+        return logging.WARNING, (
+            f"Warning: {LOG_ENV}={shown!r} is not a log level; use one of "
+            f"{', '.join(LOG_LEVELS)} (logging at warning)"
+        )
+    return level, None
+
+
+class _Group(click.Group):
+    """Usage errors exit 1, not click's 2: 2 means "changes" or "drift" to scripts. Commands in
+    ``LAZY`` are imported on first use."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it per instance
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it per instance
+            raise
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY:
+            module, _, attr = LAZY[cmd_name].partition(":")
+            found = getattr(importlib.import_module(module), attr)
+            self.add_command(found, cmd_name)
+        return found
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Phone numbers as code: declare per-number carrier settings in YAML, plan, apply, drift.
+
+    RECONCILER_LOG=debug|info|warning|error sets the log level on stderr (-v/-vv win)."""
+    level, warning = _log_level(verbose, os.environ.get(LOG_ENV))
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if warning:
+        click.echo(warning, err=True)
+    if level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+for _command in (validate, plan, show, apply, drift, schema, sandbox):
+    main.add_command(_command)
+main.add_command(export_cmd, "export")
+
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "LOG_ENV",
+    "ApplyRequest",
+    "Terminate",
+    "_Terminate",
+    "_log_level",
+    "handle_errors",
+    "main",
+]

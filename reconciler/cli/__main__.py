@@ -1,0 +1,5 @@
+"""``python -m reconciler.cli``: the ``reconciler`` command."""
+
+from . import main
+
+main()
