@@ -163,7 +163,7 @@ class Instance:
 
     def __init__(self, changed: Sequence[Member]) -> None:
         self.changed = changed
-        desired_ids: dict[int, int] = {}  # id(D object) → group; the objects outlive this
+        desired_ids: dict[int, int] = {}  # id(D) → group: one D per content (reconciler.intern)
         objects: list[dict[str, Any]] = []
         for n in changed:
             if id(n.desired) not in desired_ids:

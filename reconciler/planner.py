@@ -68,7 +68,7 @@ def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any
     objects are shared between numbers alike (``cache``), as the resolver shares D."""
     desired, current = n.desired, n.current or {}
     known = cache.get(id(desired))
-    if known is None:  # the cache keeps ``desired`` alive, so its id is never reused
+    if known is None:  # one D per content (``reconciler.intern``); the cache holds it
         managed = tuple(p for p, paths in whole.items() if any(k in desired for k in paths))
         cache[id(desired)] = (desired, managed)
     else:

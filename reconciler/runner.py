@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import journal as journal_
 from . import pending, planfile, rails
@@ -39,7 +39,10 @@ from .providers import Provider, open_account
 from .source import Source
 from .wording import unknown
 
-Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[Any]]
+if TYPE_CHECKING:  # the CLI↔runner seam is typed; these are only names for it
+    from .applier import CallJournal, CallResult
+
+Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[object]]
 """Wraps the reads with a display (the CLI's ``render.progress``)."""
 
 _SELECTOR = re.compile(r"\+[0-9]{1,15}\*?")
@@ -132,8 +135,8 @@ async def apply(
     providers: Mapping[str, Provider],
     *,
     clock: Clock | None = None,
-    record: Any = None,
-    on_call_done: Any = None,
+    record: CallJournal | None = None,
+    on_call_done: Callable[[CallResult], None] | None = None,
     held: pending.Holds | None = None,
 ) -> ApplyReport:
     """Apply ``plan``; ``held`` jobs (pending at the carrier) are waited for and verified too."""
@@ -239,7 +242,7 @@ class Wiring:
         ) as providers:
             yield providers
 
-    def reading(self, providers: Mapping[str, Provider]) -> AbstractContextManager[Any]:
+    def reading(self, providers: Mapping[str, Provider]) -> AbstractContextManager[object]:
         return self.progress(providers) if self.progress else nullcontext()
 
 

@@ -75,8 +75,9 @@ class Accounts:
                 continue
             self.lines[name] = f"{file}:{where}"
             if not isinstance(body, LDict):
+                kinds = "|".join(carriers.names())
                 self.issues.err(
-                    file, where, f"providers.{name} must be a mapping (type: wavix|telnyx, ...)"
+                    file, where, f"providers.{name} must be a mapping (type: {kinds}, ...)"
                 )
                 continue
             account = self._account(file, where, name, body)
