@@ -28,7 +28,7 @@ from typing import Any
 from . import carriers
 from .models import LiveNumber
 from .plan import BulkCall, NumberChange, Plan, PlanWarning, WarningKind
-from .providers.base import PendingJob, Provider
+from .seam import PendingJob, Provider
 from .wording import plural
 
 PENDING, CONFLICT = WarningKind.PENDING_JOB, WarningKind.JOB_CONFLICT

@@ -1,110 +1,33 @@
-"""The provider seam: everything carrier-specific lives behind these few methods.
-
-A provider reads an account's numbers into canonical ``LiveNumber`` values and applies one
-``BulkCall`` (the same flat patch to ≤ ``max_batch`` ids). The core (planner, applier, render)
-never sees HTTP. Every request goes through the account's ``Http`` (``http.py``: retries,
-backoff, rate hints, the key's request budget, error translation, key scrubbing); a provider
+"""The HTTP side of a provider: ``HttpProvider`` builds the account's ``Http`` (retries, backoff,
+rate hints, the key's request budget, error translation, key scrubbing) so a carrier's provider
 only says what is carrier-specific.
 
-The contract of ``apply`` (one contract for every carrier):
-
-* It **returns** a ``CallResult`` for everything that concerns one call: the call succeeded
-  (``CallStatus.OK``); some numbers failed (``PARTIAL``, with a reason per failed id); the whole
-  call failed (``FAILED``, with ``error`` and a reason per id) because the carrier refused it,
-  kept failing after the HTTP policy's retries, or never answered (then ``outcome_unknown`` is
-  true: the change may have landed; verify decides).
-* ``CallResult.retry`` names the failed ids that are safe to send again with the same patch in
-  the same run. On a result whose outcome is known: numbers the carrier did not change and whose
-  failure it calls transient (Telnyx: a job's failed operation with a "try again" code, or a job
-  ``failed``/``expired`` before it processed them); the applier sends them once more right away
-  (``applier.FOLLOW_UP_ROUNDS``). On an ``outcome_unknown`` result: ids of a call the provider
-  looked for and found nothing of (Telnyx: no job in the jobs list); the applier re-sends them
-  only after verify shows them unchanged and a fresh ``find_job`` finds nothing. Idempotent
-  carriers (not ``job_based``) need not mark unanswered calls: the applier may re-send their
-  unchanged numbers after verify (not those of a refused, bisected call). A refusal (bad value,
-  not owned, a Wavix bisected refusal) is never in ``retry``.
-* It **raises** only ``AccountFatal`` errors (``AuthError``: the key was rejected;
-  ``PermissionError_`` meaning the key lacks a scope). These concern the whole account: the
-  applier stops sending that account's remaining calls and goes on with other accounts.
-  A 403 about one field of one call (e.g. a billing group the account does not own) is a call
-  failure, not account-fatal: the provider returns it as ``FAILED``.
-
-``fetch_all`` and ``fetch`` raise a ``ProviderError`` when the account cannot be read (after the
-policy's retries); nothing is planned or verified from a partial read.
+The seam itself (``Provider``, ``CallResult``, ``CallStatus``, ``PendingJob``, ``AccountFatal``,
+``LiveNumber``) lives in the core, ``reconciler.seam``, with the contract of ``apply``; those
+types are re-exported here so ``from reconciler.providers.base import CallResult`` keeps working.
+Here (and in ``reconciler.providers``) the name ``Provider`` is kept for compatibility as an alias
+of ``HttpProvider``, the class a carrier's provider subclasses; the core annotates with
+``reconciler.seam.Provider``, the interface ``HttpProvider`` implements.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import httpx
 
+from .. import seam
 from ..clock import Clock
 from ..config import ProviderConfig
-from ..errors import AuthError, PermissionError_
-from ..models import LiveNumber
-from ..plan import BulkCall
+from ..seam import AccountFatal, CallResult, CallStatus, LiveNumber, PendingJob
 from .http import Budget, Http, RetryPolicy, retry_after_hint
 
-AccountFatal = (AuthError, PermissionError_)
-"""The only errors ``Provider.apply`` raises; they stop the account's remaining calls."""
 
+class HttpProvider(seam.Provider):
+    """A provider whose carrier speaks HTTP: every request goes through ``self.http``."""
 
-class CallStatus(StrEnum):
-    OK = "ok"
-    PARTIAL = "partial"
-    FAILED = "failed"
-
-
-@dataclass
-class CallResult:
-    """What one bulk call did. ``failed`` maps id → carrier reason for numbers that failed;
-    every id of the call not in ``failed`` succeeded (unless ``status`` is ``FAILED``, when none
-    did or the outcome is unknown). ``error`` says why the whole call failed."""
-
-    call: BulkCall
-    status: CallStatus
-    failed: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    job_id: str | None = None
-    outcome_unknown: bool = False
-    requests: int = 1
-    cause: Exception | None = field(default=None, repr=False, compare=False)
-    """The ``ProviderError`` behind a failed call, when there was one (for logs and tests)."""
-    retry: frozenset[str] = frozenset()
-    """Ids of ``failed`` safe to send again in this run with the same patch (module docstring)."""
-
-    def __post_init__(self) -> None:
-        self.status = CallStatus(self.status)
-        if self.status is CallStatus.FAILED:
-            reason = self.error or "call failed"
-            for id_ in self.call.ids:
-                self.failed.setdefault(id_, reason)
-
-
-@dataclass(frozen=True)
-class PendingJob:
-    """A carrier job of this account that has not finished (``Provider.pending_work``).
-    ``patch`` is flat like a ``BulkCall``'s; None when the carrier kept no parameters."""
-
-    job_id: str
-    status: str
-    ids: tuple[str, ...]
-    patch: dict[str, Any] | None
-
-
-class Provider(ABC):
-    carrier: ClassVar[str]
-    job_based: ClassVar[bool] = False
-    max_concurrent_calls: ClassVar[int] = 4
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
-    async_fields: ClassVar[frozenset[str]] = frozenset()
-    """Fields the carrier applies after the call answers: verify may wait longer for them
-    (``verify_wait_s``) and reports them "not visible yet" rather than "still differs"."""
 
     def __init__(
         self,
@@ -162,43 +85,25 @@ class Provider(ABC):
         """Seconds the carrier asked us to wait before retrying (override per carrier)."""
         return retry_after_hint(response, wall_now)
 
-    def verify_wait_s(self, fields: Iterable[str]) -> float:
-        """How long verify waits for these changed fields of one number to show."""
-        return self.config.verify_timeout_s
-
     def _page_read(self, total: int, *, first: bool = False) -> None:
         """Providers call this once per listing page they have read."""
         self._pages_read = 1 if first else self._pages_read + 1
         if self.on_progress is not None:
             self.on_progress(self.account, self._pages_read, total)
 
-    @abstractmethod
-    async def fetch_all(self) -> list[LiveNumber]:
-        """Every number of the account, canonical, in a deterministic order."""
-
-    @abstractmethod
-    async def fetch(self, ids: Sequence[str]) -> list[LiveNumber]:
-        """The given numbers, re-read from the carrier (used to verify an apply)."""
-
-    @abstractmethod
-    async def apply(self, call: BulkCall) -> CallResult:
-        """Run one bulk call to the end (for job carriers: create the job and poll it).
-        See the module docstring for what returns and what raises."""
-
-    async def pending_work(self, ids: Collection[str] | None) -> list[PendingJob]:
-        """The account's unfinished jobs (touching ``ids`` when given; see ``pending.py``)."""
-        return []
-
-    async def find_job(
-        self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None
-    ) -> PendingJob | None:
-        """The job an earlier run created for this call (by id, else by its content), if any."""
-        return None
-
-    async def follow(self, call: BulkCall, job_id: str) -> CallResult:
-        """Wait for an existing job (one an earlier run created) and read its outcome."""
-        raise NotImplementedError(f"{self.carrier} has no jobs")
-
     async def aclose(self) -> None:
         """Release the HTTP client."""
         await self.http.aclose()
+
+
+Provider = HttpProvider  # compatibility: what carriers' providers subclass
+
+__all__ = [
+    "AccountFatal",
+    "CallResult",
+    "CallStatus",
+    "HttpProvider",
+    "LiveNumber",
+    "PendingJob",
+    "Provider",
+]

@@ -30,7 +30,7 @@ import orjson
 from ...errors import CarrierDataError, NotFoundError, ProviderError, ServerError
 from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
-from ..base import AccountFatal, CallResult, CallStatus, Provider
+from ..base import AccountFatal, CallResult, CallStatus, HttpProvider
 from ..http import Counter, parse_retry_after, reset_epoch
 from .bisect import budget_for, is_refusal, isolate, reason
 from .decode import BadData, Interned, live, page_items, paging
@@ -44,7 +44,7 @@ PAGE_SIZE = 100
 NUMBERS = "/v1/numbers"
 
 
-class WavixProvider(Provider):
+class WavixProvider(HttpProvider):
     carrier = "wavix"
     job_based = False
     max_concurrent_calls = 4
