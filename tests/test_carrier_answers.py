@@ -368,7 +368,7 @@ def check(scenario: dict[str, Any]) -> list[tuple[str, int]]:
         args = {
             "plan": ["plan", str(cfg)],
             "drift": ["drift", str(cfg)],
-            "export": ["export", str(cfg), "--provider", "acct"],
+            "export": ["export", str(cfg), "--account", "acct"],
             "apply": ["apply", str(cfg), "--auto-approve"],
         }
         for name in COMMANDS:

@@ -326,3 +326,12 @@ def test_export_says_a_rejected_value_is_rejected_not_null() -> None:
     assert "transcription_threshold" not in null_line  # -5 is not a null
     assert "call_status_url" in null_line
     assert "settings model refuses" in text
+
+
+def test_export_writes_control_characters_as_escapes() -> None:
+    # Found by tests/test_carrier_answers.py: a C1 control character (U+0083) was written raw,
+    # and the YAML did not load ("export of acct: the YAML does not load (a bug)", exit 1).
+    settings = {"tags": ["a\x83b", "c\x7f\u2028d"], "customer_reference": "\x86"}
+    live = [LiveNumber("1", "+13135550100", "active", settings)]
+    out = export_account("t", "telnyx", {"type": "telnyx", "sandbox": True}, live, [*settings])
+    assert "\\u0083" in out.text and "\x83" not in out.text  # and it loaded back (verify=True)

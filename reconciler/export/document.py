@@ -50,7 +50,20 @@ def scalar(value: Any, *, flow: bool = False) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
-    return text if _plain(text, flow) else json.dumps(text, ensure_ascii=False)
+    if _plain(text, flow):
+        return text
+    # JSON escapes are YAML double-quoted escapes; characters YAML does not allow in a stream
+    # (C1 controls, DEL, U+FFFE/F) or reads as line breaks (NEL, U+2028/9) are escaped too.
+    return _UNPRINTABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+_UNPRINTABLE = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def block(mapping: Mapping[str, Any], indent: int = 0) -> list[str]:
