@@ -36,6 +36,9 @@ def not_a_boolean(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(not_a_boolean)]
 """A float option, booleans refused: the one "not a boolean" rule (carrier configs use it too)."""
+OptionalNumber = Annotated[float | None, BeforeValidator(not_a_boolean)]
+"""The same, for an option that may be unset (``Number | None`` would leave the ``Field`` bounds
+out of the JSON Schema)."""
 
 
 class ProviderConfig(BaseModel):
@@ -57,7 +60,7 @@ class ProviderConfig(BaseModel):
     grouping: Literal["cover", "exact"] = "cover"
     concurrency: int = Field(default=8, ge=1, le=64, strict=True)
     """Concurrent requests when reading (page fetches) and, for Wavix, when applying."""
-    requests_per_second: Number | None = Field(default=None, gt=0, le=10_000)
+    requests_per_second: OptionalNumber = Field(default=None, gt=0, le=10_000)
     """Optional cap on requests per second for this account's API key (reads, polls and calls)."""
     verify_timeout_s: Number = Field(default=30.0, ge=0, le=MAX_WAIT_S)
     """How long apply waits for the carrier to show the new values before calling it a failure."""
