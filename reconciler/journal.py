@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from . import carriers
+from .apply.events import CallEvent, CallFinished, CallInterrupted, CallStarted, CallVerified
 from .errors import ApplyError, ProviderError
 from .plan import BulkCall, Plan
-from .providers.base import CallResult, Provider
+from .seam import PendingJob, Provider
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,55 @@ class Journal:
     def close(self) -> None:
         self.conn.close()
 
-    # ---- writing (the applier's ``record`` hook)
-    def recorder(self, plan: Plan, config: str) -> Recorder:
-        return Recorder(self, uuid.uuid4().hex, config, plan.checksum())
+    # ---- writing (one run's ``RunJournal``)
+    def recorder(self, plan: Plan, config: str) -> RunJournal:
+        """The journal of one apply of ``plan`` (``config`` names what was applied)."""
+        return RunJournal(self, uuid.uuid4().hex, config, plan.checksum())
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
-        cur = self.conn.execute(sql, args)
+    def add_call(self, row: NewCall) -> int:
+        """A call about to be sent → its row's ``seq``."""
+        cur = self.conn.execute(
+            "INSERT INTO calls (run, config, plan_checksum, idx, account, carrier, ids, "
+            "patch, patch_hash, follows, state, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row.run,
+                row.config,
+                row.checksum,
+                row.index,
+                row.call.account,
+                row.call.carrier,
+                json.dumps(list(row.call.ids)),
+                json.dumps(masked_patch(row.call.carrier, row.call.patch), default=str),
+                patch_hash(row.call.carrier, row.call.ids, row.call.patch),
+                row.follows,
+                SENDING,
+                time.time(),
+            ),
+        )
         return int(cur.lastrowid or 0)
+
+    def end_call(self, seq: int, ended: CallFinished, error: str | None) -> None:
+        """The call answered (``error``: its text with the call's secret values cut out)."""
+        self.conn.execute(
+            "UPDATE calls SET state = ?, status = ?, job_id = coalesce(?, job_id, follows), "
+            "outcome_unknown = ?, errors = ?, done_at = ? WHERE seq = ?",
+            (
+                DONE,
+                str(ended.status),
+                ended.job_id,
+                int(ended.outcome_unknown),
+                error,
+                time.time(),
+                seq,
+            ),
+        )
+
+    def interrupt_call(self, seq: int) -> None:
+        """The call was in flight when the run was interrupted: the next run settles it."""
+        self.conn.execute(
+            "UPDATE calls SET state = ?, errors = ?, done_at = ? WHERE seq = ?",
+            (INTERRUPTED, "interrupted while in flight", time.time(), seq),
+        )
 
     # ---- reading
     def open_calls(self, accounts: set[str] | None = None) -> list[OpenCall]:
@@ -206,69 +249,57 @@ class Journal:
         )
 
 
-class Recorder:
-    """``record(event, data)`` for ``apply_plan``: a row before each call, its outcome after."""
+@dataclass(frozen=True)
+class NewCall:
+    """The row of a call about to be sent."""
+
+    run: str
+    config: str
+    checksum: str
+    index: int
+    call: BulkCall
+    follows: str | None
+
+
+class RunJournal:
+    """One apply's ``CallJournal``: a row before each call is sent, its outcome after."""
 
     def __init__(self, journal: Journal, run: str, config: str, checksum: str) -> None:
         self.journal, self.run, self.config, self.checksum = journal, run, config, checksum
-        self.rows: dict[int, int] = {}
-        self.secrets: dict[int, list[str]] = {}  # index → the call's secret values, to scrub
+        self.rows: dict[int, int] = {}  # call index → row seq
+        self.secrets: dict[int, list[str]] = {}  # call index → its secret values, to scrub
 
-    def _scrub(self, index: int, text: Any) -> Any:
+    def record(self, event: CallEvent) -> None:
+        if isinstance(event, CallStarted):
+            self._started(event)
+            return
+        seq = self.rows.get(event.index)
+        if seq is None:
+            return  # not a call of this run
+        if isinstance(event, CallFinished):
+            self.journal.end_call(seq, event, self._scrub(event.index, event.error))
+        elif isinstance(event, CallVerified):
+            # the answer was lost but verify saw the change: nothing left to settle
+            self.journal.mark_settled(seq, "verified by the same run")
+        elif isinstance(event, CallInterrupted):
+            self.journal.interrupt_call(seq)
+
+    def _started(self, event: CallStarted) -> None:
+        call = event.call
+        desc = carriers.get(call.carrier)
+        self.secrets[event.index] = [
+            str(v) for k, v in call.patch.items() if desc.is_secret(k) and str(v)
+        ]
+        row = NewCall(self.run, self.config, self.checksum, event.index, call, event.follows)
+        self.rows[event.index] = self.journal.add_call(row)
+
+    def _scrub(self, index: int, text: str | None) -> str | None:
         """A carrier's error text with the call's secret values cut out (it may echo them)."""
-        if not isinstance(text, str):
-            return text
+        if text is None:
+            return None
         for value in self.secrets.get(index, ()):
             text = text.replace(value, "***")
         return text
-
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
-        if event == "call_started":
-            call: BulkCall = data["call"]
-            desc = carriers.get(call.carrier)
-            self.secrets[data["index"]] = [
-                str(v) for k, v in call.patch.items() if desc.is_secret(k) and str(v)
-            ]
-            self.rows[data["index"]] = self.journal._write(
-                "INSERT INTO calls (run, config, plan_checksum, idx, account, carrier, ids, "
-                "patch, patch_hash, follows, state, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    self.run,
-                    self.config,
-                    self.checksum,
-                    data["index"],
-                    call.account,
-                    call.carrier,
-                    json.dumps(list(call.ids)),
-                    json.dumps(masked_patch(call.carrier, call.patch), default=str),
-                    patch_hash(call.carrier, call.ids, call.patch),
-                    data.get("follows"),
-                    SENDING,
-                    time.time(),
-                ),
-            )
-        elif event == "call_finished" and data["index"] in self.rows:
-            self.journal._write(
-                "UPDATE calls SET state = ?, status = ?, job_id = coalesce(?, job_id, follows), "
-                "outcome_unknown = ?, errors = ?, done_at = ? WHERE seq = ?",
-                (
-                    DONE,
-                    data["status"],
-                    data.get("job_id"),
-                    int(bool(data.get("outcome_unknown"))),
-                    self._scrub(data["index"], data.get("error")),
-                    time.time(),
-                    self.rows[data["index"]],
-                ),
-            )
-        elif event == "call_verified" and data["index"] in self.rows:
-            # the answer was lost but verify saw the change: nothing left to settle
-            self.journal.mark_settled(self.rows[data["index"]], "verified by the same run")
-        elif event == "call_interrupted" and data["index"] in self.rows:
-            self.journal._write(
-                "UPDATE calls SET state = ?, errors = ?, done_at = ? WHERE seq = ?",
-                (INTERRUPTED, "interrupted while in flight", time.time(), self.rows[data["index"]]),
-            )
 
 
 async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Settled]:
@@ -291,20 +322,13 @@ async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Se
                 continue  # stays open: the next run tries again
             if job is None:
                 how = "no job found at the carrier: the plan re-read the numbers"
-            elif job.status in ("pending", "in_progress"):
+            elif job.status in PendingJob.live:
                 how = f"job {job.job_id} still {job.status}: this run waits for it and verifies"
             else:
                 how = f"job {job.job_id} {job.status}; the plan shows what is left"
         journal.mark_settled(call.seq, how)
         settled.append(Settled(call, how))
     return settled
-
-
-def result_line(result: CallResult) -> str:
-    """One call's outcome for an interruption report."""
-    call = result.call
-    job = f", job {result.job_id}" if result.job_id else ""
-    return f"{call.account}: {len(call.ids)} number(s) {result.status}{job}"
 
 
 @contextlib.contextmanager

@@ -131,10 +131,15 @@ def compatible(
 async def live_jobs(providers: Mapping[str, Provider]) -> dict[str, list[PendingJob]]:
     """Every account's unfinished jobs. Asked *before* the accounts are read: a job that ends
     after this is then either seen live (and followed) or already reflected in the read; asked
-    after the read, a job ending in between would look finished over a stale read."""
+    after the read, a job ending in between would look finished over a stale read. Only jobs
+    whose status is live (``PendingJob.live``) hold numbers: a finished one holds nothing."""
     names = sorted(providers)
     found = await asyncio.gather(*(providers[n].pending_work(None) for n in names))
-    return {n: jobs for n, jobs in zip(names, found, strict=True) if jobs}
+    live = {
+        n: [j for j in jobs if j.status in PendingJob.live]
+        for n, jobs in zip(names, found, strict=True)
+    }
+    return {n: jobs for n, jobs in live.items() if jobs}
 
 
 def look(

@@ -23,8 +23,8 @@ The contract of ``apply`` (one contract for every carrier):
   looked for and found nothing of (Telnyx: no job in the jobs list); the applier re-sends them
   only after verify shows them unchanged and a fresh ``find_job`` finds nothing. Idempotent
   carriers (not ``job_based``) need not mark unanswered calls: the applier may re-send their
-  unchanged numbers after verify (not those of a refused, bisected call). A refusal (bad value,
-  not owned, a Wavix bisected refusal) is never in ``retry``.
+  unchanged numbers after verify (not those of a call it marked ``refused``, e.g. a bisected
+  refusal). A refusal (bad value, not owned, a Wavix bisected refusal) is never in ``retry``.
 * It **raises** only ``AccountFatal`` errors (``AuthError``: the key was rejected;
   ``PermissionError_`` meaning the key lacks a scope). These concern the whole account: the
   applier stops sending that account's remaining calls and goes on with other accounts.
@@ -76,6 +76,10 @@ class CallResult:
     """The ``ProviderError`` behind a failed call, when there was one (for logs and tests)."""
     retry: frozenset[str] = frozenset()
     """Ids of ``failed`` safe to send again in this run with the same patch (module docstring)."""
+    refused: bool = False
+    """The carrier refused the call for its content (Wavix: a 4xx, bisected to name the refused
+    numbers): its failed numbers include refused ones, never sent again in this run (only ids
+    in ``retry``). Set by the provider, so the applier never reads an HTTP status."""
 
     def __post_init__(self) -> None:
         self.status = CallStatus(self.status)
@@ -94,6 +98,10 @@ class PendingJob:
     status: str
     ids: tuple[str, ...]
     patch: dict[str, Any] | None
+
+    live: ClassVar[tuple[str, ...]] = ("pending", "in_progress")
+    """The statuses of a job that has not finished (a provider maps its carrier's to these):
+    the only place they are spelled out."""
 
 
 class Provider(ABC):

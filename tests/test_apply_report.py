@@ -22,7 +22,7 @@ from helpers import cli, example_copy
 from test_render import PIN, e164, make_plan, pin_plan
 
 from reconciler import render, runner
-from reconciler.applier import ApplyInterrupted, ApplyReport
+from reconciler.applier import ApplyInterrupted, ApplyReport, Unconverged
 from reconciler.clock import FakeClock
 from reconciler.plan import FieldChange, Plan
 from reconciler.providers.base import CallResult, CallStatus
@@ -51,8 +51,8 @@ def failed_for_one_cause(n: int = 6_000) -> tuple[Plan, ApplyReport]:
         CallResult(c, CallStatus.FAILED, failed={i: why for i in c.ids}, error=why)
         for c in plan.calls
     ]
-    failed = {("wavix-main", c.e164): why for c in plan.changes}
-    return plan, ApplyReport(results=results, failed=failed)
+    failed = {("wavix-main", c.id): Unconverged(c.e164, why) for c in plan.changes}
+    return plan, ApplyReport(results=results, unconverged=failed)
 
 
 def test_six_thousand_failures_of_one_cause_are_one_line_with_examples() -> None:
@@ -306,7 +306,7 @@ def test_secrets_never_in_any_apply_form() -> None:
     echoed = f"10015 Bad Request: external_pin {PIN} is not valid"  # a carrier echoing it
     report = ApplyReport(
         results=[CallResult(call, CallStatus.PARTIAL, failed={call.ids[0]: echoed})],
-        failed={("telnyx-main", call.e164s[0]): echoed},
+        unconverged={("telnyx-main", call.ids[0]): Unconverged(call.e164s[0], echoed)},
     )
     for fmt in render.FORMATS:
         for full in (False, True):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from conftest import EXAMPLE
 from helpers import state_provider
+from test_applier import Events
 
 from reconciler.applier import EXIT_OK, EXIT_PARTIAL, FOLLOW_UP_ROUNDS, apply_plan
 from reconciler.clock import FakeClock
@@ -69,13 +70,11 @@ async def _apply_example(
     sandbox.app = spy  # type: ignore[assignment]
     state = load(EXAMPLE, env={})
     providers = {n: state_provider(state, n, sandbox, clock) for n in state.rules}
-    events: list[tuple[str, dict[str, Any]]] = []
+    events = Events()
     try:
         plan = await plan_accounts(state, providers)
         expected_calls = sum(1 for c in plan.calls if c.carrier == "telnyx")
-        report = await apply_plan(
-            plan, providers, clock=clock, record=lambda e, d: events.append((e, d))
-        )
+        report = await apply_plan(plan, providers, clock=clock, record=events)
         after = await plan_accounts(state, providers)
     finally:
         for p in providers.values():
@@ -299,14 +298,9 @@ async def test_an_unknown_outcome_the_provider_did_not_mark_is_not_sent_again(
 async def test_an_unknown_outcome_is_sent_again_after_verify_when_no_job_exists(
     clock: FakeClock,
 ) -> None:
-    events: list[tuple[str, dict[str, Any]]] = []
+    events = Events()
     provider = Scripted([(unknown(retry=True), []), (ok, ["1", "2"])], _numbers("1", "2"))
-    report = await apply_plan(
-        _plan(["1", "2"]),
-        {"tx": provider},
-        clock=clock,
-        record=lambda e, d: events.append((e, d)),
-    )
+    report = await apply_plan(_plan(["1", "2"]), {"tx": provider}, clock=clock, record=events)
     assert [c.ids for c in provider.calls] == [("1", "2"), ("1", "2")]
     assert clock.now() >= 1_000_000 + 10, "verify waited before the call was sent again"
     assert report.exit_code == EXIT_OK and report.verified == 2
@@ -346,9 +340,28 @@ async def test_idempotent_carrier_does_not_resend_a_bisected_refusal(clock: Fake
             error="refused",
             outcome_unknown=True,
             cause=cause,
+            refused=True,  # the provider marks the refusal (the applier reads no HTTP status)
         )
 
     provider = Idempotent([(refused_then_unanswered, [])], _numbers("1", "2"))
     report = await apply_plan(_plan(["1", "2"]), {"tx": provider}, clock=clock)
     assert len(provider.calls) == 1
     assert set(report.failed) == {("tx", "+11"), ("tx", "+12")}
+
+
+async def test_the_applier_goes_by_the_providers_refused_mark_not_an_http_status(
+    clock: FakeClock,
+) -> None:
+    class Idempotent(Scripted):
+        job_based: ClassVar[bool] = False
+
+    def unanswered_with_a_4xx_cause(call: BulkCall) -> CallResult:
+        cause = InvalidRequestError("refused", account="tx", method="PATCH", path="/", status=422)
+        return CallResult(
+            call, CallStatus.FAILED, error="no answer", outcome_unknown=True, cause=cause
+        )
+
+    provider = Idempotent([(unanswered_with_a_4xx_cause, []), (ok, ["1"])], _numbers("1"))
+    report = await apply_plan(_plan(["1"]), {"tx": provider}, clock=clock)
+    assert len(provider.calls) == 2  # not marked refused: sent again (before: the 422 decided)
+    assert report.exit_code == EXIT_OK

@@ -23,10 +23,12 @@ from test_e2e import db  # noqa: F401 - the sandbox file fixture, short carrier 
 from test_pending_jobs import example, jobs, one_run
 
 from reconciler import journal, render, runner
+from reconciler.apply.events import CallFinished, CallStarted
 from reconciler.clock import FakeClock
 from reconciler.models import unflatten
 from reconciler.plan import BulkCall, Plan
 from reconciler.sandbox import Sandbox
+from reconciler.seam import CallStatus
 
 CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
 
@@ -70,7 +72,7 @@ def test_run_killed_after_post_is_settled_by_next_run(
     # Run 1: each call journalled, then POSTed; the process dies before any answer is recorded.
     record = log.recorder(plan, str(path))
     for index, call in enumerate(calls):
-        record("call_started", {"index": index, "call": call, "account": call.account})
+        record.record(CallStarted(index, call))
     made = asyncio.run(post_jobs(sandbox, clock, calls))
     assert len(log.open_calls()) == len(calls) == len(made)
 
@@ -107,12 +109,10 @@ def test_settle_reports_finished_jobs_and_idempotent_calls(
     wavix = next(c for c in plan.calls if c.carrier == "wavix")
     (job_id,) = asyncio.run(post_jobs(sandbox, clock, [telnyx]))
     record = log.recorder(plan, str(path))
-    record("call_started", {"index": 0, "call": telnyx})
-    record(  # the run stopped waiting: the job id is known, the outcome is not
-        "call_finished",
-        {"index": 0, "status": "failed", "job_id": job_id, "outcome_unknown": True},
-    )
-    record("call_started", {"index": 1, "call": wavix})
+    record.record(CallStarted(0, telnyx))
+    # the run stopped waiting: the job id is known, the outcome is not
+    record.record(CallFinished(0, CallStatus.FAILED, job_id=job_id, outcome_unknown=True))
+    record.record(CallStarted(1, wavix))
     clock.advance(3600)  # the job has long finished
 
     async def settle() -> list[journal.Settled]:
@@ -133,10 +133,9 @@ def test_journal_keeps_no_secret_values(tmp_path: Path) -> None:
     plan = Plan(accounts=(), changes=(), calls=(call,))
     log = journal.Journal.open(tmp_path / "state")
     record = log.recorder(plan, "config")
-    record("call_started", {"index": 0, "call": call})
-    record(
-        "call_finished",
-        {"index": 0, "status": "partial", "job_id": "j1", "error": f"10015: {canary} refused"},
+    record.record(CallStarted(0, call))
+    record.record(
+        CallFinished(0, CallStatus.PARTIAL, job_id="j1", error=f"10015: {canary} refused")
     )
     (row,) = log.rows()
     assert row["state"] == "done" and row["job_id"] == "j1" and row["ids"] == '["1", "2"]'

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 
 from reconciler import render
-from reconciler.applier import ApplyReport
+from reconciler.applier import ApplyReport, Unconverged
 from reconciler.plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan
 from reconciler.providers.base import CallResult, CallStatus
 
@@ -266,7 +266,8 @@ def test_each_output_is_written_once(fmt: str) -> None:
 
 def every_output(plan: Plan) -> dict[str, str]:
     result = CallResult(plan.calls[0], CallStatus.PARTIAL, failed={plan.calls[0].ids[0]: "refused"})
-    report = ApplyReport(results=[result], failed={("telnyx-main", e164(0)): "refused"})
+    failed = {("telnyx-main", plan.calls[0].ids[0]): Unconverged(e164(0), "refused")}
+    report = ApplyReport(results=[result], unconverged=failed)
     apply_out = io.StringIO()
     render.write_apply(report, plan, apply_out)
     outs = {
@@ -475,9 +476,12 @@ def test_apply_report_is_bounded() -> None:
             job_id="job-1",
         )
     )
-    failed = {("wavix-main", e): "code 10015: refused" for e in bad.e164s[:100]}
+    failed = {
+        ("wavix-main", i): Unconverged(e, "code 10015: refused")
+        for i, e in zip(bad.ids[:100], bad.e164s[:100], strict=True)
+    }
     out = io.StringIO()
-    render.write_apply(ApplyReport(results=results, failed=failed), plan, out)
+    render.write_apply(ApplyReport(results=results, unconverged=failed), plan, out)
     lines = out.getvalue().splitlines()
     assert len(lines) < 40
     assert lines[0].startswith("wavix-main: ") and "1 partial" in lines[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..applier import ApplyInterrupted, ApplyReport
 from ..carriers import MASK
 from ..plan import BulkCall, Plan
-from ..providers.base import CallResult, CallStatus
+from ..seam import CallResult, CallStatus
 from .common import (
     EXAMPLES,
     MAX_GROUPS,
@@ -120,7 +120,7 @@ class ApplyOutcome:
 def outcome(report: ApplyReport, plan: Plan) -> ApplyOutcome:
     """A finished apply (``report``) of ``plan`` (with or without the held numbers)."""
     scrub = _scrubber(plan)
-    held = report.held
+    held, not_converged = report.held, report.failed  # both keyed (account, e164)
     pending: dict[tuple[str, str], NumberGroup] = {}
     pending_keys: set[tuple[str, str]] = set()
     bad: set[tuple[str, str]] = set()  # (account, e164) not converged
@@ -131,7 +131,7 @@ def outcome(report: ApplyReport, plan: Plan) -> ApplyOutcome:
         if kind == "pending" and r.job_id is not None:
             for id_, why in r.failed.items():
                 key = (r.call.account, e164_of.get(id_, id_))
-                if key in report.failed and key not in pending_keys:
+                if key in not_converged and key not in pending_keys:
                     group = pending.setdefault(
                         (r.call.account, r.job_id),
                         NumberGroup(r.call.account, scrub(why), job_id=r.job_id),
@@ -157,12 +157,12 @@ def outcome(report: ApplyReport, plan: Plan) -> ApplyOutcome:
         calls.append(CallOutcome(call, "not_sent", failed=len(call.ids)))
     unsent = {(g.account, e) for g in not_sent.values() for e in g.e164s}
     failed: dict[tuple[str, str], NumberGroup] = {}
-    for (account, e164), why in sorted(report.failed.items()):
+    for (account, e164), why in sorted(not_converged.items()):
         if (account, e164) in pending_keys or (account, e164) in unsent:
             continue
         reason = scrub(why)
         failed.setdefault((account, reason), NumberGroup(account, reason)).e164s.append(e164)
-    out = _base(plan, report, held, bad | set(report.failed) | unsent, calls)
+    out = _base(plan, report, held, bad | set(not_converged) | unsent, calls)
     out.failed, out.pending = _ordered(failed.values()), _ordered(pending.values())
     out.not_sent = _ordered(not_sent.values())
     out.stopped = {a: scrub(e) for a, e in report.stopped.items()}

@@ -20,23 +20,25 @@ content (10015, 10010, 10005, ...), nor one of a job we lost track of. ``unknown
 its ids only when the jobs list was searched and held no job of ours: the applier re-sends them
 after verify shows them unchanged.
 
-Adoption (``saved_as_sent``). The saved ``parameters`` of a job are "effective parameters ...
-not a snapshot of the original HTTP request" (SDK): fields may be dropped (the SDK's type has no
-``voice.translated_number``), tags normalised, or the whole object empty for old jobs. A job is
-ours when it targets exactly our ids, was created after the watermark, is not claimed by another
-call, and every key it *did* save agrees with what we sent.
+Which job is ours (``matches``): one predicate for every search, whether the provider looks for
+the job its own unanswered POST may have created (adoption), the journal settles a call an
+earlier run left open, or a follow-up checks that no job exists before sending again. The
+saved ``parameters`` of a job are "effective parameters ... not a snapshot of the original HTTP
+request" (SDK): fields may be dropped (the SDK's type has no ``voice.translated_number``), tags
+normalised, or the whole object empty for old jobs. So a job is ours when it targets exactly our
+ids and every parameter it kept that we know agrees in canonical form; where to look (since
+when, which jobs another call claimed) is the caller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from ...errors import ProviderError
 from ...plan import BulkCall
-from ..base import CallResult, CallStatus
-from .settings import canonical_tags
+from ..base import CallResult, CallStatus, PendingJob
 
 JOBS = "/phone_numbers/jobs"
 DONE = ("completed", "failed", "expired")
@@ -154,41 +156,53 @@ def unknown_outcome(
     )
 
 
-def adoptable(
-    job: dict[str, Any],
+def matches(
+    job: Any,
     ids: Collection[str],
-    sent: dict[str, Any],
-    *,
-    skip: Collection[str],
+    patch: Mapping[str, Any],
+    canonical: Mapping[str, Callable[[Any], Any]],
 ) -> bool:
-    """Could ``job`` be the one our unanswered POST of ``sent`` for ``ids`` created? (Its
-    creation time is checked by the caller, which walks the list newest first.)"""
-    if job.get("id") in skip:
+    """Could ``job`` be the one a POST of ``patch`` (flat paths, like a ``BulkCall``'s) for
+    ``ids`` created?
+
+    * **Ids.** The ids it names (its echoed ``phone_numbers`` and its operations: ``job_ids``;
+      the echo alone may be missing) are exactly ``ids``, and so are its saved
+      ``parameters.phone_numbers`` when it kept them (as strings: the carrier may keep integers).
+      An echoed entry without an id (an E.164) is not ours: we always send ids.
+    * **Parameters.** Every key it kept that ``patch`` also holds agrees, both sides in the
+      carrier's ``canonical`` form (tags as a set, no reference as ``""``). A kept key the patch
+      lacks is not compared: Telnyx saves *effective* parameters (it may keep what it applied
+      besides what was sent), and the journal keeps no secret values to compare.
+    """
+    if not isinstance(job, dict):
         return False
-    if {str(p.get("id")) for p in job.get("phone_numbers") or ()} != set(ids):
+    wanted = set(ids)
+    echoed = job.get("phone_numbers") or []
+    if not isinstance(echoed, list) or any(_no_id(p) for p in echoed):
+        return False
+    if set(job_ids(job)) != wanted:
         return False
     saved = job.get("parameters")
-    return not isinstance(saved, dict) or saved_as_sent(saved, sent)
+    kept_ids = saved.get("phone_numbers") if isinstance(saved, dict) else None
+    if kept_ids is not None and (
+        not isinstance(kept_ids, list) or {str(i) for i in kept_ids} != wanted
+    ):
+        return False
+    kept = flat_parameters(saved) or {}
+    return all(_same(kept[k], patch[k], canonical.get(k)) for k in kept.keys() & patch.keys())
 
 
-def saved_as_sent(saved: dict[str, Any], sent: dict[str, Any]) -> bool:
-    """Every key present in ``saved`` agrees with ``sent`` (keys ``saved`` lacks are not
-    compared: the carrier drops and normalises fields). Tags compare as sets, ids as strings."""
-    for key, value in saved.items():
-        if key == "phone_numbers":
-            if sorted(map(str, value or ())) != sorted(map(str, sent.get(key) or ())):
-                return False
-        elif key not in sent:
-            return False
-        elif isinstance(value, dict):
-            if not isinstance(sent[key], dict) or not saved_as_sent(value, sent[key]):
-                return False
-        elif key == "tags":
-            if canonical_tags(value) != canonical_tags(sent[key]):
-                return False
-        elif value != sent[key]:
-            return False
-    return True
+def _no_id(entry: Any) -> bool:
+    return not isinstance(entry, dict) or entry.get("id") is None
+
+
+def _same(kept: Any, sent: Any, fix: Callable[[Any], Any] | None) -> bool:
+    if fix is None:
+        return bool(kept == sent)
+    try:
+        return bool(fix(kept) == fix(sent))
+    except (TypeError, ValueError):  # a kept value of an unexpected type: not ours
+        return False
 
 
 def job_query(page: int, size: int) -> dict[str, Any]:
@@ -202,12 +216,9 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-LIVE = ("pending", "in_progress")
-
-
 def live_job_query(page: int, size: int) -> dict[str, Any]:
     """The account's unfinished update jobs: statuses as repeated ``filter[status][]``."""
-    return {**job_query(page, size), "filter[status][]": list(LIVE)}
+    return {**job_query(page, size), "filter[status][]": list(PendingJob.live)}
 
 
 def flat_parameters(saved: Any, prefix: str = "") -> dict[str, Any] | None:
@@ -229,5 +240,6 @@ def flat_parameters(saved: Any, prefix: str = "") -> dict[str, Any] | None:
 def job_ids(job: dict[str, Any]) -> list[str]:
     """The number ids a job targets (its echoed list and its operations), in order."""
     lists = ("phone_numbers", "pending_operations", "successful_operations", "failed_operations")
-    ids = (op.get("id") for key in lists for op in job.get(key) or () if isinstance(op, dict))
+    items = [op for key in lists if isinstance(job.get(key), list) for op in job[key]]
+    ids = (op.get("id") for op in items if isinstance(op, dict))
     return list(dict.fromkeys(str(i) for i in ids if i is not None))

@@ -24,12 +24,12 @@ Job creation is not idempotent (no idempotency key), so the POST is never retrie
   ``job_timeout_s``.
 * **5xx, timeout or lost connection**: the job may or may not exist. Look for it: list
   ``GET /phone_numbers/jobs?filter[type]=update_phone_numbers`` (newest first) and adopt a job
-  created since this provider's first apply that targets exactly our ids, whose saved
-  ``parameters`` agree with what we sent on every key they kept (``jobs.saved_as_sent``), and
-  that no other call of ours has claimed. "Since" is measured on the carrier's clock: before its
-  first job the provider notes the newest existing job (one extra GET per run), so jobs of
-  earlier runs are never adopted. None found → send the POST once more; still unknown → the call
-  fails with ``outcome_unknown=True`` and a message to check the jobs list before re-running.
+  created since this provider's first apply that ``jobs.matches`` the call (exactly our ids,
+  its kept parameters agree with what we sent) and that no other call of ours has claimed.
+  "Since" is measured on the carrier's clock: before its first job the provider notes the
+  newest existing job (one extra GET per run), so jobs of earlier runs are never adopted. None
+  found → send the POST once more; still unknown → the call fails with ``outcome_unknown=True``
+  and a message to check the jobs list before re-running.
 * **403**: Telnyx keys carry no scopes (a bad key is a 401), so a 403 on job creation is about
   what the job asks for (e.g. code 10010, a billing group the account does not own): that call
   fails, the account goes on. A 403 on a read still raises (the account cannot be read).
@@ -38,7 +38,8 @@ Job creation is not idempotent (no idempotency key), so the POST is never retrie
 Jobs of earlier runs (``pending_work``, ``find_job``, ``follow``): the account's pending and
 in-progress update jobs are listed (``filter[status][]`` repeated, every page) so the core does
 not post a second job for numbers a live one covers (``reconciler/pending.py``); a job an
-earlier run created is found by id or by content and polled like our own.
+earlier run created is found by id or by content (``jobs.matches``, the same predicate as
+adoption) and polled like our own.
 
 Nested voice objects are sent whole (``settings.WHOLE_OBJECTS``; the planner fills unmanaged
 subfields from the live read), so merge and replace semantics leave them as they were.
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -73,13 +74,13 @@ from ..http import Counter, parse_retry_after, reset_seconds
 from .jobs import (
     DONE,
     JOBS,
-    adoptable,
     describe,
     flat_parameters,
     job_ids,
     job_query,
     live_job_query,
     lost,
+    matches,
     parse_time,
     settle,
     unknown_outcome,
@@ -310,7 +311,7 @@ class TelnyxProvider(Provider):
                 log.warning("%s; looking for a job it may have created", exc)
                 await self.clock.sleep(self.config.poll_interval_s)
                 try:
-                    job = await self._find_job(call, body, sent)
+                    job = await self._find_job(call, sent)
                 except AccountFatal:
                     raise
                 except ProviderError as search_exc:
@@ -371,24 +372,39 @@ class TelnyxProvider(Provider):
             times = [t for t in (parse_time(j.get("created_at")) for j in jobs) if t is not None]
             self._watermark = (max(times) if times else None, frozenset(j.get("id") for j in jobs))
 
-    async def _find_job(
-        self, call: BulkCall, body: dict[str, Any], sent: Counter
-    ) -> dict[str, Any] | None:
-        """Our job if the carrier created it although we got no answer (newest first)."""
+    async def _find_job(self, call: BulkCall, sent: Counter) -> dict[str, Any] | None:
+        """Our job if the carrier created it although we got no answer: one created since this
+        provider's watermark (jobs of earlier runs are never adopted) that no other call of
+        ours has claimed."""
         since, seen = self._watermark or (None, frozenset())
-        skip = seen | self._claimed
+        job = await self._search(
+            call.ids, call.patch, skip=seen | self._claimed, since=since, counter=sent
+        )
+        if job is not None:
+            log.warning("adopting job %s created by a request that got no answer", job["id"])
+        return job
+
+    async def _search(
+        self,
+        ids: Sequence[str],
+        patch: Mapping[str, Any],
+        *,
+        skip: Collection[str],
+        since: datetime | None = None,
+        counter: Counter | None = None,
+    ) -> dict[str, Any] | None:
+        """The newest update job that ``jobs.matches`` these ids and patch, among the first
+        ``JOB_SEARCH_PAGES`` pages of the jobs list (newest first), not in ``skip`` and created
+        no earlier than ``since``."""
+        canonical = self.config.carrier.canonical
         for page in range(1, JOB_SEARCH_PAGES + 1):
-            found = await self._get(JOBS, job_query(page, PAGE_SIZE), counter=sent)
-            jobs = found.get("data") or []
-            for job in jobs:
-                created = parse_time(job.get("created_at"))
+            found = await self._get(JOBS, job_query(page, PAGE_SIZE), counter=counter)
+            for job in found.get("data") or []:
+                created = parse_time(job.get("created_at")) if isinstance(job, dict) else None
                 if since is not None and created is not None and created < since:
-                    return None  # older than this run: stop looking
-                if adoptable(job, call.ids, body, skip=skip):
-                    log.warning(
-                        "adopting job %s created by a request that got no answer", job["id"]
-                    )
-                    return job
+                    return None  # older than the watermark: stop looking
+                if matches(job, ids, patch, canonical) and job.get("id") not in skip:
+                    return dict(job)
             info = PageInfo.of(found)
             if info.ends(page, info):
                 break
@@ -404,7 +420,7 @@ class TelnyxProvider(Provider):
             body = await self._get(JOBS, live_job_query(page, PAGE_SIZE))
             for job in body.get("data") or []:
                 mine = [i for i in job_ids(job) if wanted is None or i in wanted]
-                if mine and job.get("status") in ("pending", "in_progress"):
+                if mine and job.get("status") in PendingJob.live:
                     found.append(_pending(job, mine))
             info = PageInfo.of(body)
             if info.ends(page, info):
@@ -414,30 +430,13 @@ class TelnyxProvider(Provider):
     async def find_job(
         self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None
     ) -> PendingJob | None:
-        """By id when the earlier run learnt it; else the newest job with exactly these ids
-        whose saved parameters agree with the patch (its POST got no answer)."""
+        """By id when the earlier run learnt it; else the newest job ``jobs.matches`` finds for
+        these ids and patch (its POST got no answer), not claimed by a call of this run."""
         if job_id:
             job = (await self._get(f"{JOBS}/{job_id}", missing_ok=True)).get("data")
             return _pending(job, job_ids(job)) if isinstance(job, dict) else None
-        normal = self.config.carrier.canonical
-        for page in range(1, JOB_SEARCH_PAGES + 1):
-            found = await self._get(JOBS, job_query(page, PAGE_SIZE))
-            for job in found.get("data") or []:
-                if job.get("id") in self._claimed or set(job_ids(job)) != set(ids):
-                    continue
-                saved = flat_parameters(job.get("parameters")) or {}
-                same = all(
-                    (normal[k](saved[k]) == normal[k](patch[k]))
-                    if k in normal
-                    else saved[k] == patch[k]
-                    for k in saved.keys() & patch.keys()  # the caller may leave secrets out
-                )
-                if same:
-                    return _pending(job, job_ids(job))
-            info = PageInfo.of(found)
-            if info.ends(page, info):
-                break
-        return None
+        found = await self._search(ids, patch, skip=self._claimed)
+        return None if found is None else _pending(found, job_ids(found))
 
     async def follow(self, call: BulkCall, job_id: str) -> CallResult:
         """Poll a job an earlier run created until it ends or ``job_timeout_s`` runs out."""
