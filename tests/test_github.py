@@ -304,7 +304,7 @@ def test_config_changed_after_the_review_is_refused_with_a_comment(
         fake, env(fake, run, sha=MERGE), "fetch-plan", "-o", fetched, "--config", config
     )
 
-    assert refused.exit_code == 3, refused.output
+    assert refused.exit_code == 1, refused.output
     assert not fetched.exists()  # nothing a later step could apply
     [comment] = fake.ours(PR, APPLY_MARKER)
     assert "nothing was sent" in comment["body"]

@@ -127,9 +127,11 @@ def post_plan(
 class Refusal(Exception):
     """fetch_plan cannot hand over a reviewed plan; ``pr`` is where to say so."""
 
-    def __init__(self, why: str, todo: str, pr: int | None = None) -> None:
+    def __init__(
+        self, why: str, todo: str, pr: int | None = None, code: int = EXIT_REFUSED
+    ) -> None:
         super().__init__(why)
-        self.why, self.todo, self.pr = why, todo, pr
+        self.why, self.todo, self.pr, self.code = why, todo, pr, code
 
 
 def fetch_plan(
@@ -148,7 +150,7 @@ def fetch_plan(
     except Refusal as refusal:
         out.unlink(missing_ok=True)  # nothing a later step could apply by mistake
         _refuse(gh, ctx, bot, sha, refusal)
-        return EXIT_REFUSED
+        return refusal.code
     ctx.set_output("plan", str(out))
     ctx.add_summary(
         f"### reconciler: the reviewed plan of #{pr['number']}\n\n"
@@ -240,6 +242,7 @@ def _same_config(out: Path, config: Path, pr: int) -> None:
             "merge?). Make a new plan: re-run the plan workflow on a pull request with the "
             "current YAML, review it, merge.",
             pr,
+            EXIT_ERROR,  # as `apply plan.json` exits for a changed config
         ) from None
 
 
