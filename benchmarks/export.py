@@ -35,10 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from reconciler.carriers import field_paths
 from reconciler.config import ProviderConfig
 from reconciler.export import export_account
 from reconciler.loader import load
-from reconciler.models import field_paths
 from reconciler.providers import open_account
 from reconciler.runner import open_accounts, plan_accounts
 from reconciler.sandbox import SIMULATORS, Sandbox

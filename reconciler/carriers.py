@@ -1,33 +1,83 @@
 """Carrier descriptions: everything the core knows about a carrier, stated once per carrier.
 
-A provider package builds one ``Carrier`` next to its provider class and calls ``register``; the
-core (config, models, loader, schema, planner, render) asks the registry and never lists carriers
-itself, the way octoDNS providers declare ``SUPPORTS`` and the manager asks. Adding a carrier is
-one provider module (settings model + provider + ``register``) and, optionally, one simulator
-package; no core module changes. The built-in carriers (Wavix, Telnyx) are registered when
-``reconciler.providers`` is first imported, which ``registry()`` does on first use.
+A carrier is one ``Carrier`` record: its settings and account models, how values are compared
+and shown, and its capabilities (``job_based``, ``max_concurrent_calls``, ``async_fields``,
+``retry_policy``). The provider class and the sandbox simulator are *named* in it
+(``"module:attr"``, ``"module"``) and imported on first use, so reading the record (``validate``,
+``schema``, the loader) imports no HTTP client and no provider.
+
+The records are found through the ``reconciler.carriers`` entry-point group
+(``importlib.metadata``): each entry point names a ``Carrier`` object, e.g.
+``wavix = "reconciler.providers.wavix.carrier:CARRIER"``. The built-in carriers are declared so in
+pyproject.toml; when the distribution's metadata is missing (a source tree run without
+installing) the provider packages beside this module are scanned for a ``carrier`` module. A
+carrier whose entry point fails to load is kept aside with the reason (``broken()``): an account
+of that type gets a configuration error naming the entry point and the exception, and every other
+carrier works. The core (config, loader, schema, planner, render, runner) asks this registry and
+never lists carriers or imports ``reconciler.providers`` itself. Tests replace the registry with
+``using(...)``. docs/architecture.md says how to write a carrier package.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Mapping
+import logging
+import pkgutil
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from .errors import ReconcilerError
+
 if TYPE_CHECKING:
     from .config import ProviderConfig
-    from .providers.base import Provider
+    from .seam import Provider
+
+log = logging.getLogger(__name__)
+
+GROUP = "reconciler.carriers"
+"""The entry-point group a carrier package declares its ``Carrier`` in."""
 
 MASK = "(sensitive)"
 """What every output shows instead of a secret field's value."""
 
 Canonical = Callable[[Any], Any]
 """Turns a declared or read value of one field into its canonical form."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a provider's HTTP client tries one request. ``attempts`` counts every try;
+    ``total_s`` bounds the waiting between them; one wait is at most ``cap_s`` unless the carrier
+    asked for longer (up to ``total_s``)."""
+
+    attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    total_s: float = 120.0
+    statuses: frozenset[int] = frozenset({408, 409, 429})
+    """Retryable besides every 5xx."""
+
+    def retryable(self, status: int) -> bool:
+        return status in self.statuses or status >= 500
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+class CarrierLoadError(ReconcilerError):
+    """A carrier's entry point, provider or simulator could not be imported (the message names
+    what and why; never a traceback)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,12 +92,14 @@ class Carrier:
     ``config_model``: the account options (``providers:`` entry), a ``ProviderConfig`` subclass.
     ``routing_fields``: flat paths (or dotted prefixes ending in ``.``) whose change reroutes
     calls; safety rails count them separately.
+    ``provider``: the provider class, named ``"package.module:Class"`` (imported on first use by
+    ``provider_class``; a class itself is accepted too, for tests).
     """
 
     name: str
     settings_model: type[BaseModel]
     config_model: type[ProviderConfig]
-    provider: type[Provider]
+    provider: str | type[Provider]
     default_base_url: str
     key_env: str
     """The environment variable the docs and messages suggest for the API key."""
@@ -65,7 +117,21 @@ class Carrier:
     format_item: Callable[[str, Any], str | None] | None = None
     """Optional: how one item of a list field is shown (e.g. a Wavix destination); None → JSON."""
     simulator: str | None = None
-    """Dotted module path of the carrier's sandbox simulator package, if it has one."""
+    """Dotted module path of the carrier's sandbox simulator package, if it has one (imported on
+    first use by ``simulator_module``; docs/architecture.md lists what it offers)."""
+    job_based: bool = False
+    """Calls are carrier jobs that outlive the request (created, then polled): the applier looks
+    for a job an interrupted run created before sending again (``Provider.find_job``)."""
+    max_concurrent_calls: int = 4
+    """Bulk calls of one account in flight at once (Telnyx: the account's cap on open jobs)."""
+    async_fields: frozenset[str] = frozenset()
+    """Fields the carrier applies after the call answers: verify may wait longer for them
+    (``verify_wait_s``) and reports them "not visible yet" rather than "still differs"."""
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    """How hard the provider's HTTP client retries one request."""
+    order: int = 100
+    """Where the carrier comes in listings (lower first, then by name): the sandbox's
+    simulators, ``sandbox seed``'s default carrier."""
     written: Mapping[str, Canonical] = field(default_factory=dict)
     """Optional, per flat field path: the canonical value as a person writes it in YAML (e.g. a
     Wavix transport by name, ``sip_uri``, not its code); used by ``export``."""
@@ -76,6 +142,24 @@ class Carrier:
         from .models import model_paths
 
         return tuple(model_paths(self.settings_model))
+
+    @cached_property
+    def provider_class(self) -> type[Provider]:
+        """The provider class, imported on first use (``CarrierLoadError`` if it cannot be)."""
+        if not isinstance(self.provider, str):
+            return self.provider
+        return _resolve(self.provider, f"carrier {self.name}: provider {self.provider}")  # type: ignore[no-any-return]
+
+    @cached_property
+    def simulator_module(self) -> ModuleType | None:
+        """The sandbox simulator package, imported on first use (None: the carrier has none)."""
+        if self.simulator is None:
+            return None
+        what = f"carrier {self.name}: simulator {self.simulator}"
+        try:
+            return importlib.import_module(self.simulator)
+        except Exception as exc:
+            raise CarrierLoadError(f"{what} could not be imported: {_why(exc)}") from None
 
     def is_secret(self, path: str) -> bool:
         return path in self.secret_fields
@@ -112,28 +196,97 @@ def format_plain(value: Any, item: Callable[[Any], str | None] = lambda _: None)
     return str(value)
 
 
-_REGISTRY: dict[str, Carrier] = {}
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-def register(carrier: Carrier) -> Carrier:
-    """Make a carrier known to the core (re-registering a name replaces it)."""
-    _REGISTRY[carrier.name] = carrier
-    return carrier
+def _resolve(target: str, what: str) -> Any:
+    """``"package.module:attr"`` → the object (``CarrierLoadError`` naming ``what`` if not)."""
+    module, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in attr.split(".") if attr else ():
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise CarrierLoadError(f"{what} could not be imported: {_why(exc)}") from None
+    return obj
 
 
-def unregister(name: str) -> None:
-    """Forget a carrier (tests that register a fake one clean up with this)."""
-    _REGISTRY.pop(name, None)
+@dataclass
+class _Registry:
+    carriers: dict[str, Carrier] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)
+
+
+_current: _Registry | None = None
+
+
+def _entry_points() -> list[tuple[str, str]]:
+    """(name, "module:attr") of every ``reconciler.carriers`` entry point, else the built-ins
+    found beside this module (a source tree whose distribution metadata is not installed)."""
+    found = sorted({(ep.name, ep.value) for ep in entry_points(group=GROUP)})
+    builtin = f"{__package__}.providers."
+    if not any(value.startswith(builtin) for _, value in found):
+        here = Path(__file__).parent / "providers"
+        declared = {name for name, _ in found}
+        found += [
+            (info.name, f"{builtin}{info.name}.carrier:CARRIER")
+            for info in pkgutil.iter_modules([str(here)])
+            if info.ispkg
+            and info.name not in declared
+            and (here / info.name / "carrier.py").is_file()
+        ]
+    return found
+
+
+def _discover() -> _Registry:
+    out = _Registry()
+    for name, target in _entry_points():
+        what = f"entry point {name} = {target!r} (group {GROUP})"
+        try:
+            carrier = _resolve(target, what)
+        except CarrierLoadError as exc:
+            out.broken[name] = str(exc)
+            log.warning("%s", exc)
+            continue
+        if not isinstance(carrier, Carrier):
+            out.broken[name] = f"{what} is a {type(carrier).__name__}, not a reconciler Carrier"
+        elif carrier.name != name:
+            out.broken[name] = f"{what} describes carrier {carrier.name!r}, not {name!r}"
+        elif name in out.carriers:
+            out.broken[name] = f"{what}: carrier {name!r} is declared twice"
+        else:
+            out.carriers[name] = carrier
+            continue
+        log.warning("%s", out.broken[name])
+    out.carriers = _ordered(out.carriers.values())
+    return out
+
+
+def _ordered(found: Iterable[Carrier]) -> dict[str, Carrier]:
+    return {c.name: c for c in sorted(found, key=lambda c: (c.order, c.name))}
+
+
+def _registry() -> _Registry:
+    global _current
+    if _current is None:
+        _current = _discover()
+    return _current
 
 
 def registry() -> Mapping[str, Carrier]:
-    """Every known carrier by name; the built-in ones are loaded on first use."""
-    importlib.import_module("reconciler.providers")
-    return _REGISTRY
+    """Every loaded carrier by name, ordered by ``Carrier.order`` then name (discovered once, on
+    first use); ``names()`` is the sorted list for messages."""
+    return _registry().carriers
+
+
+def broken() -> Mapping[str, str]:
+    """Carriers whose entry point did not load: name → what failed and why."""
+    return _registry().broken
 
 
 def get(name: str) -> Carrier:
-    """The carrier called ``name``; KeyError when none is registered."""
+    """The carrier called ``name``; KeyError when none is loaded."""
     return registry()[name]
 
 
@@ -141,4 +294,64 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(registry()))
 
 
-__all__ = ["MASK", "Carrier", "format_plain", "get", "names", "register", "registry", "unregister"]
+def field_paths(carrier: str) -> list[str]:
+    """Every settable flat field path of a carrier, in declaration order."""
+    return list(get(carrier).field_paths)
+
+
+def mask(carrier: str, path: str, value: Any) -> Any:
+    """``value``, or the mask when ``path`` is one of the carrier's secret fields."""
+    return get(carrier).mask(path, value)
+
+
+@contextmanager
+def using(*carriers: Carrier) -> Iterator[Mapping[str, Carrier]]:
+    """Within the block the registry is exactly ``carriers``; with none given, what discovery
+    finds now (entry points read again: a test that put a distribution on ``sys.path`` sees
+    it). The registry before the block comes back after it. The test seam."""
+    global _current
+    before = _current
+    if carriers:
+        _current = _Registry(_ordered(carriers))
+    else:
+        importlib.invalidate_caches()
+        _current = _discover()
+    try:
+        yield _current.carriers
+    finally:
+        _current = before
+
+
+def open_account(
+    name: str,
+    config: ProviderConfig,
+    source: str,
+    *,
+    sandbox: Any = None,
+    transport: Any = None,
+    clock: Any = None,
+    budgets: dict[Any, Any] | None = None,
+) -> Provider:
+    """The provider of a configured account, built by its carrier's provider class
+    (``Provider.open``: key, base URL, the embedded sandbox, a budget shared per key)."""
+    return config.carrier.provider_class.open(
+        name, config, source, sandbox=sandbox, transport=transport, clock=clock, budgets=budgets
+    )
+
+
+__all__ = [
+    "GROUP",
+    "MASK",
+    "Carrier",
+    "CarrierLoadError",
+    "RetryPolicy",
+    "broken",
+    "format_plain",
+    "get",
+    "field_paths",
+    "mask",
+    "names",
+    "open_account",
+    "registry",
+    "using",
+]

@@ -79,6 +79,8 @@ class ProviderConfig(BaseModel):
     @classmethod
     def _known_carrier(cls, value: str) -> str:
         known = carriers.names()
+        if value in carriers.broken():  # a plugin that failed to load: say what and why
+            raise ValueError(f"carrier {value!r} is not available: {carriers.broken()[value]}")
         if value not in known:
             from .wording import did_you_mean  # at call time: wording pulls in the YAML tree
 

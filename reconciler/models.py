@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, model_validator
 
 from .e164 import check_e164
+
+if TYPE_CHECKING:
+    from .carriers import Carrier
 
 Settings = dict[str, Any]
 """Flat canonical settings: dotted field path -> canonical JSON-compatible value."""
@@ -89,36 +92,27 @@ class StrictSettings(BaseModel):
 # Flat form
 
 
-def flatten(
-    model: BaseModel, canonical: Mapping[str, Any] | None = None, prefix: str = ""
-) -> Settings:
-    """Declared leaves of a settings model → flat canonical settings. ``canonical`` maps a flat
-    path to its normal-form function (``Carrier.canonical``)."""
+def flatten(model: BaseModel, carrier: Carrier) -> Settings:
+    """Declared leaves of a settings model of ``carrier`` → flat canonical settings (each value
+    brought to its normal form by ``carrier.canonical``)."""
+    return _flatten(model, carrier.canonical, "")
+
+
+def _flatten(model: BaseModel, normal: Mapping[str, Any], prefix: str) -> Settings:
     out: Settings = {}
-    normal = canonical if canonical is not None else _canonical_of(type(model))
     for name in model.model_fields_set:
         value = getattr(model, name)
         if value is None:
             continue
         path = f"{prefix}{name}"
         if isinstance(value, BaseModel):
-            out.update(flatten(value, normal, prefix=f"{path}."))
+            out.update(_flatten(value, normal, f"{path}."))
         elif isinstance(value, list):
             raw = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
             out[path] = normal[path](raw) if path in normal else raw
         else:
             out[path] = normal[path](value) if path in normal else value
     return out
-
-
-def _canonical_of(model: type[BaseModel]) -> Mapping[str, Any]:
-    """The normal forms of the carrier whose settings model is ``model`` (none if no carrier)."""
-    from . import carriers
-
-    for carrier in carriers.registry().values():
-        if carrier.settings_model is model:
-            return carrier.canonical
-    return {}
 
 
 def model_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -141,13 +135,6 @@ def submodel(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def field_paths(carrier: str) -> list[str]:
-    """Every settable flat field path of a carrier, in declaration order."""
-    from . import carriers
-
-    return list(carriers.get(carrier).field_paths)
-
-
 def unflatten(flat: Settings) -> dict[str, Any]:
     """Flat dotted paths → nested dict (for building carrier request bodies)."""
     out: dict[str, Any] = {}
@@ -158,10 +145,3 @@ def unflatten(flat: Settings) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[leaf] = value
     return out
-
-
-def mask(carrier: str, path: str, value: Any) -> Any:
-    """``value``, or the mask when ``path`` is one of the carrier's secret fields."""
-    from . import carriers
-
-    return carriers.get(carrier).mask(path, value)

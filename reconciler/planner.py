@@ -24,8 +24,9 @@ from typing import Any
 
 from . import carriers
 from .bounds import lower_bound
+from .carriers import field_paths
 from .desired import DesiredState
-from .models import LiveNumber, Settings, field_paths
+from .models import LiveNumber, Settings
 from .packing import Call, Instance, freeze
 from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan, Scope
 

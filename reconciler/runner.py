@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from . import journal as journal_
 from . import pending, planfile, rails
 from .applier import ApplyReport, apply_plan
+from .carriers import open_account
 from .clock import Clock
 from .desired import DesiredState
 from .errors import ConfigError, ConfigIssue, PlanError
@@ -35,7 +36,7 @@ from .loader import load
 from .models import LiveNumber
 from .plan import AccountSummary, Plan, PlanWarning, Scope, Selection
 from .planner import make_plan
-from .providers import Provider, open_account
+from .seam import Provider
 from .source import Source
 from .wording import unknown
 

@@ -110,19 +110,46 @@ class Provider(ABC):
     ``reconciler.providers.base.HttpProvider`` implements the HTTP side (retries, budget, key
     scrubbing) for carriers that speak HTTP; the core only sees this interface."""
 
-    carrier: ClassVar[str]
-    job_based: ClassVar[bool] = False
-    max_concurrent_calls: ClassVar[int] = 4
-    async_fields: ClassVar[frozenset[str]] = frozenset()
-    """Fields the carrier applies after the call answers: verify may wait longer for them
-    (``verify_wait_s``) and reports them "not visible yet" rather than "still differs"."""
-
     account: str
     config: ProviderConfig
     clock: Clock
     max_batch: int
     on_progress: Callable[[str, int, int], None] | None
     """Called as listing pages arrive: (account, pages read, pages in all). For the CLI."""
+
+    @classmethod
+    @abstractmethod
+    def open(
+        cls,
+        name: str,
+        config: ProviderConfig,
+        source: str,
+        *,
+        sandbox: Any = None,
+        transport: Any = None,
+        clock: Any = None,
+        budgets: dict[Any, Any] | None = None,
+    ) -> Provider:
+        """The provider of the configured account ``name`` (``source``, "file:line", locates
+        configuration errors); ``carriers.open_account`` calls this."""
+
+    # The carrier's name and capabilities, read from its record (``carriers.Carrier``), where
+    # they are stated once.
+    @property
+    def carrier(self) -> str:
+        return self.config.type
+
+    @property
+    def job_based(self) -> bool:
+        return self.config.carrier.job_based
+
+    @property
+    def max_concurrent_calls(self) -> int:
+        return self.config.carrier.max_concurrent_calls
+
+    @property
+    def async_fields(self) -> frozenset[str]:
+        return self.config.carrier.async_fields
 
     @property
     @abstractmethod

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from .models import mask, submodel
+from .carriers import mask
+from .models import submodel
 from .yamltree import LDict, LList, show
 
 SECRET = "(sensitive)"

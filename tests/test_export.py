@@ -20,6 +20,7 @@ from helpers import sandbox_provider
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.carriers import field_paths
 from reconciler.cli import main
 from reconciler.errors import ConfigError
 from reconciler.export import choose_fields, export_account, loader_expands_env
@@ -27,7 +28,7 @@ from reconciler.export.document import profile_names
 from reconciler.export.factoring import factor
 from reconciler.export.table import Table, setting_lines
 from reconciler.loader import load
-from reconciler.models import LiveNumber, field_paths
+from reconciler.models import LiveNumber
 from reconciler.runner import open_accounts, plan_accounts
 from reconciler.sandbox import SIMULATORS, Sandbox
 from reconciler.sandbox.store import SandboxStore

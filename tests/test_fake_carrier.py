@@ -32,8 +32,6 @@ class FakeSettings(StrictSettings):
 class FakeProvider(Provider):
     """A carrier with ``GET /numbers`` (one page) and ``POST /bulk`` ({ids, patch})."""
 
-    carrier = "fake"
-
     async def fetch_all(self) -> list[LiveNumber]:
         body = (await self.http.request("GET", "/numbers")).json()
         return sorted((_live(item) for item in body["numbers"]), key=lambda n: n.e164)
@@ -87,22 +85,20 @@ class FakeCarrierApi:
 
 @pytest.fixture
 def fake_carrier() -> Iterator[None]:
-    carriers.register(
-        carriers.Carrier(
-            name="fake",
-            settings_model=FakeSettings,
-            config_model=ProviderConfig,
-            provider=FakeProvider,
-            default_base_url="https://api.fake.invalid",
-            key_env="FAKE_API_KEY",
-            call_label="POST /bulk",
-            default_max_batch=2,
-            hard_max_batch=10,
-            routing_fields=("forward",),
-        )
+    fake = carriers.Carrier(
+        name="fake",
+        settings_model=FakeSettings,
+        config_model=ProviderConfig,
+        provider=FakeProvider,
+        default_base_url="https://api.fake.invalid",
+        key_env="FAKE_API_KEY",
+        call_label="POST /bulk",
+        default_max_batch=2,
+        hard_max_batch=10,
+        routing_fields=("forward",),
     )
-    yield
-    carriers.unregister("fake")
+    with carriers.using(*carriers.registry().values(), fake):
+        yield
 
 
 CONFIG = """\

@@ -17,10 +17,10 @@ from contract import ContractTransport
 from helpers import aprovider_factory
 
 from reconciler import errors
+from reconciler.carriers import field_paths
 from reconciler.clock import FakeClock
 from reconciler.config import ProviderConfig
 from reconciler.loader import load
-from reconciler.models import field_paths
 from reconciler.plan import BulkCall
 from reconciler.planner import plan_account
 from reconciler.providers import open_account

@@ -15,10 +15,10 @@ from helpers import aprovider_factory
 from wavix_contract import wavix_spec
 
 from reconciler import errors
+from reconciler.carriers import field_paths
 from reconciler.clock import FakeClock
 from reconciler.config import ProviderConfig
 from reconciler.loader import load
-from reconciler.models import field_paths
 from reconciler.plan import BulkCall
 from reconciler.planner import plan_account
 from reconciler.providers import CallResult, open_account

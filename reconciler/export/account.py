@@ -28,9 +28,10 @@ import yaml
 from pydantic import ValidationError
 
 from .. import carriers
+from ..carriers import field_paths
 from ..errors import ConfigError, ReconcilerError
 from ..loader import load
-from ..models import LiveNumber, field_paths, flatten, unflatten
+from ..models import LiveNumber, flatten, unflatten
 from ..planner import freeze
 from .document import (
     Entry,
@@ -160,7 +161,7 @@ def writable(carrier: str, path: str, value: Any) -> Any:
         parsed = carriers.get(carrier).settings_model.model_validate(unflatten({path: candidate}))
     except (ValidationError, ValueError, TypeError):
         return _NO
-    return candidate if flatten(parsed) == {path: value} else _NO
+    return candidate if flatten(parsed, carriers.get(carrier)) == {path: value} else _NO
 
 
 class _Values:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .. import carriers
+from ..carriers import open_account
 from ..config import ProviderConfig
 from ..errors import ConfigError
 from ..loader import load
 from ..models import LiveNumber
-from ..providers import open_account
 from ..render.common import plural
 from ..runner import fetch_current, open_accounts
 from .account import Exported, choose_fields, export_account
@@ -99,7 +99,8 @@ def _sources(
             out[name] = (account.config, dict(entry))
         return out
     if carrier is None:
-        raise ConfigError("give a config PATH, or --type wavix|telnyx for a quick start")
+        kinds = "|".join(carriers.registry())
+        raise ConfigError(f"give a config PATH, or --type {kinds} for a quick start")
     if carrier not in carriers.names():
         raise ConfigError(f"--type {carrier}: expected one of {', '.join(carriers.names())}")
     if len(accounts) > 1:

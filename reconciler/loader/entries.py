@@ -20,11 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import carriers
+from ..carriers import mask
 from ..desired import Account, Rule
 from ..e164 import PlainE164, check_e164
 from ..errors import ConfigIssue
 from ..intern import Pool, Shared, node_key
-from ..models import Settings, flatten, mask
+from ..models import Settings, flatten
 from ..wording import clipped, kind, line_of, quotable, unknown
 from ..yamltree import LDict, LList, clip, show
 from .accounts import ENV_REF, Accounts, expand
@@ -325,7 +326,7 @@ class Entries:
         if done is None:
             try:
                 model = carriers.get(carrier).settings_model
-                done = self.pool.share(flatten(model.model_validate(node)))
+                done = self.pool.share(flatten(model.model_validate(node), carriers.get(carrier)))
             except ValidationError as exc:
                 done = exc
             self.validated[key] = done

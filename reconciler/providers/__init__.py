@@ -1,154 +1,35 @@
-"""Carrier providers. Each carrier package registers its ``Carrier`` description on import.
+"""Carrier providers: one package per carrier (``wavix/``, ``telnyx/``), each with a ``carrier``
+module holding its ``Carrier`` record (what the ``reconciler.carriers`` entry point names; it
+imports no HTTP client) and the provider behind it, plus the shared HTTP side (``base``,
+``http``, ``open``).
 
-``open_provider`` builds a provider from explicit connection facts (tests and embedders pass a
-``transport=``, e.g. ``httpx.MockTransport``); ``open_account`` resolves them from an account's
-configuration: the key (only a ``sandbox: true`` account may go without one), the base URL, and
-for the embedded sandbox the in-process transport. A real account never imports the simulator.
+Importing this package imports nothing else: the names below (``open_account``,
+``open_provider``, ``HttpProvider``/``Provider``, the seam types) are loaded when first used, so
+an entry point ``reconciler.providers.wavix.carrier:CARRIER`` stays light.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-
-from .. import carriers
-from ..clock import Clock
-from ..config import ProviderConfig
-from ..errors import ConfigError, ConfigIssue
-from . import telnyx, wavix
-from .base import AccountFatal, CallResult, CallStatus, Provider
-from .http import Budget, check_key
-
-SANDBOX_ORIGIN = "http://sandbox.invalid"
-"""Base of in-process sandbox URLs; never resolved (the ASGI transport handles every request)."""
+_LAZY = {
+    "SANDBOX_ORIGIN": ".open",
+    "open_account": ".open",
+    "open_provider": ".open",
+    "HttpProvider": ".base",
+    "Provider": ".base",
+    "AccountFatal": ".base",
+    "CallResult": ".base",
+    "CallStatus": ".base",
+    "PendingJob": ".base",
+}
 
 
-def open_provider(
-    account: str,
-    config: ProviderConfig,
-    *,
-    api_key: str,
-    base_url: str | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Clock | None = None,
-    budget: Budget | None = None,
-) -> Provider:
-    """The provider of one account. ``base_url`` defaults to the carrier's public API;
-    ``transport`` replaces the network (``httpx.ASGITransport``, ``httpx.MockTransport``)."""
-    carrier = carriers.get(config.type)
-    url = (base_url or config.base_url or carrier.default_base_url).rstrip("/")
-    return carrier.provider(
-        account,
-        config,
-        base_url=url,
-        api_key=api_key,
-        transport=transport,
-        clock=clock,
-        budget=budget,
-    )
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def open_account(
-    name: str,
-    config: ProviderConfig,
-    source: str,
-    *,
-    sandbox: Any = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Clock | None = None,
-    budgets: dict[tuple[str, str], Budget] | None = None,
-) -> Provider:
-    """The provider of a configured account; ``source`` ("file:line") locates config errors.
-
-    ``sandbox`` (a ``reconciler.sandbox.Sandbox``) serves a ``sandbox: true`` account without
-    ``base_url``. ``budgets`` shares one request budget between accounts using the same key.
-    """
-    carrier = carriers.get(config.type)
-    file, _, line = source.rpartition(":")
-
-    def problem(message: str) -> ConfigError:
-        return ConfigError(ConfigIssue(file, int(line) if line.isdigit() else None, message))
-
-    simulator = None
-    if config.sandbox:
-        if carrier.simulator is None:
-            raise problem(
-                f"providers.{name}: sandbox: true, but carrier {carrier.name} has no simulator"
-            )
-        simulator = importlib.import_module(carrier.simulator)
-    if config.api_key is not None:
-        key = config.api_key.get_secret_value()
-        why = check_key(key)
-        if why:
-            raise problem(
-                f"providers.{name}.api_key: {why}; export the variable its ${{...}} names "
-                "with the key exactly as the carrier issued it"
-            )
-    elif simulator is not None:
-        key = simulator.DEFAULT_KEY
-    else:
-        raise problem(
-            f"providers.{name}: no api_key; add api_key: ${{{carrier.key_env}}} and export "
-            f"{carrier.key_env} (or set sandbox: true to use the simulator)"
-        )
-    if config.base_url:
-        base_url = config.base_url
-        why = _url_problem(base_url)
-        if why:
-            raise problem(f"providers.{name}.base_url: {why}")
-    elif simulator is not None:
-        if sandbox is None:
-            raise problem(f"providers.{name}: sandbox requested but none is open")
-        transport = transport or httpx.ASGITransport(app=sandbox.app)
-        base_url = SANDBOX_ORIGIN + simulator.MOUNT
-    else:
-        base_url = carrier.default_base_url
-    budget = None
-    if budgets is not None:
-        slot = (base_url.rstrip("/"), hashlib.sha256(key.encode()).hexdigest())
-        if slot not in budgets:
-            budgets[slot] = Budget(config.concurrency, config.requests_per_second, clock or Clock())
-        budget = budgets[slot]
-    return open_provider(
-        name,
-        config,
-        api_key=key,
-        base_url=base_url,
-        transport=transport,
-        clock=clock,
-        budget=budget,
-    )
-
-
-def _url_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable http(s) base URL (without echoing more than 80 chars)."""
-    shown = url if len(url) <= 80 else url[:77] + "..."
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        host = parts.hostname
-        httpx.URL(url)
-    except (ValueError, httpx.InvalidURL) as exc:
-        return f"{shown!r} is not a valid URL ({str(exc)[:80]}); write e.g. https://host:port/path"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"{shown!r} is not an absolute http(s) URL; write e.g. http://127.0.0.1:8765/wavix"
-    if port is not None and not 0 < port < 65536:  # pragma: no cover - urlsplit checks this
-        return f"{shown!r}: port out of range"
-    return None
-
-
-__all__ = [
-    "SANDBOX_ORIGIN",
-    "AccountFatal",
-    "CallResult",
-    "CallStatus",
-    "Provider",
-    "open_account",
-    "open_provider",
-    "telnyx",
-    "wavix",
-]
+__all__ = sorted(_LAZY)

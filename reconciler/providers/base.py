@@ -13,7 +13,7 @@ of ``HttpProvider``, the class a carrier's provider subclasses; the core annotat
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any
 
 import httpx
 
@@ -21,13 +21,31 @@ from .. import seam
 from ..clock import Clock
 from ..config import ProviderConfig
 from ..seam import AccountFatal, CallResult, CallStatus, LiveNumber, PendingJob
-from .http import Budget, Http, RetryPolicy, retry_after_hint
+from .http import Budget, Http, retry_after_hint
+from .open import open_account
 
 
 class HttpProvider(seam.Provider):
-    """A provider whose carrier speaks HTTP: every request goes through ``self.http``."""
+    """A provider whose carrier speaks HTTP: every request goes through ``self.http``, built
+    with the carrier record's ``retry_policy``."""
 
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        config: ProviderConfig,
+        source: str,
+        *,
+        sandbox: Any = None,
+        transport: Any = None,
+        clock: Any = None,
+        budgets: dict[Any, Any] | None = None,
+    ) -> seam.Provider:
+        """The provider of a configured account (``providers/open.py``: key, base URL, the
+        embedded sandbox, a budget shared by accounts using the same key)."""
+        return open_account(
+            name, config, source, sandbox=sandbox, transport=transport, clock=clock, budgets=budgets
+        )
 
     def __init__(
         self,
@@ -51,7 +69,7 @@ class HttpProvider(seam.Provider):
             clock=self.clock,
             budget=budget or Budget(config.concurrency, config.requests_per_second, self.clock),
             transport=transport,
-            policy=self.retry_policy,
+            policy=config.carrier.retry_policy,
             error_text=self.error_text,
             retry_hint=self.retry_hint,
             key_hint=config.key_hint,  # the variable this account's api_key names

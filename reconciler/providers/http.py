@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from .. import __version__
+from ..carriers import RetryPolicy  # the carrier record holds its policy (issue 16)
 from ..clock import Clock
 from ..errors import (
     AuthError,
@@ -53,26 +54,6 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _SPENT = httpx.ByteStream(b"")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 """RFC 3986 path characters (and ``%``, so an encoded path stays as it is)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. ``attempts`` counts every try; ``total_s`` bounds the waiting between
-    them; one wait is at most ``cap_s`` unless the carrier asked for longer (up to ``total_s``)."""
-
-    attempts: int = 5
-    base_s: float = 0.5
-    cap_s: float = 8.0
-    total_s: float = 120.0
-    statuses: frozenset[int] = frozenset({408, 409, 429})
-    """Retryable besides every 5xx."""
-
-    def retryable(self, status: int) -> bool:
-        return status in self.statuses or status >= 500
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
-        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
 def parse_retry_after(value: str | None, wall_now: float) -> float | None:

@@ -51,7 +51,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -69,7 +69,7 @@ from ...errors import (
 )
 from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
-from ..base import AccountFatal, CallResult, CallStatus, PendingJob, Provider
+from ..base import AccountFatal, CallResult, CallStatus, HttpProvider, PendingJob
 from ..http import Counter, parse_retry_after, reset_seconds
 from .jobs import (
     DONE,
@@ -115,10 +115,8 @@ CAP_DETAIL = (
 T = TypeVar("T")
 
 
-class TelnyxProvider(Provider):
-    carrier: ClassVar[str] = "telnyx"
-    job_based: ClassVar[bool] = True
-    max_concurrent_calls: ClassVar[int] = 20  # the account's cap on pending/in-progress jobs
+class TelnyxProvider(HttpProvider):
+    # Capabilities (job_based, max_concurrent_calls...) are in the record, telnyx/carrier.py.
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

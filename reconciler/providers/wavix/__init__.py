@@ -1,34 +1,20 @@
-"""Wavix: the carrier's description, its settings and its provider (bulk ``PATCH /v1/numbers``)."""
+"""Wavix: the carrier's record (``carrier``), its settings and its provider (bulk
+``PATCH /v1/numbers``). The provider is imported when first asked for (``WavixProvider``), so
+loading the record (the entry point) imports no HTTP client."""
 
 from __future__ import annotations
 
-from ...carriers import Carrier, register
-from .provider import WavixProvider
-from .settings import (
-    WavixConfig,
-    WavixSettings,
-    canonical_destinations,
-    format_destination,
-    written_destinations,
-)
+import importlib
+from typing import Any
 
-CARRIER = register(
-    Carrier(
-        name="wavix",
-        settings_model=WavixSettings,
-        config_model=WavixConfig,
-        provider=WavixProvider,
-        default_base_url="https://api.wavix.com",
-        key_env="WAVIX_API_KEY",
-        call_label="PATCH /v1/numbers",
-        default_max_batch=500,  # undocumented; ../shared/carriers/wavix.md
-        hard_max_batch=10_000,
-        canonical={"destinations": canonical_destinations},
-        routing_fields=("destinations",),
-        format_item=format_destination,
-        simulator="reconciler.sandbox.wavix",
-        written={"destinations": written_destinations},
-    )
-)
+from .carrier import CARRIER
+from .settings import WavixConfig, WavixSettings, canonical_destinations
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WavixProvider":
+        return importlib.import_module(".provider", __name__).WavixProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CARRIER", "WavixConfig", "WavixProvider", "WavixSettings", "canonical_destinations"]

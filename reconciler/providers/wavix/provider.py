@@ -45,12 +45,7 @@ NUMBERS = "/v1/numbers"
 
 
 class WavixProvider(HttpProvider):
-    carrier = "wavix"
-    job_based = False
-    max_concurrent_calls = 4
-    async_fields = frozenset({"destinations", "sms_relay_url"})
-    """Applied after the PATCH answers ("applied asynchronously", S1)."""
-
+    # Capabilities (async_fields, max_concurrent_calls...) are in the record, wavix/carrier.py.
     _total_pages: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
