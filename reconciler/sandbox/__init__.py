@@ -1,7 +1,9 @@
 """The sandbox: stateful simulators of the carriers' APIs over one SQLite store.
 
 Used in-process by default (``httpx.ASGITransport``, no socket) and servable on loopback
-(``reconciler sandbox serve``) with Wavix under ``/wavix`` and Telnyx under ``/telnyx/v2``.
+(``reconciler sandbox serve``), each simulator under its ``MOUNT`` (Wavix under ``/wavix``,
+Telnyx under ``/telnyx/v2``). The simulators are those the carrier registry names
+(``Carrier.simulator``); ``simulator.py`` says what each offers.
 """
 
 from __future__ import annotations
@@ -9,17 +11,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import carriers
 from ..clock import Clock
-from . import telnyx, wavix
 from .http import json_response
 from .store import SandboxStore, default_db_path
 
-SIMULATORS: dict[str, ModuleType] = {"wavix": wavix, "telnyx": telnyx}
-"""carrier → simulator module. Each has ``MOUNT``, ``SCHEMA``, ``TABLES``, ``seed(store)``,
-``make_app(store)`` and ``DEFAULT_KEY`` (the documented full-access sandbox key)."""
+
+def simulators() -> dict[str, ModuleType]:
+    """carrier → its simulator package, for every registered carrier that has one (imported on
+    first use; ``simulator.py`` lists what each offers). A simulator that cannot be imported
+    raises ``CarrierLoadError`` naming it."""
+    return {
+        name: module
+        for name, c in carriers.registry().items()
+        if (module := c.simulator_module) is not None
+    }
+
+
+def simulator_of(carrier: str) -> ModuleType:
+    """The simulator of ``carrier``; ``ReconcilerError`` naming the simulated carriers if none."""
+    sims = simulators()
+    if carrier not in sims:
+        from ..errors import ReconcilerError
+
+        raise ReconcilerError(
+            f"carrier {carrier!r} has no sandbox simulator: choose one of {', '.join(sims)}"
+        )
+    return sims[carrier]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SIMULATORS":  # compatibility: the mapping is the registry's now
+        return simulators()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 SEED_VERSION = "2"
 
@@ -65,11 +94,14 @@ class Mounts:
 class Sandbox:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
-        for sim in SIMULATORS.values():
+        self.simulators = simulators()
+        for sim in self.simulators.values():
             store.conn.executescript(sim.SCHEMA)
         if store.get_meta("seeded") != SEED_VERSION:
             self.reset()
-        self.api: ASGIApp = Mounts({sim.MOUNT: sim.make_app(store) for sim in SIMULATORS.values()})
+        self.api: ASGIApp = Mounts(
+            {sim.MOUNT: sim.make_app(store) for sim in self.simulators.values()}
+        )
         """The carrier routes, without the latency knob (the benchmark wraps it)."""
         self.app: ASGIApp = LatencyMiddleware(self.api, store)
         """What clients talk to: the routes behind the ``latency_ms`` knob."""
@@ -81,10 +113,10 @@ class Sandbox:
     def reset(self) -> None:
         """Drop every simulated account and re-seed the documented deterministic state."""
         with self.store.transaction() as conn:
-            for sim in SIMULATORS.values():
+            for sim in self.simulators.values():
                 for table in sim.TABLES:
                     conn.execute(f"DELETE FROM {table}")
-        for sim in SIMULATORS.values():
+        for sim in self.simulators.values():
             sim.seed(self.store)
         self.store.set_meta("seeded", SEED_VERSION)
 
@@ -92,4 +124,4 @@ class Sandbox:
         self.store.close()
 
 
-__all__ = ["Sandbox", "SandboxStore", "SIMULATORS", "default_db_path"]
+__all__ = ["Sandbox", "SandboxStore", "default_db_path", "simulator_of", "simulators"]

@@ -4,7 +4,9 @@ carrier's portal, so a new user can watch ``drift`` and stale saved plans at wor
 Candidates are read from the simulators' tables (ids and numbers only); every change goes through
 the simulator's own HTTP API in-process (a single-number PATCH, as a portal would do), so the
 simulator's rules apply to it as to any client. Fields changed are ones every example profile
-manages and that any value of can be flipped safely: a boolean, a URL, a reference, a tag.
+manages and that any value of can be flipped safely: a boolean, a URL, a reference, a tag. What
+is edited, how, and where a number is read and patched is each simulator's ``DRIFT``
+(``simulator.PortalEdits``).
 """
 
 from __future__ import annotations
@@ -18,26 +20,8 @@ import httpx
 
 from ..errors import ReconcilerError
 from ..loader import DesiredState
-from . import SIMULATORS, Sandbox
-
-EDITED = "changed-by-hand"
-EDITED_URL = "https://hooks.example.net/changed-by-hand"
-
-Mutation = Callable[[Any], Any]
-MUTATIONS: dict[str, dict[str, Mutation]] = {
-    "wavix": {
-        "sms_enabled": lambda v: not v,
-        "call_recording_enabled": lambda v: not v,
-        "transcription_enabled": lambda v: not v,
-        "call_status_url": lambda v: EDITED_URL if v != EDITED_URL else EDITED_URL + "/2",
-    },
-    "telnyx": {
-        "hd_voice_enabled": lambda v: not v,
-        "customer_reference": lambda v: EDITED if v != EDITED else EDITED + "-2",
-        "tags": lambda v: sorted({*(v or []), EDITED}) if EDITED not in (v or []) else [],
-    },
-}
-"""carrier → field → how a portal user changes its value."""
+from . import Sandbox, simulators
+from .simulator import PortalEdits
 
 
 @dataclass(frozen=True)
@@ -66,19 +50,16 @@ def candidates(
     """Numbers that can be edited; with ``managed(carrier, e164)`` → the fields a config manages
     (None: unmanaged), only managed numbers and fields."""
     conn = sandbox.store.conn
-    rows: list[tuple[str, str, str]] = []
-    if "wavix" in carriers:
-        for id_, number in conn.execute("SELECT id, number FROM wavix_numbers ORDER BY id"):
-            rows.append(("wavix", str(id_), "+" + number.lstrip("+")))
-    if "telnyx" in carriers:
-        query = (
-            "SELECT id, phone_number FROM telnyx_numbers WHERE status = 'active' ORDER BY ordinal"
-        )
-        for id_, number in conn.execute(query):
-            rows.append(("telnyx", id_, number))
+    edits = _edits()
+    rows = [
+        (carrier, id_, e164)
+        for carrier in edits
+        if carrier in carriers
+        for id_, e164 in edits[carrier].numbers(conn)
+    ]
     out = []
     for carrier, id_, e164 in rows:
-        fields = tuple(MUTATIONS[carrier])
+        fields = tuple(edits[carrier].mutations)
         if managed is not None:
             wanted = managed(carrier, e164)
             if wanted is None:
@@ -92,27 +73,28 @@ def candidates(
 async def make_drift(sandbox: Sandbox, chosen: list[Candidate], rng: random.Random) -> list[Edit]:
     """Change one field of each chosen number through the simulator's API."""
     transport = httpx.ASGITransport(app=sandbox.app)
+    sims = simulators()
     edits = []
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         for c in chosen:
-            sim = SIMULATORS[c.carrier]
+            sim = sims[c.carrier]
+            portal: PortalEdits = sim.DRIFT
             headers = {"Authorization": f"Bearer {sim.DEFAULT_KEY}"}
-            path = (
-                f"{sim.MOUNT}/v1/numbers/{c.id}"
-                if c.carrier == "wavix"
-                else f"{sim.MOUNT}/phone_numbers/{c.id}"
-            )
+            path = f"{sim.MOUNT}{portal.path(c.id)}"
             field = rng.choice(c.fields)
             got = await client.get(path, headers=headers)
             _check(got, c)
-            body = got.json()
-            current = body["data"] if c.carrier == "telnyx" else body
-            old = current.get(field)
-            new = MUTATIONS[c.carrier][field](old)
+            old = portal.unwrap(got.json()).get(field)
+            new = portal.mutations[field](old)
             done = await client.patch(path, headers=headers, json={field: new})
             _check(done, c)
             edits.append(Edit(c.carrier, c.id, c.e164, field, old, new))
     return edits
+
+
+def _edits() -> dict[str, PortalEdits]:
+    """carrier → its simulator's portal edits, in the registry's order."""
+    return {carrier: sim.DRIFT for carrier, sim in simulators().items()}
 
 
 def managed_by(state: DesiredState) -> Callable[[str, str], Iterable[str] | None]:

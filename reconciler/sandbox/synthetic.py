@@ -4,7 +4,8 @@ manages it (``reconciler sandbox seed``, the benchmarks, anyone trying the tool 
 The account is K blocks of numbers, one per profile, each selected by a prefix entry. Every
 prefix of one account has the same length, so no prefix is a prefix of another and every number
 belongs to exactly one profile (``block_prefixes``). A share of the numbers also has an exact
-entry that overrides one field (``Carrier.override_field``, 100 distinct values); a share is
+entry that overrides one field (``SyntheticShape.override_field``, 100 distinct values; each
+simulator package exposes its carrier's shape as ``SYNTHETIC``); a share is
 *drifted*: its live state differs from the YAML in a random non-empty subset of its fields.
 
 Numbers with identical live settings are laid out consecutively in their block, so the store is
@@ -18,13 +19,15 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ..errors import ReconcilerError
 from ..models import unflatten
+from .simulator import SyntheticShape
 from .store import SandboxStore
 
 NPAS: tuple[int, ...] = tuple(
@@ -89,88 +92,6 @@ def first_line(prefix: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# What each carrier's synthetic numbers look like
-
-
-@dataclass(frozen=True)
-class Carrier:
-    """A carrier's synthetic settings: flat desired values as the YAML writes them, how a drifted
-    number is wrong, and how flat values become the simulator's stored shape."""
-
-    profile: Callable[[int], dict[str, Any]]
-    override_field: str
-    override_value: Callable[[int], Any]
-    wrong: dict[str, Callable[[Any], Any]]
-    live: Callable[[dict[str, Any]], dict[str, Any]]
-    """Flat desired-form values → ``seed_synthetic``'s ``settings``."""
-
-
-TRANSPORTS = {"sip_uri": 1, "pstn": 4}
-"""Wavix transport names (YAML) → the integers the API stores."""
-
-
-def _wavix_profile(i: int) -> dict[str, Any]:
-    return {
-        "sms_enabled": i % 2 == 0,
-        "destinations": [
-            {"destination": f"sip:in{i}@pbx.example.com", "priority": 1, "transport": "sip_uri"},
-            {"destination": f"+1313555{i % 10_000:04d}", "priority": 2, "transport": "pstn"},
-        ],
-        "sms_relay_url": f"https://hooks.example.com/sms/{i}",
-        "call_recording_enabled": True,
-        "transcription_threshold": 30 + i % 50,
-    }
-
-
-def _wavix_live(flat: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in flat.items() if k != "destinations"}
-    out["destination"] = [
-        {**d, "transport": TRANSPORTS[d["transport"]]} for d in flat["destinations"]
-    ]
-    return out
-
-
-def _telnyx_profile(i: int) -> dict[str, Any]:
-    return {
-        "tags": ["synthetic", f"team{i}"],
-        "connection_id": f"1684641123236{i % 1_000_000:06d}",
-        "customer_reference": f"ref-{i}",
-        "voice.call_forwarding.forwards_to": f"+1312555{i % 10_000:04d}",
-        "voice.call_recording.inbound_call_recording_enabled": i % 2 == 0,
-    }
-
-
-CARRIERS: dict[str, Carrier] = {
-    "wavix": Carrier(
-        profile=_wavix_profile,
-        override_field="transcription_threshold",
-        override_value=lambda j: 100 + j,  # profiles use 30..79: an override always differs
-        wrong={
-            "sms_enabled": lambda v: not v,
-            "destinations": lambda v: v[:1],
-            "sms_relay_url": lambda v: v + "-old",
-            "call_recording_enabled": lambda v: not v,
-            "transcription_threshold": lambda v: v + 5,
-        },
-        live=_wavix_live,
-    ),
-    "telnyx": Carrier(
-        profile=_telnyx_profile,
-        override_field="customer_reference",
-        override_value=lambda j: f"cust-{j:02d}",
-        wrong={
-            "tags": lambda v: v[:1],
-            "connection_id": lambda v: v[:-1] + ("9" if v[-1] != "9" else "8"),
-            "customer_reference": lambda v: v + "-old",
-            "voice.call_forwarding.forwards_to": lambda v: v[:-1] + ("1" if v[-1] != "1" else "2"),
-            "voice.call_recording.inbound_call_recording_enabled": lambda v: not v,
-        },
-        live=unflatten,
-    ),
-}
-
-
-# --------------------------------------------------------------------------------------------
 # The account
 
 
@@ -207,8 +128,7 @@ class SyntheticAccount:
     overridden: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.carrier not in CARRIERS:
-            raise ReconcilerError(f"carrier {self.carrier!r}: choose one of {', '.join(CARRIERS)}")
+        self._simulator()  # a carrier without a simulator is refused before anything else
         if self.numbers < 1:
             raise ReconcilerError(f"--numbers {self.numbers}: give at least 1 number")
         if not 1 <= self.profiles <= self.numbers:
@@ -224,9 +144,19 @@ class SyntheticAccount:
         self.prefixes = block_prefixes(self.profiles, self.size(0))
         self._lay_out()
 
+    def _simulator(self) -> ModuleType:
+        from . import simulators
+
+        sims = simulators()
+        if self.carrier not in sims:
+            raise ReconcilerError(f"carrier {self.carrier!r}: choose one of {', '.join(sims)}")
+        return sims[self.carrier]
+
     @property
-    def spec(self) -> Carrier:
-        return CARRIERS[self.carrier]
+    def spec(self) -> SyntheticShape:
+        """The carrier's synthetic settings (its simulator's ``SYNTHETIC``)."""
+        shape: SyntheticShape = self._simulator().SYNTHETIC
+        return shape
 
     def size(self, profile: int) -> int:
         """Numbers in a profile's block (sizes differ by at most one)."""
@@ -289,13 +219,12 @@ class SyntheticAccount:
     # ---- the sandbox side
     def seed_store(self, store: SandboxStore) -> int:
         """Replace every number of this carrier in ``store`` with the account (and drop its
-        pending requests or jobs); the other carrier's numbers and all knobs stay. Returns how
+        pending requests or jobs); the other carriers' numbers and all knobs stay. Returns how
         many numbers the carrier had before."""
-        from . import SIMULATORS
-
-        sim = SIMULATORS[self.carrier]
+        sim = self._simulator()
+        table = self.spec.numbers_table
         with store.transaction() as conn:
-            before = conn.execute(f"SELECT count(*) FROM {self.carrier}_numbers").fetchone()[0]
+            before = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in sim.TABLES:
                 conn.execute(f"DELETE FROM {table}")
         for run in self.runs:
@@ -375,9 +304,17 @@ def _share(total: int, start: int, size: int, whole: int) -> int:
 
 
 def _mount(carrier: str) -> str:
-    from . import SIMULATORS
+    from . import simulator_of
 
-    return str(SIMULATORS[carrier].MOUNT)
+    return str(simulator_of(carrier).MOUNT)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CARRIERS":  # compatibility: carrier → its simulator's SYNTHETIC shape
+        from . import simulators
+
+        return {c: sim.SYNTHETIC for c, sim in simulators().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _dump(doc: dict[str, Any]) -> str:
@@ -438,7 +375,9 @@ def seed(
         before = account.seed_store(store)
     finally:
         store.conn.execute("PRAGMA synchronous=NORMAL")
-    other = next(c for c in CARRIERS if c != account.carrier)
+    from . import simulators
+
+    other = " and ".join(c for c in simulators() if c != account.carrier) or "other carriers'"
     first, last = account.prefixes[0], account.prefixes[-1]
     blocks = f"+{first}*" if account.profiles == 1 else f"+{first}* … +{last}*"
     return [

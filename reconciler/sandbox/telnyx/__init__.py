@@ -36,6 +36,7 @@ from .knobs import DEFAULT_JOB_PENDING_S, DEFAULT_JOB_RUN_S, DEFAULT_RATE_LIMIT,
 from .number import SIM_EPOCH, new_number, number_id
 from .query import PAGE_DEFAULT, PAGE_MAX
 from .seed import CHICAGO_SUPPORT, DENVER_FAX, seed, seed_numbers, seed_synthetic
+from .synthetic import DRIFT, SYNTHETIC
 from .tables import SCHEMA, TABLES
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_JOB_PENDING_S",
     "DEFAULT_JOB_RUN_S",
     "DEFAULT_KEY",
+    "DRIFT",
     "DEFAULT_RATE_LIMIT",
     "DENVER_FAX",
     "MAX_ACTIVE_JOBS",
@@ -55,6 +57,7 @@ __all__ = [
     "PAGE_MAX",
     "RATE_WINDOW_S",
     "SCHEMA",
+    "SYNTHETIC",
     "SIM_EPOCH",
     "TABLES",
     "make_app",

@@ -42,12 +42,14 @@ from .api import DEFAULT_PER_PAGE, MAX_PER_PAGE, MOUNT, make_app
 from .number import make_number
 from .pending import ASYNC_FIELDS, DEFAULT_ASYNC_DELAY_S
 from .seed import DETROIT, FIRST_ID, NYC, bulk_insert, seed, seed_numbers, seed_synthetic
+from .synthetic import DRIFT, SYNTHETIC
 from .tables import FIRST_DESTINATION_ID, SCHEMA, TABLES
 
 __all__ = [
     "ASYNC_FIELDS",
     "DEFAULT_ASYNC_DELAY_S",
     "DEFAULT_KEY",
+    "DRIFT",
     "DEFAULT_PER_PAGE",
     "DETROIT",
     "FIRST_DESTINATION_ID",
@@ -58,6 +60,7 @@ __all__ = [
     "NYC",
     "READONLY_KEY",
     "SCHEMA",
+    "SYNTHETIC",
     "TABLES",
     "TRUNKS",
     "bulk_insert",
