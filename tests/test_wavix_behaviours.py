@@ -194,6 +194,7 @@ async def test_one_refused_number_is_bisected_out_and_the_rest_applied(
     result = await provider.apply(call(*ids, sms_enabled=True, transcription_enabled=True))
     assert result.status is CallStatus.PARTIAL
     assert result.failed == {UK: f"refused by the carrier: {SMS_REFUSED}"}
+    assert result.refused  # the seam's mark: follow-ups never re-send a refused number
     # log₂ n extra calls when the refusal lies in second halves (a first half that goes
     # through proves it), two per halving when it lies in first halves
     assert result.requests == 1 + halvings * math.ceil(math.log2(len(ids)))

@@ -213,6 +213,7 @@ class WavixProvider(HttpProvider):
                 requests=sent.n,
                 cause=error,
                 retry=again,
+                refused=is_refusal(error),
             )
         found = await isolate(send, call.ids, error, budget_for(len(call.ids)))
         if found.failed:
@@ -233,6 +234,7 @@ class WavixProvider(HttpProvider):
             outcome_unknown=found.unknown,
             requests=sent.n,
             cause=error,
+            refused=True,  # bisected: the carrier refused these numbers for their content
         )
 
     def verify_wait_s(self, fields: Iterable[str]) -> float:
