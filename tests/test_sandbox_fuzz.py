@@ -15,8 +15,10 @@ narrowly here, with the reason beside it:
 * Wavix ids: the spec types them ``int32`` while its own examples are 11-12 digits; the widened
   document of ``wavix_contract`` (three ``format``s) is the one checked.
 * Operations the sandbox does not simulate are left out (``SIMULATED``): Wavix's ``DELETE
-  /v1/numbers`` (answered 405 on purpose: the reconciler never releases numbers) and Telnyx's
-  slim and messaging listings.
+  /v1/numbers`` (answered 405 on purpose: the reconciler never releases numbers), Telnyx's
+  slim and messaging listings, and the per-number ``enable_emergency`` action.
+* Telnyx's messaging-profile and emergency bulk operations are fuzzed from their own vendored
+  extract (``telnyx-bulk-messaging-emergency.openapi.json``), under the same mount.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ TELNYX_SIMULATED = {
     ("GET", "/phone_numbers/jobs"),
     ("POST", "/phone_numbers/jobs/update_phone_numbers"),
     ("GET", "/phone_numbers/jobs/{id}"),
+}
+TELNYX_BULK_SIMULATED = {
+    ("POST", "/messaging_numbers_bulk_updates"),
+    ("GET", "/messaging_numbers_bulk_updates/{order_id}"),
+    ("POST", "/phone_numbers/jobs/update_emergency_settings"),
 }
 
 
@@ -131,6 +138,12 @@ TELNYX = _schema(
     telnyx.DEFAULT_KEY,
     TELNYX_SIMULATED,
 )
+TELNYX_BULK = _schema(
+    json.loads(spec_path("telnyx-bulk-messaging-emergency.openapi.json").read_text()),
+    telnyx.MOUNT,
+    telnyx.DEFAULT_KEY,
+    TELNYX_BULK_SIMULATED,
+)
 
 
 def _call(case: Any) -> None:
@@ -150,8 +163,17 @@ def test_telnyx_simulator_survives_the_fuzzer(case: Any) -> None:
     _call(case)
 
 
+@TELNYX_BULK.parametrize()
+def test_telnyx_bulk_operations_survive_the_fuzzer(case: Any) -> None:
+    _call(case)
+
+
 def test_every_simulated_operation_is_fuzzed() -> None:
     """The filters above cannot silently drop an operation (or all of them)."""
-    for schema, simulated in ((WAVIX, WAVIX_SIMULATED), (TELNYX, TELNYX_SIMULATED)):
+    for schema, simulated in (
+        (WAVIX, WAVIX_SIMULATED),
+        (TELNYX, TELNYX_SIMULATED),
+        (TELNYX_BULK, TELNYX_BULK_SIMULATED),
+    ):
         ops = {(r.ok().method.upper(), r.ok().path) for r in schema.get_all_operations()}
         assert ops == simulated

@@ -1,6 +1,7 @@
 """The Telnyx routes: the two listings and one number's two views (read and PATCH), wired
-with the jobs behind the gate. Mounted at ``MOUNT`` (the API's ``/v2`` base), so an official SDK
-pointed at ``http://127.0.0.1:PORT/telnyx/v2`` works unchanged."""
+with the jobs (update and emergency) and the messaging bulk-update orders behind the gate.
+Mounted at ``MOUNT`` (the API's ``/v2`` base), so an official SDK pointed at
+``http://127.0.0.1:PORT/telnyx/v2`` works unchanged."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp
 from .. import requestlog
 from ..http import Endpoint, Resource, dumps, json_text_response, route
 from ..store import SandboxStore
-from . import churn, knobs
+from . import churn, emergency, knobs, lifecycle, messaging
 from .errors import (
     MESSAGING_UNAVAILABLE,
     METHOD_NOT_ALLOWED,
@@ -36,6 +37,9 @@ from .query import NUMBER_FILTERS, SORTS, VOICE_FILTERS, offset, page_meta, pagi
 from .requests import NUMBER_PATCH_FIELDS, VOICE_FIELDS, check_billing_group, read_body, validate
 
 MOUNT = "/telnyx/v2"
+UNAVAILABLE = "UNAVAILABLE"
+"""What ``messaging_profile_id``/``_name`` read when the profile lookup failed (the SDK's
+documented value; knob ``telnyx.messaging_profile_error = "unavailable"``)."""
 
 
 class PhoneNumbers:
@@ -59,9 +63,9 @@ class PhoneNumbers:
         if sort is not None and sort not in SORTS:
             raise bad_sort()
         cond, args = where(query.multi_items(), filters)
-        lookup_failed = column == "detailed" and knobs.value(
-            self.store, "telnyx.messaging_profile_error"
-        )
+        lookup = knobs.value(self.store, "telnyx.messaging_profile_error")
+        lookup_failed = column == "detailed" and lookup is True
+        unavailable = column == "detailed" and lookup == "unavailable"
         handle = query.get("handle_messaging_profile_error", "false")
         if column == "detailed" and handle not in ("true", "false"):
             raise bad_parameter("must be one of: true, false", "handle_messaging_profile_error")
@@ -97,6 +101,8 @@ class PhoneNumbers:
         if lookup_failed:  # handle_messaging_profile_error=true: fields left out, errors added
             items = [dumps(_without_messaging(json.loads(item))) for item in items]
             errors = ',"errors":' + dumps([MESSAGING_UNAVAILABLE])
+        elif unavailable:  # the SDK's reading: the string UNAVAILABLE where a profile is
+            items = [_unavailable(item) for item in items]
         omit = knobs.value(self.store, "telnyx.omit_page_meta")
         meta = page_meta(number, size, total or 0, omit)
         if shifts := knobs.value(self.store, "telnyx.shift_listing"):
@@ -165,8 +171,23 @@ def _without_messaging(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _unavailable(item: str) -> str:
+    number = json.loads(item)
+    if number.get("messaging_profile_id") is None:
+        return item  # no profile: nothing to look up
+    number.update(messaging_profile_id=UNAVAILABLE, messaging_profile_name=UNAVAILABLE)
+    return dumps(number)
+
+
 def make_app(store: SandboxStore) -> ASGIApp:
-    numbers, jobs = PhoneNumbers(store), Jobs(store)
+    numbers, jobs, orders = PhoneNumbers(store), Jobs(store), messaging.MessagingOrders(store)
+
+    def advance() -> None:
+        """Everything due on the clock, in causal order: jobs run (an emergency job schedules
+        its numbers' status), then messaging orders settle, then emergency statuses."""
+        lifecycle.advance(store)
+        messaging.advance(store)
+        emergency.settle(store)
 
     def resource(**methods: Endpoint) -> Resource:
         return Resource(methods, lambda: ApiError(405, [METHOD_NOT_ALLOWED]).response())
@@ -176,14 +197,20 @@ def make_app(store: SandboxStore) -> ASGIApp:
         route("/phone_numbers/voice", resource(GET=numbers.list_voice)),
         route("/phone_numbers/jobs", resource(GET=jobs.list_jobs)),
         route("/phone_numbers/jobs/update_phone_numbers", resource(POST=jobs.create_job)),
+        route(
+            "/phone_numbers/jobs/update_emergency_settings",
+            resource(POST=jobs.create_emergency_job),
+        ),
         route("/phone_numbers/jobs/{id}", resource(GET=jobs.get_job)),
         route("/phone_numbers/{id}", resource(GET=numbers.get_number, PATCH=numbers.patch_number)),
         route(
             "/phone_numbers/{id}/voice",
             resource(GET=numbers.get_voice, PATCH=numbers.patch_voice),
         ),
+        route("/messaging_numbers_bulk_updates", resource(POST=orders.create_order)),
+        route("/messaging_numbers_bulk_updates/{order_id}", resource(GET=orders.get_order)),
     ]
     app = Starlette(
         routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error}
     )
-    return Gate(app, store, jobs)
+    return Gate(app, store, advance)

@@ -1,17 +1,18 @@
 """The Telnyx gate: what happens to every request before its route.
 
-In order: due jobs advance, the bearer key is checked (``DEFAULT_KEY`` or one in knob
-``telnyx.keys``; else 401), the request is counted against its key's fixed rate window (knob
-``telnyx.rate_limit`` requests per ``telnyx.rate_window_s`` seconds; 0 = no limit; the
-``x-ratelimit-*`` headers go on every authenticated response, over the limit is a 429), and
-knob ``telnyx.fail_next`` may inject a failure, before the route runs or (``processed``) instead
-of its response; on writes, knob ``telnyx.write_faults`` may draw one (a timeout after commit is
-a ``processed`` 504). Every request is logged when knob ``request_log`` is on.
-"""
+In order: due jobs, messaging orders and emergency statuses advance (``advance``), the bearer key is
+checked (``DEFAULT_KEY`` or one in knob ``telnyx.keys``; else 401), the request is counted against
+its key's fixed rate window (knob ``telnyx.rate_limit`` requests per ``telnyx.rate_window_s``
+seconds; 0 = no limit; the ``x-ratelimit-*`` headers go on every authenticated response, over the
+limit is a 429), and knob ``telnyx.fail_next`` may inject a failure, before the route runs or
+(``processed``) instead of its response; on writes, knob ``telnyx.write_faults`` may draw one (a
+timeout after commit is a ``processed`` 504). Every request is logged when knob ``request_log`` is
+on."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,18 +25,18 @@ from ..store import SandboxStore
 from . import knobs
 from .account import DEFAULT_KEY
 from .errors import AUTH_FAILED, fault_response
-from .jobs import Jobs
 
 WRITES = ("POST", "PATCH")
 """Methods knob ``telnyx.write_faults`` applies to."""
 
 
 class Gate:
-    """ASGI wrapper run before every route: advance due jobs, check the key, count the request
-    against its rate window (headers on every authenticated response), inject faults."""
+    """ASGI wrapper run before every route: ``advance`` (what is due on the clock), check the
+    key, count the request against its rate window (headers on every authenticated response),
+    inject faults."""
 
-    def __init__(self, app: ASGIApp, store: SandboxStore, jobs: Jobs) -> None:
-        self.app, self.store, self.jobs = app, store, jobs
+    def __init__(self, app: ASGIApp, store: SandboxStore, advance: Callable[[], None]) -> None:
+        self.app, self.store, self.advance = app, store, advance
         self.windows = RateWindows()
         self.write_faults = WriteFaults()
 
@@ -57,7 +58,7 @@ class Gate:
             requestlog.record(self.store, entry, status[0])
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.jobs.advance()
+        self.advance()
         key = bearer_key(Headers(scope=scope).get("authorization"))
         if key is None or not self.authenticate(key):
             await json_response(401, {"errors": [AUTH_FAILED]})(scope, receive, send)

@@ -19,6 +19,8 @@ from .number import Semantics
 
 DEFAULT_JOB_PENDING_S = 0.5
 DEFAULT_JOB_RUN_S = 0.5
+DEFAULT_MESSAGING_PENDING_S = 0.5
+DEFAULT_EMERGENCY_PROVISIONING_S = 0.5
 DEFAULT_RATE_LIMIT = 10_000
 RATE_WINDOW_S = 60.0
 PAGE_META_FIELDS = ("page_number", "page_size", "total_pages", "total_results")
@@ -52,6 +54,12 @@ def _job_parameters(value: Any) -> Any:
         sort_tags=boolean,
         empty=boolean,
     )(value)
+
+
+def _profile_error(value: Any) -> bool | str:
+    if value is True or value is False or value == "unavailable":
+        return bool(value) if isinstance(value, bool) else "unavailable"
+    raise ValueError('expected true, false or "unavailable"')
 
 
 def _job_read_lag(value: Any) -> dict[str, Any]:
@@ -98,7 +106,8 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob(
         "telnyx.fail_numbers",
-        "Ids or +E.164 numbers that fail inside every job (failed_operations, code 10007).",
+        "Ids or +E.164 numbers that fail inside every job (failed_operations, code 10007) and "
+        "every messaging bulk-update order (`failed`, no reason).",
         list_of(string),
         [],
     ),
@@ -160,8 +169,45 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob(
         "telnyx.messaging_profile_error",
-        "Messaging-profile lookups fail: GET /phone_numbers answers 503 unless it carries "
-        "handle_messaging_profile_error=true (then: messaging fields left out, `errors` added).",
+        "Messaging-profile lookups fail. true: GET /phone_numbers answers 503 unless it carries "
+        "handle_messaging_profile_error=true (then: messaging fields left out, `errors` added). "
+        '"unavailable": every page answers 200 and a number with a profile reads '
+        "messaging_profile_id/name `UNAVAILABLE` (the SDK's documented value).",
+        _profile_error,
+        False,
+    ),
+    Knob(
+        "telnyx.messaging_order_pending_s",
+        "Seconds the numbers of a messaging bulk-update order stay `pending` before each moves to "
+        "`success` or `failed` (0: settled in the creating answer).",
+        number(maximum=86_400),
+        DEFAULT_MESSAGING_PENDING_S,
+    ),
+    Knob(
+        "telnyx.messaging_number_faults",
+        'Numbers of messaging bulk-update orders that end `failed` (no reason): {"p": '
+        'probability, "seed": n}; a draw per (order, number).',
+        check_ratio,
+        None,
+    ),
+    Knob(
+        "telnyx.emergency_provisioning_s",
+        "Seconds a number's emergency_status stays `provisioning` (enabling) or `deprovisioning` "
+        "(disabling) after an update_emergency_settings job writes it (0: settled at once).",
+        number(maximum=86_400),
+        DEFAULT_EMERGENCY_PROVISIONING_S,
+    ),
+    Knob(
+        "telnyx.emergency_provisioning_faults",
+        'Enabled numbers that end `provisioning-failed` instead of `active`: {"p": '
+        'probability, "seed": n}; a draw per (job, number).',
+        check_ratio,
+        None,
+    ),
+    Knob(
+        "telnyx.emergency_job_cap_separate",
+        "update_emergency_settings jobs get their own cap (500 pending or in progress, the "
+        "number in the spec's example) instead of sharing update_phone_numbers' 20.",
         boolean,
         False,
     ),

@@ -1,5 +1,5 @@
-"""How an update job lives on the store's clock: pending → in_progress → completed (or expired,
-or failed), applied in steps.
+"""How a phone-number job (``update_phone_numbers`` or ``update_emergency_settings``) lives on the
+store's clock: pending → in_progress → completed (or expired, or failed), applied in steps.
 
 Jobs advance lazily: before every request (``Gate``) each job whose next transition is due moves
 on, at the transition's scheduled time. A job's ``work`` (stored beside its document) holds the
@@ -16,6 +16,8 @@ update and its schedule, fixed at creation from the knobs:
 * ``semantics`` (``telnyx.voice_replace``, ``telnyx.blank_reference_as_null``): how the update
   changes each number.
 * ``hidden_reads``, ``visible_at`` (``telnyx.job_read_lag``): how long ``GET`` answers 404.
+* ``type``: an emergency job writes each number through ``emergency.apply`` (which schedules its
+  ``emergency_status``) instead of ``update_number``, with the knobs ``emergency.new_work`` keeps.
 
 Per number, knob ``telnyx.fail_numbers`` (read when its step runs) fails it with
 ``NUMBER_FAILURE``, and so does a draw under ``telnyx.job_number_faults`` (per job and number);
@@ -33,7 +35,7 @@ from typing import Any
 from ..faults import chance
 from ..http import dumps
 from ..store import SandboxStore
-from . import knobs
+from . import emergency, knobs
 from .errors import NUMBER_FAILURE, err
 from .number import Semantics, iso, update_number
 
@@ -41,13 +43,17 @@ FINISHED = ("completed", "failed", "expired")
 
 
 def new_work(
-    store: SandboxStore, update: dict[str, Any], targets: int, now: float
+    store: SandboxStore, job_type: str, update: dict[str, Any], targets: int, now: float
 ) -> dict[str, Any]:
-    """The schedule of a job created ``now`` with ``targets`` numbers, from the knobs."""
+    """The schedule of a job of ``job_type`` created ``now`` with ``targets`` numbers, from the
+    knobs."""
     pending_s = float(knobs.value(store, "telnyx.job_pending_s"))
     run_s = float(knobs.value(store, "telnyx.job_run_s"))
     lag = knobs.value(store, "telnyx.job_read_lag") or {}
+    extra = emergency.new_work(store) if job_type == emergency.JOB_TYPE else {}
     return {
+        **extra,
+        "type": job_type,
         "update": update,
         "start_at": now + pending_s,
         "done_at": now + pending_s + run_s,
@@ -123,7 +129,7 @@ def _advance(
         share = math.ceil(step * work["targets"] / steps) - math.ceil(
             (step - 1) * work["targets"] / steps
         )
-        _run(store, conn, doc, work, doc["pending_operations"][:share], iso(due))
+        _run(store, conn, doc, work, doc["pending_operations"][:share], due)
         doc["pending_operations"] = doc["pending_operations"][share:]
         work["step"] = step
         doc["updated_at"] = iso(due)
@@ -137,9 +143,13 @@ def _run(
     doc: dict[str, Any],
     work: dict[str, Any],
     ops: list[dict[str, Any]],
-    stamp: str,
+    at: float,
 ) -> None:
-    """Apply the job's update to the numbers of ``ops``, recording each outcome in ``doc``."""
+    """Apply the job's update to the numbers of ``ops`` at simulated time ``at``, recording each
+    outcome in ``doc``."""
+    stamp = iso(at)
+    is_emergency = work.get("type") == emergency.JOB_TYPE
+    refused = emergency.refusal(work["update"]) if is_emergency else None
     fail = set(knobs.value(store, "telnyx.fail_numbers"))
     ratio = knobs.value(store, "telnyx.job_number_faults")
     semantics = Semantics(**work.get("semantics", {}))
@@ -160,10 +170,16 @@ def _run(
             doc["failed_operations"].append({**op, "errors": [NUMBER_FAILURE]})
         elif status != "active":
             doc["failed_operations"].append({**op, "errors": [_not_active(status)]})
+        elif refused is not None:
+            doc["failed_operations"].append({**op, "errors": [refused]})
         else:
             detailed, voice = json.loads(detailed_text), json.loads(voice_text)
-            update_number(detailed, voice, work["update"], stamp, semantics)
-            writes.append((dumps(detailed), dumps(voice), id_))
+            if is_emergency:
+                if emergency.apply(conn, doc["id"], work, id_, detailed, voice, at):
+                    writes.append((dumps(detailed), dumps(voice), id_))
+            else:
+                update_number(detailed, voice, work["update"], stamp, semantics)
+                writes.append((dumps(detailed), dumps(voice), id_))
             doc["successful_operations"].append(op)
     conn.executemany("UPDATE telnyx_numbers SET detailed = ?, voice = ? WHERE id = ?", writes)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .account import CONNECTIONS
+from .account import CONNECTIONS, MESSAGING_PROFILES
 
 SIM_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp() - 1_000_000
 """Simulated time 1_000_000 (FakeClock's start) is 2026-01-01T00:00:00Z."""
@@ -69,11 +69,14 @@ def number_id(ordinal: int) -> str:
 
 def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(detailed, voice) of a number with Telnyx's defaults; ``fields`` as in a job body, plus
-    read-only ones (``status``, ``source_type``, ``emergency_address_id``, ``messaging_*``)."""
+    read-only ones (``status``, ``source_type``, ``emergency_address_id`` (enabled and active when
+    given), ``emergency_status``, ``messaging_profile_id`` (its name from the account's profiles
+    unless ``messaging_profile_name`` is given))."""
     created = SEED_CREATED - ordinal
     status = fields.pop("status", "active")
     voice_fields = fields.pop("voice", {})
     emergency_address = fields.pop("emergency_address_id", None)
+    emergency_status = fields.pop("emergency_status", "active" if emergency_address else "disabled")
     detailed: dict[str, Any] = {
         "id": number_id(ordinal),
         "record_type": "phone_number",
@@ -89,7 +92,7 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
         "messaging_profile_name": None,
         "emergency_address_id": emergency_address,
         "emergency_enabled": bool(emergency_address),
-        "emergency_status": "active" if emergency_address else "disabled",
+        "emergency_status": emergency_status,
         "call_forwarding_enabled": True,
         "call_recording_enabled": False,
         "cnam_listing_enabled": False,
@@ -122,8 +125,11 @@ def new_number(ordinal: int, e164: str, **fields: Any) -> tuple[dict[str, Any], 
     }
     if emergency_address:
         voice["emergency"]["emergency_address_id"] = emergency_address
-    for name in ("messaging_profile_id", "messaging_profile_name"):
-        detailed[name] = fields.pop(name, None)
+    profile = fields.pop("messaging_profile_id", None)
+    detailed["messaging_profile_id"] = profile
+    detailed["messaging_profile_name"] = fields.pop(
+        "messaging_profile_name", MESSAGING_PROFILES.get(profile or "")
+    )
     update_number(detailed, voice, {**fields, "voice": voice_fields}, detailed["updated_at"])
     return detailed, voice
 
@@ -171,6 +177,45 @@ def update_number(
             voice[name] = value
     _summarise(detailed, voice)
     detailed["updated_at"] = now
+
+
+def set_messaging_profile(detailed: dict[str, Any], profile_id: str, now: str) -> None:
+    """Assign the number to ``profile_id`` (``""``: unassign): id and name as the listing shows
+    them (``null`` both when unassigned)."""
+    detailed["messaging_profile_id"] = profile_id or None
+    detailed["messaging_profile_name"] = MESSAGING_PROFILES.get(profile_id) if profile_id else None
+    detailed["updated_at"] = now
+
+
+def set_emergency(
+    detailed: dict[str, Any],
+    voice: dict[str, Any],
+    enabled: bool,
+    address_id: str | None,
+    status: str,
+    now: str,
+) -> None:
+    """Write emergency settings to both projections (``voice.emergency`` leaves the address out
+    when there is none, as new numbers have it)."""
+    detailed.update(
+        emergency_enabled=enabled,
+        emergency_address_id=address_id,
+        emergency_status=status,
+        updated_at=now,
+    )
+    emergency: dict[str, Any] = {"emergency_enabled": enabled, "emergency_status": status}
+    if address_id is not None:
+        emergency["emergency_address_id"] = address_id
+    voice["emergency"] = emergency
+
+
+def settle_emergency(
+    detailed: dict[str, Any], voice: dict[str, Any], status: str, now: str
+) -> None:
+    """The end of (de)provisioning: only ``emergency_status`` changes."""
+    detailed["emergency_status"] = status
+    detailed["updated_at"] = now
+    voice.setdefault("emergency", {})["emergency_status"] = status
 
 
 def _summarise(detailed: dict[str, Any], voice: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ from .account import BILLING_GROUPS
 from .errors import ApiError, bad_request, err
 
 # Matched with fullmatch: a ``$`` anchor would also match before a final newline.
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _CNAM = re.compile(r"[A-Za-z0-9 ]{1,15}")
 
 _S, _B = "string", "boolean"
@@ -100,7 +100,7 @@ def _check(kind: str | tuple[str, ...], value: Any) -> str | None:
     if kind == "tags":
         ok = isinstance(value, list) and all(isinstance(t, str) and t for t in value)
         return None if ok else "must be an array of non-empty strings"
-    if kind == "forwards_to" and value and not _E164.fullmatch(value):
+    if kind == "forwards_to" and value and not E164.fullmatch(value):
         return "Phone number must be in +E.164 format"
     if kind == "cnam" and not _CNAM.fullmatch(value):
         return "must be alphanumeric characters or spaces with a maximum length of 15"

@@ -10,13 +10,15 @@ from typing import Any
 from ..http import dumps
 from ..store import SandboxStore
 from . import churn
-from .account import BILLING_GROUPS
+from .account import BILLING_GROUPS, EMERGENCY_ADDRESSES, MESSAGING_PROFILES
 from .number import SEED_CREATED, new_number, number_id, stamp
 from .tables import NumberRow, insert_numbers
 
 CHI_CONNECTION, DEN_CONNECTION = "1684641123236054244", "1684641123236054255"
 PA_CONNECTION, CHI_LEGACY = "1684641123236054266", "1684641123236054299"
 CHI_BILLING, DEN_BILLING, SALES_BILLING = BILLING_GROUPS
+SALES_SMS, SUPPORT_SMS, ALERTS_SMS = MESSAGING_PROFILES
+CHI_ADDRESS, DEN_ADDRESS, PA_ADDRESS = EMERGENCY_ADDRESSES
 
 CHICAGO_SUPPORT: dict[str, Any] = {
     "tags": ["support", "chicago"],
@@ -24,7 +26,8 @@ CHICAGO_SUPPORT: dict[str, Any] = {
     "customer_reference": "support-chi",
     "billing_group_id": CHI_BILLING,
     "hd_voice_enabled": True,
-    "emergency_address_id": "1315261609962112019",
+    "emergency_address_id": CHI_ADDRESS,
+    "messaging_profile_id": SUPPORT_SMS,
     "voice": {
         "call_forwarding": {
             "call_forwarding_enabled": True,
@@ -72,6 +75,11 @@ CHICAGO_DRIFT: dict[int, dict[str, Any]] = {
             "inbound_call_screening": "disabled",
         }
     },
+    # messaging profile and emergency settings (read-only to update jobs; their own operations)
+    2: {"messaging_profile_id": None},
+    5: {"messaging_profile_id": ALERTS_SMS},
+    8: {"emergency_address_id": None},
+    11: {"emergency_address_id": DEN_ADDRESS},
     27: {
         "status": "port-pending",
         "source_type": "port_request",
@@ -91,8 +99,7 @@ PALO_ALTO: list[dict[str, Any]] = [
         "customer_reference": "sales-pa",
         "billing_group_id": SALES_BILLING,
         "hd_voice_enabled": True,
-        "messaging_profile_id": "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b10",
-        "messaging_profile_name": "sales-sms",
+        "messaging_profile_id": SALES_SMS,
     },
     {
         "tags": ["sales", "west"],
@@ -100,10 +107,16 @@ PALO_ALTO: list[dict[str, Any]] = [
         "customer_reference": "sales-pa",
         "billing_group_id": SALES_BILLING,
         "external_pin": "4417",
+        "messaging_profile_id": SALES_SMS,
         "voice": {"call_forwarding": {"forwarding_type": "always", "forwards_to": "+16505550199"}},
     },
     {"tags": [], "voice": {"translated_number": "+16505550100"}},
-    {"tags": ["sales"], "connection_id": PA_CONNECTION, "voice": {"tech_prefix_enabled": True}},
+    {
+        "tags": ["sales"],
+        "connection_id": PA_CONNECTION,
+        "emergency_address_id": PA_ADDRESS,
+        "voice": {"tech_prefix_enabled": True},
+    },
     {
         "tags": ["trial"],
         "connection_id": PA_CONNECTION,

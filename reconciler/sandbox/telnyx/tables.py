@@ -7,7 +7,9 @@ seeded, so an unfiltered page is a rowid range and the total is ``max(ordinal)``
 ``telnyx.shift_listing`` has bought or released numbers (``churn``) pages use LIMIT/OFFSET.
 Writes (jobs, PATCH) decode one number, change it and re-render both projections together, which
 keeps the summary flags of ``/phone_numbers`` in step with the voice settings. A job keeps its
-response document and, apart, the work it will do.
+response document and, apart, the work it will do; so does a messaging bulk-update order. A number
+whose emergency settings a job changed has a row in ``telnyx_emergency_settling`` until its
+``emergency_status`` leaves ``provisioning``/``deprovisioning``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,23 @@ CREATE TABLE IF NOT EXISTS telnyx_jobs (
     work TEXT NOT NULL                  -- the update to apply and the schedule, JSON
 );
 CREATE INDEX IF NOT EXISTS telnyx_jobs_due ON telnyx_jobs (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS telnyx_messaging_orders (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    due_at REAL,                        -- when its pending numbers settle (NULL once settled)
+    doc TEXT NOT NULL,                  -- BulkMessagingSettingsUpdatePhoneNumbers, JSON
+    work TEXT NOT NULL                  -- the profile to assign and the per-number outcomes, JSON
+);
+CREATE INDEX IF NOT EXISTS telnyx_messaging_orders_due ON telnyx_messaging_orders (due_at)
+    WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS telnyx_emergency_settling (
+    number_id TEXT PRIMARY KEY,         -- a number whose emergency_status is (de)provisioning
+    due_at REAL NOT NULL,               -- when it settles
+    final TEXT NOT NULL                 -- the status it settles to
+);
+CREATE INDEX IF NOT EXISTS telnyx_emergency_settling_due ON telnyx_emergency_settling (due_at);
 """
-TABLES = ("telnyx_jobs", "telnyx_numbers")
+TABLES = ("telnyx_emergency_settling", "telnyx_jobs", "telnyx_messaging_orders", "telnyx_numbers")
 
 NumberRow = tuple[int, str, str, str, str, str]
 """(ordinal, id, phone_number, status, detailed JSON, voice JSON) of ``telnyx_numbers``."""
