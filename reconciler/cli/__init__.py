@@ -42,6 +42,11 @@ LOG_LEVELS = {
 
 LAZY = {"github": "reconciler.ci.command:github"}
 """Commands loaded when run or listed, not when the CLI is imported: name → ``module:attr``."""
+LAZY_HELP = {
+    "github": "The GitHub side of the review loop (used by action.yml; token from GITHUB_TOKEN)."
+}
+"""The help line ``--help`` shows for a lazy command without importing it (``github`` needs an
+HTTP client); tests/test_startup.py checks it is the command's own."""
 
 
 def _log_level(verbose: int, env: str | None) -> tuple[int, str | None]:
@@ -90,6 +95,21 @@ class _Group(click.Group):
             self.add_command(found, cmd_name)
         return found
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, but a lazy command with a ``LAZY_HELP`` line is not imported."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_HELP and name not in self.commands:
+                command: click.Command | None = click.Command(name, help=LAZY_HELP[name])
+            else:
+                command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in rows])
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
@@ -109,7 +129,6 @@ def main(verbose: int) -> None:
 for _command in (validate, plan, show, apply, drift, schema, sandbox):
     main.add_command(_command)
 main.add_command(export_cmd, "export")
-LAZY["explain"] = "reconciler.cli.explain:explain"  # issue 17: one number, explained
 
 __all__ = [
     "EXIT_CHANGES",

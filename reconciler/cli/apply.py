@@ -7,30 +7,51 @@ one mode only is refused in the other (``--target`` with a plan file; ``--skip-s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from .. import journal, planfile, rails, render
 from ..errors import Aborted, Refused, StalePlan
-from ..plan import AccountSummary, Plan
 from .commands import emit, wiring
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, console, handle_errors
-from .options import account_option, path_argument, rail_options, sandbox_db_option, target_option
+from .options import (
+    FORMATS,
+    STATE_DIR_ENV,
+    account_option,
+    path_argument,
+    rail_options,
+    sandbox_db_option,
+    target_option,
+)
 from .running import Terminate, run
 
 if TYPE_CHECKING:
+    from .. import journal, planfile, rails
     from ..applier import ApplyInterrupted, ApplyReport
     from ..journal import RunJournal
     from ..pending import Holds
+    from ..plan import AccountSummary, Plan
     from ..render.apply import ApplyOutcome
     from ..runner import Provider, Run, SavedRun
+
+
+def _rails() -> Any:
+    """``reconciler.rails``, imported when an apply is built, not with the CLI (issue 18)."""
+    from .. import rails
+
+    return rails
+
+
+def _outcome() -> Any:
+    """``reconciler.render.apply``: the reports apply writes without an ``ApplyReport``."""
+    from ..render import apply as outcome
+
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -42,7 +63,7 @@ class ApplyRequest:
     saved: planfile.SavedPlan | None
     accounts: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
-    overrides: rails.Overrides = rails.Overrides()
+    overrides: rails.Overrides = field(default_factory=lambda: _rails().Overrides())
     auto_approve: bool = False
     skip_stale: bool = False
     config: Path | None = None
@@ -64,6 +85,8 @@ class ApplyRequest:
         state_dir: Path | None = None,
     ) -> ApplyRequest:
         """Read PATH as a plan file when it is one; refuse the flags of the other mode."""
+        from .. import planfile
+
         saved = planfile.looks_like_plan_file(path)
         if saved and targets:
             raise click.UsageError("--target applies when planning: make the plan file with it")
@@ -80,7 +103,7 @@ class ApplyRequest:
             planfile.read(path) if saved else None,
             tuple(accounts),
             tuple(targets),
-            overrides or rails.Overrides(),
+            overrides or _rails().Overrides(),
             auto_approve,
             skip_stale,
             config,
@@ -130,7 +153,7 @@ class ApplyRequest:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(render.FORMATS),
+    type=click.Choice(FORMATS),
     default="text",
     show_default=True,
     help="Report form; json/markdown: only the report on stdout (the plan goes to stderr).",
@@ -142,7 +165,7 @@ class ApplyRequest:
 @click.option(
     "--state-dir",
     type=click.Path(path_type=Path),
-    envvar=journal.STATE_DIR_ENV,
+    envvar=STATE_DIR_ENV,
     default=None,
     help="Directory of the apply journal and lock (default .reconciler; docs/reliability.md).",
 )
@@ -166,6 +189,9 @@ def apply(
     number changed since; no prompt) or a config (planned now; asks for 'yes').
     --account applies only those accounts (of the plan file: the rest of it is left untouched).
     SIGTERM is taken like Ctrl-C (exit 143 instead of 130)."""
+    import asyncio
+
+    from .. import journal
     from ..applier import ApplyInterrupted
 
     request = ApplyRequest.of(
@@ -250,7 +276,7 @@ async def apply_config(request: ApplyRequest, out: ApplyOut, log: journal.Journa
 
 async def apply_saved(request: ApplyRequest, out: ApplyOut, log: journal.Journal) -> int:
     """Check the plan file against its config and the live numbers; send it as reviewed."""
-    from .. import runner
+    from .. import planfile, runner
 
     assert request.saved is not None  # the mode ApplyRequest decided
     async with runner.saved_plan(
@@ -321,7 +347,7 @@ async def _send(
     record: RunJournal,
     out: ApplyOut,
 ) -> int:
-    from .. import runner
+    from .. import render, runner
 
     out.sent = the_plan
     click.echo()
@@ -360,19 +386,19 @@ class ApplyOut:
 
     def enforce(self, plan: Plan, *, force: bool) -> None:
         try:
-            rails.enforce(plan, force=force)
+            _rails().enforce(plan, force=force)
         except Refused as exc:
             raise self.refused(plan, exc) from None
 
     def refused(self, plan: Plan, exc: Refused) -> Refused:
         """Write the refusal as the report (json/markdown); the error handler says why."""
         if self.fmt != "text":
-            self._write(render.apply_outcome.refused(plan, str(exc), exc.exit_code), plan)
+            self._write(_outcome().refused(plan, str(exc), exc.exit_code), plan)
         return exc
 
     def nothing(self, plan: Plan) -> int:
         if self.fmt != "text":
-            self._write(render.apply_outcome.nothing_to_do(plan), plan)
+            self._write(_outcome().nothing_to_do(plan), plan)
         return 0
 
     def report(self, report: ApplyReport, plan: Plan) -> None:
@@ -380,9 +406,11 @@ class ApplyOut:
 
     def interrupted(self, exc: ApplyInterrupted, code: int) -> None:
         if self.fmt != "text" and self.sent is not None:
-            self._write(render.apply_outcome.interrupted(exc, self.sent, code), self.sent)
+            self._write(_outcome().interrupted(exc, self.sent, code), self.sent)
 
     def _write(self, report: ApplyReport | ApplyOutcome, plan: Plan) -> None:
+        from .. import render
+
         sys.stdout.flush()
         color = render.use_color(self.stdout)
         render.write_apply(report, plan, self.stdout, fmt=self.fmt, full=self.full, color=color)

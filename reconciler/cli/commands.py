@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import planfile, rails, render
 from ..errors import PlanError
-from ..plan import Plan
 from .errors import EXIT_CHANGES, console, handle_errors
 from .options import (
     account_option,
@@ -30,7 +28,12 @@ from .options import (
 from .running import run
 
 if TYPE_CHECKING:
+    from .. import rails
+    from ..plan import Plan
     from ..runner import Wiring
+
+# planfile, rails, render, the runner: imported where used, so '--help' and 'validate' load
+# only what they run (issue 18).
 
 
 @click.command()
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 @handle_errors
 def validate(path: Path) -> None:
     """Check the YAML offline (no API call): keys, types, numbers, references."""
+    from .. import rails
     from ..loader import load
 
     not_a_plan_file(path)
@@ -56,6 +60,8 @@ def validate(path: Path) -> None:
 def not_a_plan_file(path: Path) -> None:
     """``plan``/``validate``/``drift`` given a saved plan: one clear message, not the loader's
     "unknown key" for each of its keys."""
+    from .. import planfile
+
     if planfile.looks_like_plan_file(path):
         raise PlanError(
             f"{path} is a saved plan: use 'reconciler show {path}' or 'reconciler apply {path}'"
@@ -74,6 +80,8 @@ def emit(
 ) -> None:
     """Write a plan or drift report to stdout, or Markdown parts into ``split_dir``.
     ``every``: drift lists unmanaged numbers and every drifted number."""
+    from .. import render
+
     out = sys.stdout
     if split_dir is not None:
         split_dir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +113,7 @@ def emit(
 
 def wiring(sandbox_db: Path | None) -> Wiring:
     """The sandbox file, and the progress display on stderr around the reads."""
+    from .. import render
     from ..runner import Wiring
 
     return Wiring(
@@ -147,7 +156,7 @@ def plan(
 
     Rails the plan trips are shown as warnings: apply will refuse them without --force.
     --account limits the run (and a saved plan) to those accounts; the others are not read."""
-    from .. import runner
+    from .. import planfile, runner
 
     not_a_plan_file(path)
 
@@ -189,6 +198,8 @@ def show(
     plan_file: Path, fmt: str, as_json: bool, full: bool, split_dir: Path | None, marker: str | None
 ) -> None:
     """Render a saved plan (from 'plan -o') without calling any API."""
+    from .. import planfile
+
     saved = planfile.read(plan_file)
     fmt = output_format(fmt, as_json, split_dir)
     if fmt == "text" and split_dir is None:
@@ -248,7 +259,7 @@ def drift(
     Findings are grouped by cause (account, field, desired, actual). An empty or truncated
     config is refused (exit 3) unless --allow-empty. --account checks only those accounts.
     --all lists unmanaged numbers and every drifted number."""
-    from .. import runner
+    from .. import rails, runner
 
     not_a_plan_file(path)
     every = every or old_every

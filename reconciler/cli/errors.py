@@ -16,9 +16,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import Aborted, ConfigError, ReconcilerError
 
@@ -28,7 +26,13 @@ EXIT_CHANGES = 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
 def console(err: bool = False) -> Console:
+    from rich.console import Console  # on first output, not with the CLI (issue 18)
+
     return Console(stderr=err, highlight=False, soft_wrap=True)
 
 

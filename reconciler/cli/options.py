@@ -14,9 +14,14 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import carriers, rails
-
 F = TypeVar("F", bound=Callable[..., Any])
+
+# carriers and rails are imported when an option is used, not with the CLI (issue 18): '--help'
+# reads these constants instead (tests/test_startup.py checks they match their sources).
+FORMATS = ("text", "json", "markdown")
+"""``render.FORMATS``."""
+STATE_DIR_ENV = "RECONCILER_STATE_DIR"
+"""``journal.STATE_DIR_ENV``."""
 
 
 def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -52,7 +57,7 @@ output_options = stack(
     click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json", "markdown"]),
+        type=click.Choice(FORMATS),
         default="text",
         show_default=True,
         help="Output form (markdown: a pull-request comment).",
@@ -91,6 +96,8 @@ def output_format(fmt: str, as_json: bool, split_dir: Path | None) -> str:
 
 def _rail(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """Set this option's field of the run's ``rails.Overrides`` (``ctx.params["overrides"]``)."""
+    from .. import rails
+
     overrides = ctx.params.get("overrides", rails.Overrides())
     if param.name is not None and value is not None:
         overrides = replace(overrides, **{param.name: value})
@@ -140,6 +147,8 @@ class CarrierChoice(click.Choice):  # type: ignore[type-arg]
 
     @property  # type: ignore[override]
     def choices(self) -> Sequence[str]:
+        from .. import carriers
+
         registry = carriers.registry()
         names = [n for n in sorted(registry) if not self.simulated or registry[n].simulator]
         return (*names, *self.extra)

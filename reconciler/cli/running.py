@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -33,6 +35,8 @@ class Terminate:
 
     async def run(self, main: Coroutine[Any, Any, T]) -> T:
         """Await ``main`` as the task a SIGTERM cancels."""
+        import asyncio
+
         self._task = asyncio.current_task()
         try:
             return await main
@@ -53,6 +57,8 @@ def run(main: Coroutine[Any, Any, T], terminate: Terminate | None = None) -> T:
     """``asyncio.run(main)`` with the result kept off the main task: on the way out Python
     3.11's runner looks up its SIGINT handler, whose repr holds the task and so repr()s the
     whole result (0.1 s for a 100k-number plan). ``terminate``: SIGTERM cancels ``main``."""
+    import asyncio  # here, not with the CLI: '--help' and 'validate' need no event loop
+
     box: list[T] = []
 
     async def boxed() -> None:

@@ -1,0 +1,95 @@
+"""Startup (issue 18): a command imports only what it uses. ``reconciler --help`` and ``validate``
+load no HTTP client, server, terminal library, journal, renderer or provider module; checked in a
+fresh interpreter by what is in ``sys.modules`` afterwards (behaviour, not timing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+from conftest import EXAMPLE
+
+from reconciler import cli, journal, render
+from reconciler.cli import options
+
+HEAVY = (
+    "httpx",
+    "httpcore",
+    "starlette",
+    "uvicorn",
+    "rich",
+    "reconciler.journal",
+    "reconciler.runner",
+    "reconciler.applier",
+    "reconciler.render",
+    "reconciler.providers.http",
+    "reconciler.providers.base",
+    "reconciler.providers.wavix.provider",
+    "reconciler.providers.telnyx.provider",
+    "reconciler.sandbox",
+    "reconciler.ci.command",
+)
+
+_PROBE = """
+import json, sys
+from reconciler.cli import main
+sys.argv = ["reconciler", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def _loaded(*args: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), done.stderr
+    return done.stdout, set(report["modules"])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_help_imports_no_client_server_journal_or_provider() -> None:
+    out, modules = _loaded("--help")
+    assert _heavy(modules) == []
+    assert "asyncio" not in modules  # no event loop to print a help page
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    # every command is listed, the lazy ones too, without being imported
+    assert {"validate", "plan", "apply", "drift", "export", "github", "sandbox"} <= listed
+
+
+def test_validate_imports_no_client_server_journal_or_provider() -> None:
+    out, modules = _loaded("validate", str(EXAMPLE))
+    assert out.startswith("Configuration is valid")
+    assert _heavy(modules) == []
+
+
+def test_plan_help_imports_no_provider() -> None:
+    out, modules = _loaded("plan", "--help")
+    assert "--max-changes" in out and "--format [text|json|markdown]" in out
+    assert _heavy(modules) == []
+
+
+def test_lazy_help_lines_are_the_commands_own() -> None:
+    from reconciler.ci.command import github
+
+    for name, line in cli.LAZY_HELP.items():
+        assert name in cli.LAZY
+        real = github if name == "github" else cli.main.get_command(click.Context(cli.main), name)
+        assert real is not None and real.help is not None
+        assert real.help.strip() == line
+
+
+def test_option_constants_match_their_sources() -> None:
+    assert options.FORMATS == render.FORMATS
+    assert options.STATE_DIR_ENV == journal.STATE_DIR_ENV
