@@ -1,4 +1,5 @@
-"""Telnyx v2 phone-number API simulator: the listings, per-number settings and update jobs.
+"""Telnyx v2 phone-number API simulator: the listings, per-number settings, update and emergency
+jobs, and messaging-profile bulk updates.
 
 Mounted at ``/telnyx/v2`` (the API's ``/v2`` base), so an official SDK pointed at
 ``http://127.0.0.1:PORT/telnyx/v2`` works unchanged. Behaviour follows ``shared/carriers/telnyx.md``
@@ -8,9 +9,10 @@ and the OpenAPI contract; every choice the carrier's documents leave open is lis
 Storage (``tables``): one row per number holds both listing projections pre-rendered as compact
 JSON, so a page body is a join of stored strings; an unfiltered page is a rowid range.
 
-Time (``lifecycle``): jobs advance lazily on the store's clock at the start of every request
-(pending → in_progress → completed, or → failed / expired), writing their numbers in steps.
-Timestamps are ``SIM_EPOCH + clock.now()`` (simulated, not wall time).
+Time (``lifecycle``, ``messaging``, ``emergency``): jobs advance lazily on the store's clock at
+the start of every request (pending → in_progress → completed, or → failed / expired), writing
+their numbers in steps; then messaging orders settle and emergency statuses leave
+(de)provisioning. Timestamps are ``SIM_EPOCH + clock.now()`` (simulated, not wall time).
 
 Knobs (``knobs.KNOBS``, set with ``store.set_knob`` or ``reconciler sandbox knob``): timings,
 faults and rate limits, and the harsher behaviours of the real carrier that the kind defaults hide
@@ -18,17 +20,24 @@ faults and rate limits, and the harsher behaviours of the real carrier that the 
 normalised job parameters, ...). Each is documented with its assumption in docs/sandbox-telnyx.md.
 
 Modules: ``api`` (number routes, ``make_app``), ``jobs`` (job routes), ``lifecycle`` (jobs on the
-clock), ``gate`` (key, rate limit, injected faults), ``query`` (filters, sorting, paging),
-``requests`` (what a write may carry), ``errors`` (the carrier's error shapes), ``number`` (one
-number's two projections), ``tables`` (schema), ``churn`` (numbers bought and released between
-page reads), ``knobs``, ``account`` (key, connections, billing groups), ``seed`` (the documented
-account and the benchmark loader). This package re-exports what the sandbox, the CLI and tests
-use.
+clock), ``emergency`` (emergency job bodies, per-number writes, ``emergency_status`` settling),
+``messaging`` (messaging-profile bulk-update orders), ``gate`` (key, rate limit, injected faults),
+``query`` (filters, sorting, paging), ``requests`` (what a write may carry), ``errors`` (the
+carrier's error shapes), ``number`` (one number's two projections), ``tables`` (schema), ``churn``
+(numbers bought and released between page reads), ``knobs``, ``account`` (key, connections, billing
+groups, messaging profiles, emergency addresses), ``seed`` (the documented account and the benchmark
+loader). This package re-exports what the sandbox, the CLI and tests use.
 """
 
 from __future__ import annotations
 
-from .account import BILLING_GROUPS, CONNECTIONS, DEFAULT_KEY
+from .account import (
+    BILLING_GROUPS,
+    CONNECTIONS,
+    DEFAULT_KEY,
+    EMERGENCY_ADDRESSES,
+    MESSAGING_PROFILES,
+)
 from .api import MOUNT, make_app
 from .errors import NUMBER_FAILURE
 from .jobs import MAX_ACTIVE_JOBS, MAX_JOB_NUMBERS
@@ -49,8 +58,10 @@ __all__ = [
     "DRIFT",
     "DEFAULT_RATE_LIMIT",
     "DENVER_FAX",
+    "EMERGENCY_ADDRESSES",
     "MAX_ACTIVE_JOBS",
     "MAX_JOB_NUMBERS",
+    "MESSAGING_PROFILES",
     "MOUNT",
     "NUMBER_FAILURE",
     "PAGE_DEFAULT",
