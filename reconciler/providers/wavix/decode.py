@@ -28,8 +28,20 @@ from typing import Any
 from ...models import LiveNumber
 from .settings import canonical_destinations
 
-Interned = dict[tuple[Any, ...], list[dict[str, Any]]]
-"""Canonical destination lists shared by value within one read (numbers routed alike)."""
+
+class Interned:
+    """Values shared by value within one read, as the Telnyx listing shares its rows: canonical
+    destination lists (numbers routed alike) and whole settings dicts (numbers configured alike;
+    a million numbers under a few profiles hold a few hundred dicts, not a million). Both live as
+    long as this object, which lives for one read; shared settings are never mutated
+    (``reconciler.intern`` states the contract the planner relies on)."""
+
+    __slots__ = ("destinations", "settings")
+
+    def __init__(self) -> None:
+        self.destinations: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self.settings: dict[tuple[Any, ...], dict[str, Any]] = {}
+
 
 FLAGS = ("sms_enabled", "call_recording_enabled", "transcription_enabled")
 NULLABLE_URLS = ("sms_relay_url", "call_status_url")
@@ -105,28 +117,46 @@ def live(item: Any, interned: Interned) -> LiveNumber:
     if type(number) is not str or not number.lstrip("+").isdigit():
         raise BadData(f"number id {id_} has no phone number")
     destinations = _destinations(item.get("destination"), interned)
-    settings = {
-        "sms_enabled": item.get("sms_enabled"),
-        "destinations": destinations,
-        "sms_relay_url": item.get("sms_relay_url"),
-        "call_recording_enabled": item.get("call_recording_enabled"),
-        "transcription_enabled": item.get("transcription_enabled"),
-        "transcription_threshold": item.get("transcription_threshold"),
-        "call_status_url": item.get("call_status_url"),
-    }
+    get = item.get
+    sms, relay, recording = get("sms_enabled"), get("sms_relay_url"), get("call_recording_enabled")
+    transcription, threshold = get("transcription_enabled"), get("transcription_threshold")
+    status_url = get("call_status_url")
     e164 = number if number.startswith("+") else "+" + number
-    status = item.get("status")
+    status = get("status")
     status = status if type(status) is str else ""
     if (
-        type(settings["sms_enabled"]) is bool
-        and type(settings["call_recording_enabled"]) is bool
-        and type(settings["transcription_enabled"]) is bool
-        and type(settings["transcription_threshold"]) is int
+        type(sms) is bool
+        and type(recording) is bool
+        and type(transcription) is bool
+        and type(threshold) is int
         and destinations is not None
-        and type(settings["sms_relay_url"]) in (str, type(None))
-        and type(settings["call_status_url"]) in (str, type(None))
+        and type(relay) in (str, type(None))
+        and type(status_url) in (str, type(None))
     ):
+        # The types are exact here (bool is not int), so equal keys mean equal content; the
+        # destination list is interned, so its id stands for its content during the read.
+        key = (sms, id(destinations), relay, recording, transcription, threshold, status_url)
+        settings = interned.settings.get(key)
+        if settings is None:
+            settings = interned.settings[key] = {
+                "sms_enabled": sms,
+                "destinations": destinations,
+                "sms_relay_url": relay,
+                "call_recording_enabled": recording,
+                "transcription_enabled": transcription,
+                "transcription_threshold": threshold,
+                "call_status_url": status_url,
+            }
         return LiveNumber(id=id_, e164=e164, status=status, settings=settings)
+    settings = {
+        "sms_enabled": sms,
+        "destinations": destinations,
+        "sms_relay_url": relay,
+        "call_recording_enabled": recording,
+        "transcription_enabled": transcription,
+        "transcription_threshold": threshold,
+        "call_status_url": status_url,
+    }
     problems = _problems(item)
     for field in (*FLAGS, "transcription_threshold", *NULLABLE_URLS):
         if any(p.startswith(field + " ") for p in problems):
@@ -156,22 +186,20 @@ def _destinations(items: Any, interned: Interned) -> list[dict[str, Any]] | None
     """The canonical list (shared by value through ``interned``), or None when unreadable."""
     if type(items) is not list:
         return None
-    if not items:
-        return []
     try:
         key = tuple(
             (d["destination"], d["priority"], d["transport"], d.get("trunk_id")) for d in items
         )
     except (KeyError, TypeError, AttributeError):
         return None
-    out = interned.get(key)
+    out = interned.destinations.get(key)
     if out is None:
         for dest, prio, transport, trunk in key:
             if type(dest) is not str or type(prio) is not int or type(transport) is not int:
                 return None
             if trunk is not None and type(trunk) is not int:
                 return None
-        out = interned[key] = canonical_destinations(items)
+        out = interned.destinations[key] = canonical_destinations(items)
     return out
 
 

@@ -67,7 +67,7 @@ class WavixProvider(HttpProvider):
         if len(wanted) >= self._total_pages:
             listing = await self._fetch_all(first or await self._page(1))
             return [n for n in listing if n.id in wanted]
-        interned: Interned = {}
+        interned = Interned()
 
         async def one(id_: str) -> LiveNumber | None:
             path = f"{NUMBERS}/{id_}"
@@ -117,7 +117,7 @@ class WavixProvider(HttpProvider):
             opening = min(opening, max(1, self._total_pages))
         total: int | None = None
         size = PAGE_SIZE
-        interned: Interned = {}
+        interned = Interned()
         by_id: dict[str, LiveNumber] = {}
         self._pages_read = 0
         n = 1
