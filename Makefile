@@ -7,7 +7,8 @@ test:
 	python -m pytest
 
 # End to end first (`reconciler plan` as its own process against `reconciler sandbox serve`:
-# 100k numbers, per-number overrides, 5,000 profiles; both carriers; about 10 minutes on 2 cores),
+# 100k numbers, per-number overrides, 5,000 profiles; both carriers; about 10 minutes on 2 cores;
+# then plan CPU ÷ the floor client's CPU, benchmarks/floor.py, per carrier, with date and machine),
 # then the in-process standard set (1k-1M numbers, both carriers; about 10 minutes).
 bench:
 	python benchmarks/e2e.py --json benchmarks/results/e2e-latest.jsonl $(E2E)

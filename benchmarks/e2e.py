@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,11 @@ class Row:
     seed_s: float = 0.0
     load: float = 0.0
     """1-minute load average after the run: figures from a busy machine say so."""
+    cpu_runs: list[float] | None = None
+    """CPU s of every run (``--repeat``), for the median."""
+    floor_cpu_runs: list[float] | None = None
+    """JSON rows: CPU s of ``benchmarks/floor.py`` run beside each plan (same pages, fetch and
+    orjson-parse only), its own process, interleaved with the plan runs."""
 
 
 class Reconciler:
@@ -188,16 +194,21 @@ def bench(
         providers = config / "providers.yaml"
         served = rf"\1sandbox: true\n\1base_url: {base}{MOUNTS[carrier]}"
         providers.write_text(re.sub(r"(?m)^( +)sandbox: true$", served, providers.read_text()))
+        floors: list[float] = []
         for output, flags in cli.formats(set(args.formats.split(","))):
             runs = []
             for _ in range(args.repeat):
                 out = work / f"out-{carrier}-{output}"
                 runs.append((*cli.measure(["plan", str(config), *flags], out), out))
+                if output == "json" and args.floor:
+                    floors.append(floor_cpu(base + MOUNTS[carrier], carrier))
             wall, cpu, rss, out = min(runs, key=lambda r: r[0])
             row = Row(carrier, label, options["numbers"], output, round(wall, 2), round(cpu, 2),
                       round(rss, 1), output_bytes=out.stat().st_size, seed_s=round(seed_s, 1),
-                      load=round(os.getloadavg()[0], 1))  # fmt: skip
+                      load=round(os.getloadavg()[0], 1),
+                      cpu_runs=[round(r[1], 3) for r in runs])  # fmt: skip
             if output == "json":
+                row.floor_cpu_runs = floors or None
                 summary = json.loads(out.read_text())["summary"]
                 row.calls, row.lower_bound = summary["calls"], summary["lower_bound"]
                 row.changed = summary["changed"]
@@ -211,6 +222,46 @@ def bench(
             planned.changed,
         )
     return rows
+
+
+FLOOR = Path(__file__).resolve().parent / "floor.py"
+FLOOR_KEYS = {"wavix": "wvx_sandbox_full_0000", "telnyx": "KEYsandbox_telnyx_0000"}
+"""The simulators' default keys (``reconciler/sandbox/*/account.py``), passed so that the floor
+process imports nothing of reconciler."""
+
+
+def floor_cpu(base_url: str, carrier: str) -> float:
+    """CPU s (user + sys, ``wait4``) of ``benchmarks/floor.py`` as its own process."""
+    argv = [sys.executable, "-P", str(FLOOR), base_url, "--carrier", carrier]
+    argv += ["--key", FLOOR_KEYS[carrier]]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise RuntimeError(f"floor.py {carrier} failed:\n{err[-2000:]}")
+    if proc.stderr:
+        proc.stderr.close()
+    return round(usage.ru_utime + usage.ru_stime, 3)
+
+
+def floor_table(rows: list[Row]) -> str:
+    """``plan --json`` CPU ÷ the floor's CPU per carrier and workload (medians; min in brackets)."""
+    lines = [
+        "| carrier | workload | numbers | plan CPU s median (min) | floor CPU s median (min) "
+        "| plan ÷ floor (median) | runs |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r.output != "json" or not r.floor_cpu_runs or not r.cpu_runs:
+            continue
+        plan_m, floor_m = statistics.median(r.cpu_runs), statistics.median(r.floor_cpu_runs)
+        lines.append(
+            f"| {r.carrier} | {r.workload} | {r.numbers:,} | {plan_m:.2f} ({min(r.cpu_runs):.2f})"
+            f" | {floor_m:.2f} ({min(r.floor_cpu_runs):.2f}) | {plan_m / floor_m:.2f}× "
+            f"| {len(r.cpu_runs)} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def table(rows: list[Row]) -> str:
@@ -262,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, default=REPO, help="the checkout to benchmark")
     parser.add_argument("--json", type=Path, help="also write one JSON line per row here")
     parser.add_argument("--label", default="", help="names the code in the header, e.g. before")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip benchmarks/floor.py beside each JSON plan (plan CPU ÷ floor CPU)",
+    )
     args = parser.parse_args(argv)
 
     workloads = ["base"] if args.quick else args.workloads.split(",")
@@ -290,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine()}\n"
     )
     print(table(rows))
+    ratios = floor_table(rows)
+    if ratios:
+        print(
+            "\nRead path: `plan --json` CPU (user + sys, the whole process) ÷ the CPU of "
+            "benchmarks/floor.py (http.client, 8 threads, orjson; the same pages fetched and "
+            "dropped), each its own process, run alternately against the same served sandbox. "
+            f"Target (issue 18): ≤ 2×. Machine: {machine()}\n"
+        )
+        print(ratios)
     loads = [r.load for r in rows]
     print(
         f"\nLoad average (1 min) after each run: {min(loads)}-{max(loads)} on {os.cpu_count()} "
