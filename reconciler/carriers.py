@@ -75,6 +75,36 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+@dataclass(frozen=True)
+class Operation:
+    """One kind of bulk call a carrier offers (Telnyx: update jobs, messaging orders, emergency
+    jobs). Every settable field belongs to exactly one operation; a number whose required change
+    spans several operations gets one call in each, grouped per operation.
+
+    ``fields``: flat paths or dotted prefixes (ending in ``.``); the carrier's first operation
+    takes every field no other one claims, so a carrier with one operation lists none.
+    ``batch_option``: the account option (a ``config_model`` attribute) that sets its call size
+    limit; None: ``max_ids_per_call``. ``always_sent``: fields every call of the operation
+    carries (taken from the desired settings: Telnyx emergency jobs need ``emergency_enabled``
+    even when only the address changes). ``adoptable``: a call whose answer was lost can be found
+    at the carrier afterwards (a jobs list); otherwise only the journal guards it.
+    """
+
+    name: str
+    label: str
+    """How one call is named in output, e.g. ``POST /messaging_numbers_bulk_updates``."""
+    default_max_batch: int
+    hard_max_batch: int
+    fields: tuple[str, ...] = ()
+    job_based: bool = False
+    batch_option: str | None = None
+    always_sent: tuple[str, ...] = ()
+    adoptable: bool = True
+
+    def owns(self, path: str) -> bool:
+        return any(path == f or (f.endswith(".") and path.startswith(f)) for f in self.fields)
+
+
 class CarrierLoadError(ReconcilerError):
     """A carrier's entry point, provider or simulator could not be imported (the message names
     what and why; never a traceback)."""
@@ -135,6 +165,16 @@ class Carrier:
     written: Mapping[str, Canonical] = field(default_factory=dict)
     """Optional, per flat field path: the canonical value as a person writes it in YAML (e.g. a
     Wavix transport by name, ``sip_uri``, not its code); used by ``export``."""
+    operations: tuple[Operation, ...] = ()
+    """The carrier's kinds of bulk call, the primary one first (``Operation``). Empty: one
+    operation made of ``call_label``, the batch limits and ``job_based``."""
+    unreadable: Mapping[str, Any] = field(default_factory=dict)
+    """Per flat field path, the live value that means "the carrier could not tell" (Telnyx: a
+    messaging profile lookup that failed): never planned from, counted in the plan instead."""
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    """Optional rule on one number's merged desired settings (every entry that selects it, the
+    most specific last): (field to blame, message) per problem; the loader reports each at the
+    file:line of the entry that set that field."""
 
     @cached_property
     def field_paths(self) -> tuple[str, ...]:
@@ -160,6 +200,45 @@ class Carrier:
             return importlib.import_module(self.simulator)
         except Exception as exc:
             raise CarrierLoadError(f"{what} could not be imported: {_why(exc)}") from None
+
+    @cached_property
+    def ops(self) -> tuple[Operation, ...]:
+        """Every operation, the primary first (one made of the record's own fields if none)."""
+        if self.operations:
+            return self.operations
+        return (
+            Operation(
+                self.name,
+                self.call_label,
+                self.default_max_batch,
+                self.hard_max_batch,
+                job_based=self.job_based,
+            ),
+        )
+
+    @property
+    def primary(self) -> Operation:
+        return self.ops[0]
+
+    @cached_property
+    def _op_of(self) -> dict[str, Operation]:
+        return {
+            p: next((op for op in self.ops[1:] if op.owns(p)), self.ops[0])
+            for p in self.field_paths
+        }
+
+    def operation_of(self, path: str) -> Operation:
+        """The operation whose calls set ``path`` (the primary one for a path no other owns)."""
+        return self._op_of.get(path) or self.ops[0]
+
+    def operation(self, name: str | None) -> Operation:
+        """The operation called ``name`` (None: the primary one); KeyError when unknown."""
+        if name is None:
+            return self.ops[0]
+        for op in self.ops:
+            if op.name == name:
+                return op
+        raise KeyError(name)
 
     def is_secret(self, path: str) -> bool:
         return path in self.secret_fields
@@ -344,6 +423,7 @@ __all__ = [
     "MASK",
     "Carrier",
     "CarrierLoadError",
+    "Operation",
     "RetryPolicy",
     "broken",
     "format_plain",

@@ -52,6 +52,7 @@ class Held:
             dict(self.job.patch or {}),
             tuple(c.id for c in self.changes),
             tuple(c.e164 for c in self.changes),
+            self.job.operation,
         )
 
 

@@ -41,6 +41,23 @@ class BulkCall:
     patch: dict[str, Any]
     ids: tuple[str, ...]
     e164s: tuple[str, ...] = ()
+    operation: str | None = None
+    """The carrier operation this call is (``carriers.Operation.name``); None: the carrier's
+    primary one (so plans of single-operation carriers read as before)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSummary:
+    """One operation's share of an account's plan (carriers with several operations): its
+    numbers, calls, the calls ``exact`` grouping would make, and no valid grouping's fewer."""
+
+    operation: str
+    label: str
+    changed: int
+    calls: int
+    calls_exact: int
+    lower_bound: int
+    max_batch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +79,11 @@ class AccountSummary:
     """(e164, status) of selected numbers the carrier will not let us patch (reported only)."""
     unmanaged_numbers: tuple[str, ...] = ()
     """The unmanaged numbers themselves, when the run asked for them (``drift -v``)."""
+    operations: tuple[OperationSummary, ...] = ()
+    """Per operation, when the plan uses one besides the carrier's primary one (the account's
+    calls, calls_exact and lower_bound are then their sums)."""
+    unreadable: tuple[tuple[str, int], ...] = ()
+    """(field, numbers) whose live value the carrier could not tell: not planned from."""
 
 
 class WarningKind(StrEnum):
@@ -221,13 +243,18 @@ class Plan:
             if keep:
                 ids = tuple(b.ids[i] for i in keep)
                 e164s = tuple(b.e164s[i] for i in keep) if b.e164s else ()
-                calls.append(BulkCall(b.account, b.carrier, b.patch, ids, e164s))
+                calls.append(BulkCall(b.account, b.carrier, b.patch, ids, e164s, b.operation))
         changed: dict[str, int] = {}
         for c in changes:
             changed[c.account] = changed.get(c.account, 0) + 1
         n_calls: dict[str, int] = {}
         for b in calls:
             n_calls[b.account] = n_calls.get(b.account, 0) + 1
+        touched_op: dict[tuple[str, str | None], int] = {}
+        for b in self.calls:
+            if any((b.account, i) in numbers for i in b.ids):
+                key = (b.account, b.operation)
+                touched_op[key] = touched_op.get(key, 0) + 1
         accounts = tuple(
             replace(
                 a,
@@ -237,6 +264,7 @@ class Plan:
                     -(-changed.get(a.account, 0) // a.max_batch),
                     a.lower_bound - touched.get(a.account, 0),
                 ),
+                operations=_ops_without(a, calls, touched_op),
             )
             for a in self.accounts
         )
@@ -253,6 +281,7 @@ class Plan:
                     "missing": list(a.missing),
                     "not_patchable": [list(p) for p in a.not_patchable],
                     "unmanaged_numbers": list(a.unmanaged_numbers),
+                    **_account_extras(a),
                 }
                 for a in self.accounts
             ],
@@ -272,6 +301,7 @@ class Plan:
                     "patch": b.patch,
                     "ids": list(b.ids),
                     "e164s": list(b.e164s),
+                    **({"operation": b.operation} if b.operation is not None else {}),
                 }
                 for b in self.calls
             ],
@@ -291,6 +321,8 @@ class Plan:
                     missing=tuple(a.get("missing", ())),
                     not_patchable=tuple(tuple(p) for p in a.get("not_patchable", ())),  # type: ignore[misc]
                     unmanaged_numbers=tuple(a.get("unmanaged_numbers", ())),
+                    operations=tuple(OperationSummary(**o) for o in a.get("operations", ())),
+                    unreadable=tuple((u["field"], u["numbers"]) for u in a.get("unreadable", ())),
                 )
                 for a in data["accounts"]
             ),
@@ -310,6 +342,7 @@ class Plan:
                     patch=dict(b["patch"]),
                     ids=tuple(b["ids"]),
                     e164s=tuple(b.get("e164s", ())),
+                    operation=b.get("operation"),
                 )
                 for b in data["calls"]
             ),
@@ -341,3 +374,43 @@ _SUMMARY_SCALARS = (
     "max_batch",
     "grouping",
 )
+
+
+def _account_extras(a: AccountSummary) -> dict[str, Any]:
+    """Keys only accounts of several operations (or unreadable values) have, so other plans
+    read byte for byte as before."""
+    out: dict[str, Any] = {}
+    if a.operations:
+        out["operations"] = [
+            {k: getattr(o, k) for k in OperationSummary.__slots__} for o in a.operations
+        ]
+    if a.unreadable:
+        out["unreadable"] = [{"field": f, "numbers": n} for f, n in a.unreadable]
+    return out
+
+
+def _ops_without(
+    a: AccountSummary,
+    calls: list[BulkCall],
+    touched: Mapping[tuple[str, str | None], int],
+) -> tuple[OperationSummary, ...]:
+    """``a.operations`` after ``Plan.without``: the same bound argument, per operation."""
+    if not a.operations:
+        return ()
+    out = []
+    for index, o in enumerate(a.operations):
+        name = None if index == 0 else o.operation
+        mine = [b for b in calls if b.account == a.account and b.operation == name]
+        changed = len({id_ for b in mine for id_ in b.ids})
+        out.append(
+            replace(
+                o,
+                changed=changed,
+                calls=len(mine),
+                lower_bound=max(
+                    -(-changed // o.max_batch),
+                    o.lower_bound - touched.get((a.account, name), 0),
+                ),
+            )
+        )
+    return tuple(out)

@@ -28,7 +28,15 @@ from .carriers import field_paths
 from .desired import DesiredState
 from .models import LiveNumber, Settings
 from .packing import Call, Instance, freeze
-from .plan import AccountSummary, BulkCall, FieldChange, NumberChange, Plan, Scope
+from .plan import (
+    AccountSummary,
+    BulkCall,
+    FieldChange,
+    NumberChange,
+    OperationSummary,
+    Plan,
+    Scope,
+)
 
 _MISSING = object()
 
@@ -125,15 +133,21 @@ def plan_account(
     *,
     limit: int | None = None,
     grouping: str = "cover",
+    limits: Mapping[str, int] | None = None,
 ) -> tuple[AccountSummary, list[NumberChange], list[BulkCall]]:
-    limit = limit or carriers.get(carrier).default_max_batch
+    """One account's changes and calls. ``limit`` is the primary operation's call size limit,
+    ``limits`` the others' by operation name (their defaults when absent)."""
+    described = carriers.get(carrier)
+    limit = limit or described.default_max_batch
     resolver = desired.resolver(account)
     order = {p: i for i, p in enumerate(field_paths(carrier))}
     whole = {
         prefix: tuple(p for p in field_paths(carrier) if p.startswith(prefix))
-        for prefix in carriers.get(carrier).whole_objects
+        for prefix in described.whole_objects
     }
     widened: dict[Any, Any] = {}
+    unreadable = described.unreadable
+    blind: dict[str, int] = {}
 
     total = in_sync = unmanaged = 0
     seen_e164: set[str] = set()
@@ -147,6 +161,8 @@ def plan_account(
             unmanaged += 1
             continue
         required = diff_number(want, number.settings)
+        if required is not None and unreadable:
+            required = _readable(required, number.settings, unreadable, blind)
         if required is None:
             in_sync += 1
             continue
@@ -161,23 +177,41 @@ def plan_account(
     missing = tuple(sorted(e for e in resolver.exact if e not in seen_e164))
     changed.sort(key=lambda n: n.e164)
 
-    instance = Instance(changed)
-    exact = instance.exact(limit)
-    chosen = choose_calls(changed, limit, grouping, instance=instance, exact=exact)
-
-    calls = [
-        BulkCall(
-            account=account,
-            carrier=carrier,
-            patch={k: patch[k] for k in sorted(patch, key=lambda k: order.get(k, 1 << 30))},
-            ids=tuple(n.id for n in members),
-            e164s=tuple(n.e164 for n in members),
+    ops = described.ops
+    parts = split_operations(changed, described) if len(ops) > 1 else [changed]
+    calls: list[BulkCall] = []
+    rows: list[OperationSummary] = []
+    for index, (op, members_of_op) in enumerate(zip(ops, parts, strict=True)):
+        op_limit = limit if index == 0 else (limits or {}).get(op.name) or op.default_max_batch
+        instance = Instance(members_of_op)
+        exact = instance.exact(op_limit)
+        chosen = choose_calls(members_of_op, op_limit, grouping, instance=instance, exact=exact)
+        op_calls = [
+            BulkCall(
+                account=account,
+                carrier=carrier,
+                patch={k: patch[k] for k in sorted(patch, key=lambda k: order.get(k, 1 << 30))},
+                ids=tuple(n.id for n in members),
+                e164s=tuple(n.e164 for n in members),
+                operation=None if index == 0 else op.name,
+            )
+            for patch, members in (
+                (patch, sorted(members, key=lambda n: n.e164)) for patch, members in chosen
+            )
+        ]
+        op_calls.sort(key=lambda c: (c.e164s[0], len(c.ids)))
+        calls.extend(op_calls)
+        rows.append(
+            OperationSummary(
+                operation=op.name,
+                label=op.label,
+                changed=len(members_of_op),
+                calls=len(op_calls),
+                calls_exact=len(exact),
+                lower_bound=lower_bound(instance, op_limit),
+                max_batch=op_limit,
+            )
         )
-        for patch, members in (
-            (patch, sorted(members, key=lambda n: n.e164)) for patch, members in chosen
-        )
-    ]
-    calls.sort(key=lambda c: (c.e164s[0], len(c.ids)))
 
     changes = [
         NumberChange(
@@ -194,6 +228,7 @@ def plan_account(
         )
         for n in changed
     ]
+    several = any(r.changed for r in rows[1:])
     summary = AccountSummary(
         account=account,
         carrier=carrier,
@@ -202,14 +237,67 @@ def plan_account(
         changed=len(changed),
         unmanaged=unmanaged,
         calls=len(calls),
-        calls_exact=len(exact),
-        lower_bound=lower_bound(instance, limit),
+        calls_exact=sum(r.calls_exact for r in rows),
+        lower_bound=sum(r.lower_bound for r in rows),
         max_batch=limit,
         grouping=grouping,
         missing=missing,
         not_patchable=tuple(sorted(not_patchable)),
+        operations=tuple(rows) if several else (),
+        unreadable=tuple(sorted(blind.items(), key=lambda kv: order.get(kv[0], 1 << 30))),
     )
     return summary, changes, calls
+
+
+def _readable(
+    required: dict[str, Any],
+    current: Settings,
+    unreadable: Mapping[str, Any],
+    blind: dict[str, int],
+) -> dict[str, Any] | None:
+    """R without the fields whose live value the carrier could not tell (counted in
+    ``blind``): an unknown value never differs, so nothing is planned from it."""
+    drop = [k for k in required if k in unreadable and current.get(k) == unreadable[k]]
+    if not drop:
+        return required
+    for k in drop:
+        blind[k] = blind.get(k, 0) + 1
+    out = {k: v for k, v in required.items() if k not in drop}
+    return out or None
+
+
+def split_operations(changed: Sequence[Changed], carrier: carriers.Carrier) -> list[list[Changed]]:
+    """Per operation of ``carrier`` (primary first), each changed number's share: R(n) and D(n)
+    restricted to the operation's fields (plus its ``always_sent`` fields from D), for the
+    numbers whose R touches it. Restricted D objects are shared per D (``reconciler.intern``:
+    one D per content), so packing groups them as it groups D."""
+    ops = carrier.ops
+    index = {op.name: i for i, op in enumerate(ops)}
+    of = {p: index[carrier.operation_of(p).name] for p in carrier.field_paths}
+    cache: dict[int, tuple[Settings, list[Settings]]] = {}
+    out: list[list[Changed]] = [[] for _ in ops]
+    for n in changed:
+        entry = cache.get(id(n.desired))
+        if entry is None:
+            shares: list[Settings] = [{} for _ in ops]
+            for k, v in n.desired.items():
+                shares[of.get(k, 0)][k] = v
+            entry = cache[id(n.desired)] = (n.desired, shares)
+        shares = entry[1]
+        required: list[dict[str, Any]] = [{} for _ in ops]
+        for k, v in n.required.items():
+            required[of.get(k, 0)][k] = v
+        for i, r in enumerate(required):
+            if not r:
+                continue
+            for k in ops[i].always_sent:
+                if k in shares[i] and k not in r:
+                    r[k] = shares[i][k]
+            if i == 0 and len(r) == len(n.required):
+                out[0].append(n)  # the usual case: the primary operation only
+                continue
+            out[i].append(Changed(n.id, n.e164, r, shares[i], n.current))
+    return out
 
 
 def make_plan(
@@ -230,6 +318,7 @@ def make_plan(
             current[name],
             limit=(limits or {}).get(name) or account.config.max_ids_per_call,
             grouping=account.config.grouping,
+            limits=operation_limits(account.config),
         )
         summaries.append(summary)
         changes.extend(ch)
@@ -240,3 +329,13 @@ def make_plan(
         calls=tuple(calls),
         scope=scope or Scope(),
     )
+
+
+def operation_limits(config: Any) -> dict[str, int]:
+    """The call size limit of each non-primary operation of an account: its ``batch_option``
+    when the account sets it, else the operation's default (never above its hard limit)."""
+    out = {}
+    for op in config.carrier.ops[1:]:
+        chosen = getattr(config, op.batch_option, None) if op.batch_option else None
+        out[op.name] = min(chosen or op.default_max_batch, op.hard_max_batch)
+    return out

@@ -98,6 +98,8 @@ class PendingJob:
     status: str
     ids: tuple[str, ...]
     patch: dict[str, Any] | None
+    operation: str | None = None
+    """The carrier operation the job is (``carriers.Operation.name``; None: the primary one)."""
 
     live: ClassVar[tuple[str, ...]] = ("pending", "in_progress")
     """The statuses of a job that has not finished (a provider maps its carrier's to these):

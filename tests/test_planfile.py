@@ -96,11 +96,11 @@ def test_edited_file_is_refused(sandbox: Any, tmp_path: Path) -> None:
 def test_other_format_version_is_refused(sandbox: Any, tmp_path: Path) -> None:
     _, saved = saved_of(sandbox)
     doc = planfile.to_document(saved)
-    doc["format_version"] = 2
+    doc["format_version"] = 3  # 2 is the format of plans with operations (issue 17)
     doc["checksum"] = planfile._checksum(doc)  # a consistent file of another version
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(PlanFileError, match="plan format version 2, but this reconciler"):
+    with pytest.raises(PlanFileError, match="plan format version 3, but this reconciler"):
         planfile.read(path)
 
 

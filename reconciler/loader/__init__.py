@@ -31,6 +31,7 @@ from .accounts import Accounts
 from .entries import ENTRY_KEYS, Entries
 from .files import TOP_LEVEL, config_files, read_tree
 from .issues import Env, Issues
+from .merged import check_merged
 
 __all__ = ["ENTRY_KEYS", "TOP_LEVEL", "DesiredState", "config_files", "load"]
 
@@ -68,9 +69,11 @@ def _build(files: list[str], issues: Issues, libyaml: bool | None) -> DesiredSta
     for tree in trees:
         entries.number_section(tree.file, tree.data.get("numbers"), tree.data.lines.get("numbers"))
     entries.unused_profiles()
+    rules = entries.by_account()
+    check_merged(accounts.accounts, rules, issues)  # issue 17: rules on merged settings
     return DesiredState(
         accounts.accounts,
-        entries.by_account(),
+        rules,
         tuple(files),
         tuple(issues.unset_secrets),
         empty_files=tuple(t.file for t in trees if t.empty),

@@ -40,6 +40,17 @@ KIND = "reconciler-plan"
 FORMAT_VERSION = 1
 """The saved plan's format: the document's ``format_version`` and its plan's ``format``. Bump
 it when a key is removed or changes meaning; ``read`` refuses every other version."""
+OPERATIONS_FORMAT = 2
+"""The format of a plan with a call of a carrier's non-primary operation (``BulkCall.operation``,
+issue 17): a reconciler that predates operations would send such a call as the carrier's
+primary one, so it must refuse the file. Plans without one are still written as
+``FORMAT_VERSION`` (byte for byte as before); both are read."""
+READABLE = (FORMAT_VERSION, OPERATIONS_FORMAT)
+
+
+def format_of(plan: Plan) -> int:
+    """The format version a plan is written in (``OPERATIONS_FORMAT`` only when it needs it)."""
+    return OPERATIONS_FORMAT if any(c.operation is not None for c in plan.calls) else FORMAT_VERSION
 
 
 def config_checksum(files: Iterable[str | Path]) -> str:
@@ -130,7 +141,7 @@ def build(
 def to_document(saved: SavedPlan) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "kind": KIND,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_of(saved.plan),
         "tool_version": saved.tool_version,
         "created_at": saved.created_at,
         "config": {
@@ -150,7 +161,7 @@ def to_document(saved: SavedPlan) -> dict[str, Any]:
             for name, a in sorted(saved.accounts.items())
         },
         "secrets": {"scheme": SCHEME, "iterations": saved.iterations, "salt": saved.salt.hex()},
-        "plan": {"format": FORMAT_VERSION, **saved.plan.to_dict()},
+        "plan": {"format": format_of(saved.plan), **saved.plan.to_dict()},
         "fingerprints": saved.fingerprints,
     }
     doc["checksum"] = _checksum(doc)
@@ -192,11 +203,11 @@ def read(path: str | Path) -> SavedPlan:
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise PlanFileError(f'{where}: not a reconciler plan file (no "kind": "{KIND}")')
     version = doc.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE:
         raise PlanFileError(
             f"{where}: plan format version {version!r}, but this reconciler "
-            f"({__version__}) reads version {FORMAT_VERSION} only; make the plan again with "
-            "this version"
+            f"({__version__}) reads versions {', '.join(map(str, READABLE))} only; make the "
+            "plan again with this version"
         )
     stated = doc.pop("checksum", None)
     if stated != _checksum(doc):

@@ -101,6 +101,7 @@ def rewrite(plan: Plan, value: ValueMap) -> Plan:
             {k: value(b.account, b.e164s, k, v, False) for k, v in b.patch.items()},
             b.ids,
             b.e164s,
+            b.operation,
         )
         for b in plan.calls
     )

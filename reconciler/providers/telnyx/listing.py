@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from ...errors import ProviderError
 from ...gcpause import without_gc
 from ...models import LiveNumber
-from .settings import canonical_reference, canonical_tags
+from .settings import UNAVAILABLE, canonical_reference, canonical_tags
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,12 @@ NUMBER_PATHS = (
     "hd_voice_enabled",
     "deletion_lock_enabled",
     "voice.caller_id_name_enabled",
+    "messaging_profile_id",
+    "emergency_enabled",
+    "emergency_address_id",
 )
-"""Settings read from ``GET /phone_numbers`` (``caller_id_name_enabled`` is only there)."""
+"""Settings read from ``GET /phone_numbers`` (``caller_id_name_enabled`` is only there; the
+last three are set by the messaging and emergency operations, issue 17)."""
 VOICE_PATHS = (
     "voice.call_forwarding.call_forwarding_enabled",
     "voice.call_forwarding.forwarding_type",
@@ -82,8 +86,9 @@ VOICE_PATHS = (
 
 def _in_model_order(numbers: tuple[Any, ...], voice: tuple[Any, ...]) -> tuple[Any, ...]:
     """Both value tuples → one, in ``field_paths("telnyx")`` order (caller_id_name_enabled sits
-    between voice.call_recording and voice.cnam_listing)."""
-    return numbers[:7] + voice[:6] + numbers[7:] + voice[6:]
+    between voice.call_recording and voice.cnam_listing; the messaging and emergency fields come
+    last)."""
+    return numbers[:7] + voice[:6] + numbers[7:8] + voice[6:] + numbers[8:]
 
 
 SETTING_PATHS: tuple[str, ...] = _in_model_order(NUMBER_PATHS, VOICE_PATHS)
@@ -103,6 +108,12 @@ def number_values(item: dict[str, Any]) -> tuple[Any, ...]:
         get("hd_voice_enabled"),
         get("deletion_lock_enabled"),
         get("caller_id_name_enabled", False),
+        # A profile lookup that failed shows UNAVAILABLE or leaves the key out: unknown,
+        # never "differs" (Carrier.unreadable); null is "no profile".
+        (get("messaging_profile_id") or "") if "messaging_profile_id" in item else UNAVAILABLE,
+        get("emergency_enabled", False),
+        get("emergency_address_id") or "",
+        get("emergency_status"),
     )
 
 
@@ -233,9 +244,19 @@ class Join:
         return out
 
 
+EMERGENCY_STATUS = "emergency_status"
+SETTLED = frozenset({"active", "disabled", None})
+"""``emergency_status`` values that need no key in the settings: the provider's verify reads the
+others (``provisioning``, ``deprovisioning``, ``provisioning-failed``) to wait or fail."""
+
+
 def _settings(values: tuple[Any, ...], voice: tuple[Any, ...]) -> dict[str, Any]:
-    """A number's flat canonical settings from its two rows."""
-    settings = dict(zip(SETTING_PATHS, _in_model_order(values, voice), strict=True))
+    """A number's flat canonical settings from its two rows; ``emergency_status`` too while the
+    carrier has not settled it (not a setting: nothing sets it; verify reads it)."""
+    *row, status = _in_model_order(values, voice)
+    settings = dict(zip(SETTING_PATHS, row, strict=True))
+    if status not in SETTLED:
+        settings[EMERGENCY_STATUS] = status
     settings["tags"] = list(settings["tags"])
     return settings
 
