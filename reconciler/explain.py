@@ -65,6 +65,9 @@ class FieldState(StrEnum):
     """A live carrier job sets another value on the number: left out of this run."""
     NOT_PATCHABLE = "not_patchable"
     """The carrier does not let the number change (its status): reported, never sent."""
+    UNREADABLE = "unreadable"
+    """The carrier could not tell the live value (e.g. a Telnyx messaging profile lookup that
+    failed): the planner plans nothing from it, so neither is it shown as a change."""
     UNMANAGED = "unmanaged"
     """No entry sets it: apply never touches it (unless a whole object is sent: ``sent``)."""
 
@@ -454,8 +457,9 @@ def _number(
             state_, job = FieldState.HELD, held[path].job.job_id
         elif path in clash:
             state_, job = FieldState.CONFLICT, clash[path].job.job_id
-        elif path in differs:  # differs, planned nowhere: the carrier will not let it change
-            state_ = FieldState.NOT_PATCHABLE
+        elif path in differs:  # differs, yet the plan sends nothing: it says why
+            patchable = number.patchable
+            state_ = FieldState.UNREADABLE if patchable else FieldState.NOT_PATCHABLE
         else:
             state_ = FieldState.IN_SYNC
         if secret:

@@ -22,6 +22,7 @@ MARKS = {
     FieldState.HELD: ("~", "cyan"),
     FieldState.CONFLICT: ("!", "red"),
     FieldState.NOT_PATCHABLE: ("!", "red"),
+    FieldState.UNREADABLE: ("?", "yellow"),
 }
 WIDTH = 100
 """Where the unmanaged fields' paragraph wraps."""
@@ -48,6 +49,7 @@ def summary(x: Explanation) -> str:
             (FieldState.HELD, "held by a live job"),
             (FieldState.CONFLICT, "in a conflicting live job"),
             (FieldState.NOT_PATCHABLE, "not patchable"),
+            (FieldState.UNREADABLE, "unreadable"),
         ):
             if v.count(state):
                 rest.append(f"{v.count(state)} {words}")
@@ -139,6 +141,7 @@ def _field(lines: list[str], v: NumberView, f: FieldView, paint: Paint, values: 
         FieldState.HELD: f"held by live job {f.job}: apply waits for it, nothing sent again",
         FieldState.CONFLICT: f"live job {f.job} sets another value: left out of this run",
         FieldState.NOT_PATCHABLE: f"not sent: the carrier does not let a {v.status} number change",
+        FieldState.UNREADABLE: "not sent: the carrier could not tell the live value",
     }[f.state]
     if what:
         lines.append(paint(f"      {what}", style))
