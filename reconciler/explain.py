@@ -7,10 +7,10 @@ Fields no entry sets are listed as unmanaged with their live value. Secret field
 ``(sensitive)`` everywhere in an ``Explanation``: nothing downstream can leak them.
 
 The desired values are the planner's, by construction: the layers are the resolver's matched
-rules in its order (``Resolver.matching`` … shorter prefix, longer prefix, exact number; see
-``reconciler.desired``), and what would change and by which call comes from ``make_plan`` over the
-one number (what ``plan --target NUMBER`` does), held back by the live carrier jobs as ``plan``
-holds numbers back (``reconciler.pending``). ``tests/test_explain.py`` checks, on generated
+rules in its order (``matching``: shorter prefix, longer prefix, exact number; see
+``reconciler.desired``), and what would change and by which call (its operation) comes from
+``make_plan`` over the one number (what ``plan --target NUMBER`` does), held back by the live
+carrier jobs as ``plan`` holds numbers back (``reconciler.pending``). ``tests/test_explain.py`` checks, on generated
 configs, that the winning layer's value is the resolver's and the plan's.
 
 Two parts: ``explain(...)`` is pure (a desired state, the live number per account, the live jobs
@@ -365,25 +365,13 @@ def matching(state: DesiredState, account: str, e164: str) -> list[Rule]:
 
 
 def operation_of(carrier: str, path: str) -> str:
-    """The label of the call that sets ``path`` on ``carrier``: the field's operation when the
-    carrier describes operations, else its one bulk call."""
-    described = carriers.get(carrier)
-    of = getattr(described, "operation_of", None)  # carriers with several operations (issue 17)
-    if callable(of):
-        op = of(path)
-        label = getattr(op, "label", op)
-        if isinstance(label, str):
-            return label
-    return described.call_label
+    """The label of the call that sets ``path`` on ``carrier`` (its operation's)."""
+    return carriers.get(carrier).operation_of(path).label
 
 
 def call_label(call: BulkCall) -> str:
-    """The label of one planned call: the operation of the fields it sends (every field of a
-    call belongs to one operation)."""
-    first = next(iter(call.patch), None)
-    if first is None:
-        return carriers.get(call.carrier).call_label
-    return operation_of(call.carrier, first)
+    """The label of one planned call (its operation's; None: the carrier's primary one)."""
+    return carriers.get(call.carrier).operation(call.operation).label
 
 
 def explain(

@@ -293,6 +293,65 @@ def test_secrets_are_masked_and_whole_objects_say_what_is_sent_as_is(
     jsonschema.validate(explain_document(x), SCHEMA)
 
 
+OPERATIONS = {
+    "providers.yaml": """\
+        providers:
+          tx:
+            type: telnyx
+            sandbox: true
+        """,
+    "numbers.yaml": """\
+        numbers:
+          - provider: tx
+            number: "+1312736*"
+            settings:
+              tags: [support]
+              messaging_profile_id: "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b10"
+              emergency_enabled: true
+              emergency_address_id: "1315261609962112027"
+        """,
+}
+
+
+def test_each_change_is_named_by_its_operation(tmp_path: Path) -> None:
+    state = load(write(tmp_path, OPERATIONS))
+    number = LiveNumber(
+        "5",
+        "+13127367205",
+        "active",
+        {
+            "tags": ["sales"],
+            "messaging_profile_id": "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b21",
+            "emergency_enabled": True,
+            "emergency_address_id": "1315261609962112019",
+        },
+    )
+    x = explain(state, number.e164, {"tx": number}, written=Written(state.files))
+    labels = {
+        "tags": "POST /phone_numbers/jobs/update_phone_numbers",
+        "messaging_profile_id": "POST /messaging_numbers_bulk_updates",
+        "emergency_address_id": "POST /phone_numbers/jobs/update_emergency_settings",
+    }
+    for path, label in labels.items():
+        f = field_of(x, path)
+        assert (f.state, f.operation) == (FieldState.CHANGE, label)
+    enabled = field_of(x, "emergency_enabled")  # in sync, yet every emergency job carries it
+    assert enabled.state is FieldState.IN_SYNC and enabled.sent
+    assert [c.operation for c in x.found[0].calls] == list(labels.values())
+    text = explain_text(x)
+    assert "changed by POST /messaging_numbers_bulk_updates" in text
+    assert "in 3 calls" in text
+
+    blind = LiveNumber("6", "+13127367206", "active", {**number.settings, "tags": ["support"]})
+    blind.settings["messaging_profile_id"] = "UNAVAILABLE"  # the profile lookup failed
+    x = explain(state, blind.e164, {"tx": blind})
+    profile = field_of(x, "messaging_profile_id")
+    assert profile.state is FieldState.UNREADABLE and not profile.sent
+    assert "not sent: the carrier could not tell the live value" in explain_text(x)
+    assert [c.operation for c in x.found[0].calls] == [labels["emergency_address_id"]]
+    jsonschema.validate(explain_document(x), SCHEMA)
+
+
 # --------------------------------------------------------------------------------------------
 # Explain agrees with the planner (property tests)
 
