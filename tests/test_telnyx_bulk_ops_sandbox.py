@@ -385,7 +385,9 @@ def test_disabling_deprovisions_and_the_same_state_is_left_alone(
 ) -> None:
     sandbox.store.set_knob("telnyx.emergency_provisioning_s", 5)
     [on, same] = ids(call, IN_SYNC, "+13127367204")
-    call("POST", EMERGENCY, json={"phone_numbers": [on], "emergency_enabled": False})
+    body = {"phone_numbers": [on], "emergency_enabled": False, "emergency_address_id": None}
+    job = call("POST", EMERGENCY, json=body).json()["data"]
+    assert job["parameters"] == body  # the null sent is saved, as the SDK says saved nulls are
     call(
         "POST",
         EMERGENCY,

@@ -42,8 +42,8 @@ INVALID_ADDRESS = err(
 
 
 def checked(update: Mapping[str, Any]) -> dict[str, Any]:
-    """The job's update (``emergency_enabled`` and, when enabling, ``emergency_address_id``) of
-    a valid body without ``phone_numbers``; else 422 listing every problem."""
+    """The job's update (``emergency_enabled``, and ``emergency_address_id`` when enabling or
+    sent as null) of a valid body without ``phone_numbers``; else 422 listing every problem."""
     problems = [
         _bad(f"/{name}", "is not a permitted field") for name in update if name not in FIELDS
     ]
@@ -63,7 +63,9 @@ def checked(update: Mapping[str, Any]) -> dict[str, Any]:
         )
     if problems:
         raise ApiError(422, problems)
-    return {"emergency_enabled": enabled, **({"emergency_address_id": address} if enabled else {})}
+    if enabled or "emergency_address_id" in update:  # a null sent is kept ("null preserved")
+        return {"emergency_enabled": enabled, "emergency_address_id": address}
+    return {"emergency_enabled": enabled}
 
 
 def new_work(store: SandboxStore) -> dict[str, Any]:
