@@ -26,12 +26,8 @@ ORDERS = "/messaging_numbers_bulk_updates"
 EMERGENCY = "/phone_numbers/jobs/update_emergency_settings"
 SALES, SUPPORT, ALERTS = MESSAGING_PROFILES
 CHI, DEN, PA = EMERGENCY_ADDRESSES
-UNASSIGNED, ON_ALERTS, NO_E911, WRONG_E911 = (
-    "+13127367202",
-    "+13127367205",
-    "+13127367208",
-    ("+13127367211"),
-)
+UNASSIGNED, BOTH, NO_E911 = "+13127367203", "+13127367215", "+13127367218"
+ON_ALERTS = WRONG_E911 = BOTH  # alerts-sms and Denver's address on one number
 IN_SYNC, PORT_PENDING = "+13127367201", "+13127367227"
 
 Client = Callable[..., httpx.Response]

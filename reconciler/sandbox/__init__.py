@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-SEED_VERSION = "3"  # 3: Telnyx messaging profiles and emergency settings (issue 17)
+SEED_VERSION = "4"  # 3-4: Telnyx messaging profiles and emergency settings (issue 17)
 
 
 class LatencyMiddleware:

@@ -57,17 +57,23 @@ DENVER_FAX: dict[str, Any] = {
 }
 
 CHICAGO_DRIFT: dict[int, dict[str, Any]] = {
-    # +1312736720N → how it differs from profile chicago-support (+ the 7200 override)
+    # +1312736720N → how it differs from profile chicago-support (+ the 7200 override). The
+    # messaging profile and emergency differences sit on numbers that differ already, so a
+    # configuration managing them changes no more numbers (the example's change-share rail).
     0: {
         "tags": ["support", "chicago", "vip"],  # in sync: the override
         "voice": {"cnam_listing": {"cnam_listing_details": "ACME Help Line"}},
     },
-    3: {"tags": ["support"]},
+    3: {"tags": ["support"], "messaging_profile_id": None},
     6: {"tags": ["support", "chicago", "legacy"]},
     9: {"voice": {"call_forwarding": {"forwards_to": "+13125550199"}}},
     12: {"voice": {"call_recording": {"inbound_call_recording_enabled": False}}},
-    15: {"voice": {"cnam_listing": {"cnam_listing_details": "ACME Sales"}}},
-    18: {"hd_voice_enabled": False},
+    15: {
+        "voice": {"cnam_listing": {"cnam_listing_details": "ACME Sales"}},
+        "messaging_profile_id": ALERTS_SMS,
+        "emergency_address_id": DEN_ADDRESS,
+    },
+    18: {"hd_voice_enabled": False, "emergency_address_id": None},
     21: {"connection_id": CHI_LEGACY},
     24: {
         "voice": {
@@ -75,11 +81,6 @@ CHICAGO_DRIFT: dict[int, dict[str, Any]] = {
             "inbound_call_screening": "disabled",
         }
     },
-    # messaging profile and emergency settings (read-only to update jobs; their own operations)
-    2: {"messaging_profile_id": None},
-    5: {"messaging_profile_id": ALERTS_SMS},
-    8: {"emergency_address_id": None},
-    11: {"emergency_address_id": DEN_ADDRESS},
     27: {
         "status": "port-pending",
         "source_type": "port_request",
