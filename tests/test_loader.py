@@ -15,9 +15,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.e164 import PlainE164, check_e164
 from reconciler.errors import ConfigError
 from reconciler.loader import load
-from reconciler.e164 import PlainE164, check_e164
 from reconciler.yamltree import LDict, LList, parse
 
 PROVIDERS = """\
