@@ -17,6 +17,7 @@ from contract import ContractTransport
 from reconciler.clock import FakeClock
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import knobs as registry
+from reconciler.sandbox import requestlog
 from reconciler.sandbox import telnyx as sim
 from reconciler.sandbox.serve import served
 from reconciler.sandbox.telnyx.account import EMERGENCY_ADDRESSES, MESSAGING_PROFILES
@@ -232,11 +233,17 @@ def test_a_lost_answer_still_created_the_order(
     call: Client, sandbox: Sandbox, clock: FakeClock
 ) -> None:
     """What the client cannot adopt: no endpoint lists orders, and the answer is gone."""
+    [target] = ids(call, UNASSIGNED)
+    sandbox.store.set_knob("request_log", True)
     sandbox.store.set_knob("telnyx.fail_next", [{"status": 502, "processed": True}])
     assert order(call, [UNASSIGNED]).status_code == 502
+    [entry] = [e for e in requestlog.entries(sandbox.store) if e.method == "POST"]
+    assert (entry.status, entry.ids, entry.fault) == (502, [target], "fail_next 502")  # ids
+    assert entry.job is not None
     clock.advance(1)
     assert messaging(listing(call)[UNASSIGNED]) == (SUPPORT, "support-sms")
     assert count(sandbox, "telnyx_messaging_orders") == 1
+    assert call("GET", f"{ORDERS}/{entry.job}").json()["data"]["success"] == [UNASSIGNED]
 
 
 @pytest.mark.parametrize(

@@ -55,14 +55,13 @@ class MessagingOrders:
         now = self.store.clock.now()
         pending_s = float(knobs.value(self.store, "telnyx.messaging_order_pending_s"))
         with self.store.transaction() as conn:
-            owned = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT phone_number FROM telnyx_numbers "
+            owned = dict(
+                conn.execute(
+                    "SELECT phone_number, id FROM telnyx_numbers "
                     "WHERE phone_number IN (SELECT value FROM json_each(?))",
                     (dumps(numbers),),
-                )
-            }
+                ).fetchall()
+            )
             if foreign := [n for n in numbers if n not in owned]:
                 raise ApiError(422, [_not_owned(body["numbers"].index(n), n) for n in foreign])
             seq = conn.execute(
@@ -88,7 +87,7 @@ class MessagingOrders:
                 "VALUES (?, ?, ?, ?, ?)",
                 (seq, order_id, due_at, dumps(doc), dumps(work)),
             )
-        requestlog.note(ids=numbers, job=order_id)
+        requestlog.note(ids=[owned[n] for n in numbers], job=order_id)  # ids, as for jobs
         return json_response(200, {"data": doc})
 
     async def get_order(self, request: Request) -> Response:
