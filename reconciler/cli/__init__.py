@@ -129,6 +129,7 @@ def main(verbose: int) -> None:
 for _command in (validate, plan, show, apply, drift, schema, sandbox):
     main.add_command(_command)
 main.add_command(export_cmd, "export")
+LAZY["explain"] = "reconciler.cli.explain:explain"  # issue 17: one number, explained
 
 __all__ = [
     "EXIT_CHANGES",
