@@ -15,9 +15,8 @@ from conftest import spec_path
 from contract import ContractTransport
 
 from reconciler.clock import FakeClock
-from reconciler.sandbox import Sandbox
+from reconciler.sandbox import Sandbox, requestlog
 from reconciler.sandbox import knobs as registry
-from reconciler.sandbox import requestlog
 from reconciler.sandbox import telnyx as sim
 from reconciler.sandbox.serve import served
 from reconciler.sandbox.telnyx.account import EMERGENCY_ADDRESSES, MESSAGING_PROFILES
