@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -603,6 +604,11 @@ def test_new_knobs_are_registered_and_validated(name: str, good: Any, bad: Any) 
     assert registry.check(name, good) == good
     with pytest.raises(registry.KnobError):
         registry.check(name, bad)
+
+
+def test_every_telnyx_knob_is_documented() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "sandbox-telnyx.md").read_text()
+    assert [k.name for k in sim.knobs.KNOBS if k.name not in docs] == []
 
 
 # ---- the official SDK on the served sandbox
