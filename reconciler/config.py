@@ -59,7 +59,8 @@ class ProviderConfig(BaseModel):
     """Bulk call size limit (the carrier's default when unset; never above its hard limit)."""
     grouping: Literal["cover", "exact"] = "cover"
     concurrency: int = Field(default=8, ge=1, le=64, strict=True)
-    """Concurrent requests when reading (page fetches) and, for Wavix, when applying."""
+    """Ceiling on requests in flight per API key (reads, polls, calls): the budget starts at 4
+    and ramps up to it while the carrier shows room, halving on 429 or a low rate budget."""
     requests_per_second: OptionalNumber = Field(default=None, gt=0, le=10_000)
     """Optional cap on requests per second for this account's API key (reads, polls and calls)."""
     verify_timeout_s: Number = Field(default=30.0, ge=0, le=MAX_WAIT_S)

@@ -12,7 +12,9 @@ a rate window resets); this module does the rest, the same way for every carrier
   naming account, method and path. Non-idempotent requests are retried only on the statuses the
   caller names as "nothing was done" (Telnyx job creation on 429);
 * **budget**: one ``Budget`` per API key bounds requests in flight and, when configured,
-  requests per second, shared by reads, polls and calls of every account using that key;
+  requests per second, shared by reads, polls and calls of every account using that key; the
+  bound adapts (AIMD) to the carrier's 429s and rate-limit headers, up to the account's
+  ``concurrency`` (a ceiling); closing an account logs (INFO) what the window did and why;
 * **secrets**: ``check_key`` refuses a key that cannot be sent in a header (control or non-ASCII
   characters) without echoing it, and ``Http.scrub`` removes the key, in any escaped form, from
   every message this module builds.
@@ -24,6 +26,7 @@ import asyncio
 import email.utils
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,32 +115,101 @@ def check_key(key: str) -> str | None:
     return None
 
 
-class Budget:
-    """The request budget of one API key: at most ``concurrency`` requests in flight and, when
-    ``per_second`` is set, no more than that many started per second (a token bucket on the
-    injected clock, burst of one second's worth)."""
+START_WINDOW = 4
+"""Requests in flight a key starts with before the carrier's answers show room for more."""
 
-    def __init__(self, concurrency: int, per_second: float | None, clock: Clock) -> None:
+
+def rate_state(response: httpx.Response, wall_now: float) -> tuple[int | None, float | None]:
+    """The carrier's rate-limit headers → (requests left in the window, seconds until it resets).
+
+    Telnyx sends ``x-ratelimit-remaining`` and ``x-ratelimit-reset`` (seconds) on every answer;
+    a Wavix ``X-RateLimit-Reset`` is a Unix time (told apart by size: no window lasts 30 years).
+    """
+    headers = response.headers
+    left = headers.get("x-ratelimit-remaining")
+    try:
+        remaining = max(0, int(left)) if left else None
+    except ValueError:
+        remaining = None
+    raw = headers.get("x-ratelimit-reset")
+    if remaining is None or not raw:
+        return remaining, None
+    seconds = reset_seconds(raw)
+    if seconds is not None and seconds > 1e9:
+        seconds = reset_epoch(raw, wall_now)
+    return remaining, seconds
+
+
+class Budget:
+    """The request budget of one API key, shared by every account using it: a window of requests
+    in flight that adapts to what the carrier says, and, when ``per_second`` is set, no more than
+    that many started per second (a token bucket on the injected clock, one second's burst).
+
+    The window starts at ``start`` (default ``START_WINDOW``) and never exceeds ``concurrency``
+    (the account's ceiling). It grows while the requests it lets through fill it and the carrier
+    shows room: by one per answer until the first back-off (slow start), then by one per
+    window's worth of answers (additive increase). It halves (multiplicative decrease, at most
+    once per round of requests) on a 429, or when ``x-ratelimit-remaining`` would run out within
+    two rounds while the reset is further away than that. A carrier that sends no rate-limit
+    headers (Wavix documents none) shows room by answering without 429.
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        per_second: float | None,
+        clock: Clock,
+        *,
+        start: int = START_WINDOW,
+    ) -> None:
         self.concurrency = concurrency
         self.per_second = per_second
-        self._gate = asyncio.Semaphore(concurrency)
+        self.window = self.start = self.peak = max(1, min(concurrency, start))
+        self.why = "no answer yet"
+        """Why the window is what it is (the last reason it moved), for the verbose log."""
+        self.cuts = 0
+        self._inside = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._slow_start = True
+        self._credit = 0.0
+        self._issued = 0
+        self._full: set[int] = set()  # tickets sent while the window was the limit
+        self._cut_at = 0  # answers to tickets up to here belong to a round already cut
+        self._latency: float | None = None
         self._clock = clock
         self._tokens = per_second or 0.0
         self._stamp: float | None = None
         self._lock = asyncio.Lock()
 
-    async def __aenter__(self) -> Budget:
-        await self._gate.acquire()
+    async def __aenter__(self) -> int:
+        """Wait for a slot → this request's ticket (hand it to ``observe``)."""
+        if self._inside >= self.window or self._waiters:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif not waiter.cancelled():
+                    self._inside -= 1  # handed a slot, then cancelled: give it back
+                    self._wake()
+                raise
+        else:
+            self._inside += 1
         if self.per_second:
             try:
                 await self._take()
             except BaseException:
-                self._gate.release()
+                self._release()
                 raise
-        return self
+        self._issued += 1
+        if self._inside >= self.window or self._waiters:
+            self._full.add(self._issued)
+        return self._issued
 
     async def __aexit__(self, *_: object) -> None:
-        self._gate.release()
+        self._release()
 
     async def _take(self) -> None:
         rate = self.per_second or 1.0
@@ -151,6 +223,91 @@ class Budget:
                     self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 await self._clock.sleep(max((1.0 - self._tokens) / rate, 1e-3))
+
+    def _release(self) -> None:
+        self._inside -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._inside < self.window:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._inside += 1  # the slot passes to the waiter
+                waiter.set_result(None)
+
+    def observe(
+        self,
+        ticket: int,
+        status: int,
+        remaining: int | None = None,
+        reset_s: float | None = None,
+        elapsed: float = 0.0,
+    ) -> None:
+        """Adapt the window to one answer (``ticket`` from entering the budget)."""
+        full = ticket in self._full
+        self._full.discard(ticket)
+        if elapsed > 0:
+            self._latency = (
+                elapsed if self._latency is None else 0.8 * self._latency + 0.2 * elapsed
+            )
+        if status == 429:
+            self._cut(ticket, "the carrier answered 429")
+            return
+        if status >= 400:
+            return
+        if remaining is None or reset_s is None:
+            if remaining is None and reset_s is None:
+                self._grow(full, "answers without 429 (no rate-limit headers)")
+            return
+        rounds_left = remaining / self.window
+        rounds_to_reset = reset_s / max(self._latency or 0.0, 1e-3)
+        if remaining <= 0 or (rounds_left < 2 and rounds_to_reset > rounds_left):
+            self._cut(ticket, f"x-ratelimit-remaining {remaining} with the reset {reset_s:g}s away")
+        elif remaining / (self.window + 1) >= min(4.0, rounds_to_reset):
+            self._grow(full, "the rate limit showed room")
+
+    def _grow(self, full: bool, why: str) -> None:
+        if not full or self.window >= self.concurrency:
+            return  # an unused window proves nothing; the ceiling is the account's
+        if self._slow_start:
+            self.window += 1
+        else:
+            self._credit += 1.0 / self.window
+            if self._credit < 1.0:
+                return
+            self._credit -= 1.0
+            self.window += 1
+        self.peak = max(self.peak, self.window)
+        self.why = why
+        self._wake()
+
+    def _cut(self, ticket: int, why: str) -> None:
+        if ticket <= self._cut_at:
+            return  # sent before the last cut: that round was already answered for
+        self._cut_at = self._issued
+        self._slow_start = False
+        self._credit = 0.0
+        self.window = max(1, self.window // 2)
+        self.cuts += 1
+        self.why = f"backed off: {why}"
+
+    def describe(self) -> str:
+        """What the window did, in words: "up to 16 requests in flight (ramped from 4: …)"."""
+        if self.peak > self.start:
+            how = (
+                f"ramped from {self.start}: {self.why}"
+                if not self.cuts
+                else (f"ramped from {self.start}, {self.why}, now {self.window}")
+            )
+        elif self.cuts:
+            how = f"{self.why}, now {self.window}"
+        elif self.start >= self.concurrency:
+            how = "the ceiling from the start"
+        else:
+            how = "the window was never full" if self.why == "no answer yet" else self.why
+        return (
+            f"up to {self.peak} requests in flight ({how}; ceiling concurrency={self.concurrency})"
+        )
 
 
 @dataclass
@@ -237,7 +394,8 @@ class Http:
             if counter is not None:
                 counter.n += 1
             try:
-                async with self.budget:
+                async with self.budget as ticket:
+                    started = self.clock.now()
                     response = await self.client.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
                 why = type(exc).__name__
@@ -256,6 +414,8 @@ class Http:
                     path=path,
                 ) from None
             status = response.status_code
+            remaining, reset = rate_state(response, self.clock.wall())
+            self.budget.observe(ticket, status, remaining, reset, self.clock.now() - started)
             if status < 400:
                 # The body is read: drop httpx's stream, which refers back to the response. That
                 # cycle kept every page of a read alive while the collector is paused (gcpause).
@@ -322,6 +482,7 @@ class Http:
 
     async def aclose(self) -> None:
         if self._client is not None:
+            log.info("[%s] read with %s", self.account, self.budget.describe())
             await self._client.aclose()
             self._client = None
 
