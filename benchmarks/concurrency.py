@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e import DRIFT, MOUNTS, REPO, Reconciler, Served  # noqa: E402
+from e2e import DRIFT, MOUNTS, REPO, Reconciler, Served
 
 PAGE = {"wavix": 100, "telnyx": 250}
 LISTINGS = {"wavix": 1, "telnyx": 2}
@@ -49,8 +49,17 @@ def main() -> None:
         work = Path(tmp)
         for carrier in args.carriers.split(","):
             config, db = work / carrier, work / f"{carrier}.sqlite3"
-            cli.run("sandbox", "seed", f"--carrier={carrier}", f"--numbers={args.numbers}",
-                    f"--drift={DRIFT}", "--config-out", str(config), "--sandbox-db", str(db))  # fmt: skip
+            cli.run(
+                "sandbox",
+                "seed",
+                f"--carrier={carrier}",
+                f"--numbers={args.numbers}",
+                f"--drift={DRIFT}",
+                "--config-out",
+                str(config),
+                "--sandbox-db",
+                str(db),
+            )
             knobs = {
                 "latency_ms": args.latency_ms,
                 f"{carrier}.rate_limit": (
@@ -71,8 +80,12 @@ def main() -> None:
                     walls, said = [], ""
                     for _ in range(args.repeat):
                         started = time.perf_counter()
-                        done = subprocess.run([*cli.argv, "-v", "plan", str(config), "--json"],
-                                              env=cli.env, capture_output=True, text=True)  # fmt: skip
+                        done = subprocess.run(
+                            [*cli.argv, "-v", "plan", str(config), "--json"],
+                            env=cli.env,
+                            capture_output=True,
+                            text=True,
+                        )
                         walls.append(time.perf_counter() - started)
                         found = re.findall(r"read with up to (\d+) .*", done.stderr)
                         said = next(
@@ -81,8 +94,10 @@ def main() -> None:
                     wall = statistics.median(walls)
                     reached = int(found[0]) if found else ceiling
                     bound = math.ceil(pages / reached) * latency
-                    print(f"{carrier:8} {ceiling:7} {wall:7.2f} {reached:7} {bound:7.2f} "
-                          f"{wall / bound:6.2f}  {said}")  # fmt: skip
+                    print(
+                        f"{carrier:8} {ceiling:7} {wall:7.2f} {reached:7} {bound:7.2f} "
+                        f"{wall / bound:6.2f}  {said}"
+                    )
 
 
 if __name__ == "__main__":
