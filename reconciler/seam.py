@@ -162,6 +162,13 @@ class Provider(ABC):
         """How long verify waits for these changed fields of one number to show."""
         return self.config.verify_timeout_s
 
+    def unsettled(self, number: LiveNumber, fields: Collection[str]) -> tuple[str, bool] | None:
+        """A re-read number shows its new values for ``fields``; are they final? None: yes.
+        Else (reason, failed): ``failed`` the carrier says they will not take effect (verify
+        reports the reason), otherwise it is still working on them (verify keeps waiting;
+        Telnyx: ``emergency_status`` provisioning)."""
+        return None
+
     @abstractmethod
     async def fetch_all(self) -> list[LiveNumber]:
         """Every number of the account, canonical, in a deterministic order."""

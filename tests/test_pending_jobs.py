@@ -209,7 +209,11 @@ def test_pending_work_reads_only_live_update_jobs(sandbox: Sandbox, clock: FakeC
     assert mine[0].patch == {"hd_voice_enabled": True}
     assert elsewhere == []
     listed = [u for m, u in spy.urls if m == "GET" and u.path.endswith("/phone_numbers/jobs")]
-    assert len(listed) == 2
+    # issue 17: each call lists the live jobs of both types this client creates
+    assert len(listed) == 4
+    assert [u.params.get("filter[type]") for u in listed] == [
+        "update_phone_numbers",
+        "update_emergency_settings",
+    ] * 2
     for url in listed:
-        assert url.params.get("filter[type]") == "update_phone_numbers"
         assert url.params.get_list("filter[status][]") == ["pending", "in_progress"]

@@ -150,7 +150,16 @@ class _Watch:
                 continue
             off = _differing(self.want[id_], number.settings)
             if not off:
-                self.landed.append(id_)
+                settling = self.provider.unsettled(number, self.want[id_])
+                if settling is None:
+                    self.landed.append(id_)
+                    continue
+                reason, failed = settling
+                self.last[id_] = _Off(reason, tuple(self.want[id_]))
+                if failed:  # final: stop waiting for it
+                    self.gave_up.append(id_)
+                    continue
+                still.append(id_)
                 continue
             old = self.old[id_]
             untouched = all(number.settings.get(k) == old.get(k) for k in self.want[id_])

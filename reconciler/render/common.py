@@ -215,6 +215,8 @@ class CallGroup:
     patch: dict[str, Any]
     calls: int = 0
     numbers: int = 0
+    operation: str | None = None
+    """The calls' carrier operation (None: the primary one)."""
 
 
 @dataclass(slots=True)
@@ -296,12 +298,14 @@ def carrier_secrets(carrier: str) -> frozenset[str]:
 
 def call_groups(calls: Iterable[BulkCall]) -> list[CallGroup]:
     """Calls with the same account and patch as one group; most numbers first."""
-    groups: dict[tuple[str, bytes], CallGroup] = {}
+    groups: dict[tuple[str, bytes, str | None], CallGroup] = {}
     for call in calls:
-        key = (call.account, value_key(call.patch))
+        key = (call.account, value_key(call.patch), call.operation)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = CallGroup(call.account, call.carrier, call.patch)
+            group = groups[key] = CallGroup(
+                call.account, call.carrier, call.patch, operation=call.operation
+            )
         group.calls += 1
         group.numbers += len(call.ids)
     return sorted(groups.values(), key=lambda g: -g.numbers)
@@ -311,12 +315,13 @@ def patch_text(values: Values, carrier: str, patch: dict[str, Any]) -> str:
     return ", ".join(f"{k}={values.text(carrier, k, v)}" for k, v in patch.items())
 
 
-def label(carrier: str) -> str:
-    """How one bulk call of ``carrier`` is named (from its description)."""
+def label(carrier: str, operation: str | None = None) -> str:
+    """How one bulk call of ``carrier`` (of ``operation``; None: its primary one) is named
+    (from its description)."""
     try:
-        return carriers.get(carrier).call_label
+        return carriers.get(carrier).operation(operation).label
     except KeyError:
-        return f"{carrier} bulk call"
+        return f"{carrier} {operation or 'bulk'} call"
 
 
 class Paint:

@@ -87,6 +87,7 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
                 "missing": list(a.missing),
                 "not_patchable": [{"e164": e, "status": s} for e, s in a.not_patchable],
                 "unmanaged_numbers": list(a.unmanaged_numbers),
+                **_operations(a),
             }
             for a in plan.accounts
         ],
@@ -94,10 +95,11 @@ def document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
             {
                 "account": b.account,
                 "carrier": b.carrier,
-                "label": label(b.carrier),
+                "label": label(b.carrier, b.operation),
                 "patch": _masked(b.patch, secret.get(b.account) or carrier_secrets(b.carrier)),
                 "ids": list(b.ids),
                 "e164s": list(b.e164s),
+                **({"operation": b.operation} if b.operation is not None else {}),
             }
             for b in plan.calls
         ],
@@ -176,7 +178,7 @@ def apply_document(o: ApplyOutcome) -> dict[str, Any]:
             {
                 "account": c.call.account,
                 "carrier": c.call.carrier,
-                "label": label(c.call.carrier),
+                "label": label(c.call.carrier, c.call.operation),
                 "patch": _masked(c.call.patch, carrier_secrets(c.call.carrier)),
                 "numbers": len(c.call.ids),
                 "e164s": list(c.call.e164s),
@@ -219,4 +221,26 @@ def _groups(groups: Sequence[NumberGroup]) -> list[dict[str, Any]]:
             item["job_id"] = g.job_id
         item["e164s"] = g.e164s
         out.append(item)
+    return out
+
+
+def _operations(a: Any) -> dict[str, Any]:
+    """Per-operation figures and unreadable values, only for accounts that have them (plans of
+    one operation read as before)."""
+    out: dict[str, Any] = {}
+    if a.operations:
+        out["operations"] = [
+            {
+                "operation": o.operation,
+                "label": o.label,
+                "changed": o.changed,
+                "calls": o.calls,
+                "calls_exact": o.calls_exact,
+                "lower_bound": o.lower_bound,
+                "max_batch": o.max_batch,
+            }
+            for o in a.operations
+        ]
+    if a.unreadable:
+        out["unreadable"] = [{"field": f, "numbers": n} for f, n in a.unreadable]
     return out

@@ -29,6 +29,7 @@ from .common import (
     warnings_of,
 )
 from .mdlayout import Block, Chunk, Details, Table, code, esc, head, header, row, split, whole
+from .text import operation_lines
 
 MARKER = "<!-- reconciler-plan -->"
 DRIFT_MARKER = "<!-- reconciler-drift -->"
@@ -121,6 +122,9 @@ def plan_blocks(plan: Plan, limit: int, full: bool) -> list[Block]:
             f"<b>{esc(s.account)}</b> ({esc(s.carrier)}): {plural(s.changed, 'number')} "
             f"to change in {plural(s.calls, 'bulk call')}"
         )
+        ops = operation_lines(s)
+        if ops:  # carriers with several operations: each one's calls and bound
+            d.blocks.append(Chunk("".join(f"- {esc(line)}\n" for line in ops) + "\n"))
         d.blocks += _calls(view, values, full)
         d.blocks += _causes(view, values, full, drift=False)
         d.blocks += _numbers(view, values, limit, full)
@@ -186,7 +190,7 @@ def _calls(view: AccountView, values: Values, full: bool) -> list[Table]:
     rows = [
         row(
             g.calls,
-            f"`{esc(label(g.carrier))}`",
+            f"`{esc(label(g.carrier, g.operation))}`",
             g.numbers,
             ", ".join(
                 f"{esc(k)}={code(clip(values.text(g.carrier, k, v)))}" for k, v in g.patch.items()
@@ -404,7 +408,7 @@ def _bad_calls(calls: list[CallOutcome], limit: int, full: bool) -> list[Chunk |
             row(
                 esc(first.outcome.replace("_", " ")),
                 len(group),
-                f"`{esc(label(first.call.carrier))}`",
+                f"`{esc(label(first.call.carrier, first.call.operation))}`",
                 n,
                 applied,
                 esc(", ".join(jobs) if full else examples(jobs)),

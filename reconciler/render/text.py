@@ -8,6 +8,8 @@ built as a list of lines and written once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..plan import NumberChange, Plan
 from .common import (
     MAX_GROUPS,
@@ -65,6 +67,25 @@ def account_head(lines: list[str], view: AccountView, paint: Paint) -> None:
     if view.changes:
         head += f"; {plural(s.calls, 'bulk call')} (lower bound {s.lower_bound})"
     lines.append(paint(s.account, "bold") + head)
+    for line in operation_lines(s):
+        lines.append("  " + line)
+
+
+def operation_lines(s: Any) -> list[str]:
+    """Per operation (carriers with several, when the plan uses more than the primary one) and
+    the fields whose live value the carrier could not tell."""
+    out = [
+        f"{o.operation}: {plural(o.changed, 'number')}, {plural(o.calls, 'call')} "
+        f"(lower bound {o.lower_bound}, at most {o.max_batch} per call)"
+        for o in s.operations
+        if o.changed
+    ]
+    out += [
+        f"{field}: unknown on {plural(n, 'number')} (the carrier could not read it); not "
+        "planned from"
+        for field, n in s.unreadable
+    ]
+    return out
 
 
 def call_lines(
@@ -79,7 +100,7 @@ def call_lines(
     shown = groups if full else groups[:MAX_GROUPS]
     for g in shown:
         lines.append(
-            f"    {plural(g.calls, 'call'):>9}  {label(g.carrier)}  "
+            f"    {plural(g.calls, 'call'):>9}  {label(g.carrier, g.operation)}  "
             + paint(plural(g.numbers, "number"), "cyan")
             + "  "
             + paint(patch_text(values, g.carrier, g.patch), "dim")

@@ -141,9 +141,10 @@ def unknown_outcome(
 ) -> CallResult:
     """No answer to the POST: one may have been created. ``searched``: the jobs list was read
     and held no job of ours, so the ids may be re-sent once verify shows them unchanged."""
+    kind = call.operation or UPDATE_JOB
     message = (
         f"outcome unknown: {'; '.join(errors)}. A job may have been created: check "
-        f"GET {JOBS}?filter[type]=update_phone_numbers before re-running"
+        f"GET {JOBS}?filter[type]={kind} before re-running"
     )
     return CallResult(
         call,
@@ -205,8 +206,14 @@ def _same(kept: Any, sent: Any, fix: Callable[[Any], Any] | None) -> bool:
         return False
 
 
-def job_query(page: int, size: int) -> dict[str, Any]:
-    return {"filter[type]": "update_phone_numbers", "page[number]": page, "page[size]": size}
+UPDATE_JOB = "update_phone_numbers"
+EMERGENCY_JOB = "update_emergency_settings"
+JOB_TYPES = (UPDATE_JOB, EMERGENCY_JOB)
+"""The job types this client creates (each an operation of ``carrier.py`` by the same name)."""
+
+
+def job_query(page: int, size: int, kind: str = UPDATE_JOB) -> dict[str, Any]:
+    return {"filter[type]": kind, "page[number]": page, "page[size]": size}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -216,9 +223,9 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-def live_job_query(page: int, size: int) -> dict[str, Any]:
-    """The account's unfinished update jobs: statuses as repeated ``filter[status][]``."""
-    return {**job_query(page, size), "filter[status][]": list(PendingJob.live)}
+def live_job_query(page: int, size: int, kind: str = UPDATE_JOB) -> dict[str, Any]:
+    """The account's unfinished jobs of one type: statuses as repeated ``filter[status][]``."""
+    return {**job_query(page, size, kind), "filter[status][]": list(PendingJob.live)}
 
 
 def flat_parameters(saved: Any, prefix: str = "") -> dict[str, Any] | None:

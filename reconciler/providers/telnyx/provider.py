@@ -71,9 +71,13 @@ from ...models import LiveNumber, unflatten
 from ...plan import BulkCall
 from ..base import AccountFatal, CallResult, CallStatus, HttpProvider, PendingJob
 from ..http import Counter, parse_retry_after, reset_seconds
+from . import messaging
+from .carrier import EMERGENCY, MESSAGING
 from .jobs import (
     DONE,
+    JOB_TYPES,
     JOBS,
+    UPDATE_JOB,
     describe,
     flat_parameters,
     job_ids,
@@ -86,6 +90,7 @@ from .jobs import (
     unknown_outcome,
 )
 from .listing import (
+    EMERGENCY_STATUS,
     PAGE_SIZE,
     SETTING_PATHS,
     Join,
@@ -101,7 +106,7 @@ log = logging.getLogger(__name__)
 
 NUMBERS = "/phone_numbers"
 VOICE = "/phone_numbers/voice"
-CREATE_JOB = "/phone_numbers/jobs/update_phone_numbers"
+CREATE_JOB = f"{JOBS}/{UPDATE_JOB}"
 NUMBERS_QUERY = {"handle_messaging_profile_error": "true"}
 """Sent with every ``GET /phone_numbers``: messaging fields left out instead of a 503."""
 JOB_SEARCH_PAGES = 4
@@ -121,7 +126,7 @@ class TelnyxProvider(HttpProvider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pages: int | None = None  # listing pages seen by the last fetch_all
-        self._watermark: tuple[datetime | None, frozenset[str]] | None = None
+        self._watermark: dict[str, tuple[datetime | None, frozenset[str]]] = {}
         self._watermark_lock = asyncio.Lock()
         self._claimed: set[str] = set()  # job ids already bound to one of our calls
         self.config: PollingConfig = self.config  # type: ignore[assignment]
@@ -274,21 +279,25 @@ class TelnyxProvider(HttpProvider):
 
     # ---- applying
     async def apply(self, call: BulkCall) -> CallResult:
-        body = {"phone_numbers": list(call.ids), **unflatten(call.patch)}
+        if call.operation == MESSAGING.name:
+            return await messaging.apply(self, call)
+        kind = call.operation or UPDATE_JOB
+        create = f"{JOBS}/{kind}"
+        body = {"phone_numbers": list(call.ids), **job_body(call)}
         sent = Counter()
         deadline = self.clock.now() + self.config.job_timeout_s
-        await self._note_watermark(sent)
+        await self._note_watermark(sent, kind)
         job: dict[str, Any] | None = None
         unknown: list[str] = []
         while job is None:
             try:
                 # 429 means the job was not created: the HTTP policy may send it again.
                 response = await self.http.request(
-                    "POST", CREATE_JOB, json=body, retry_statuses=frozenset({429}), counter=sent
+                    "POST", create, json=body, retry_statuses=frozenset({429}), counter=sent
                 )
-                job = self._decode("POST", CREATE_JOB, response).get("data")
+                job = self._decode("POST", create, response).get("data")
                 if not isinstance(job, dict) or "id" not in job:
-                    raise self._bad_answer("POST", CREATE_JOB, "a 2xx answer without a job")
+                    raise self._bad_answer("POST", create, "a 2xx answer without a job")
             except PermissionError_ as exc:  # about this job's content: no key scopes here
                 return CallResult(
                     call, CallStatus.FAILED, error=str(exc), requests=sent.n, cause=exc
@@ -309,7 +318,7 @@ class TelnyxProvider(HttpProvider):
                 log.warning("%s; looking for a job it may have created", exc)
                 await self.clock.sleep(self.config.poll_interval_s)
                 try:
-                    job = await self._find_job(call, sent)
+                    job = await self._find_job(call, sent, kind)
                 except AccountFatal:
                     raise
                 except ProviderError as search_exc:
@@ -360,23 +369,29 @@ class TelnyxProvider(HttpProvider):
                 return lost(call, job_id, exc, sent.n)
         return settle(call, job, sent.n)
 
-    async def _note_watermark(self, sent: Counter) -> None:
-        """Once per provider: remember the newest existing job, so adoption ignores old jobs."""
+    async def _note_watermark(self, sent: Counter, kind: str = UPDATE_JOB) -> None:
+        """Once per provider and job type: remember the newest existing job, so adoption
+        ignores old jobs."""
         async with self._watermark_lock:
-            if self._watermark is not None:
+            if kind in self._watermark:
                 return
-            body = await self._get(JOBS, job_query(1, PAGE_SIZE), counter=sent)
+            body = await self._get(JOBS, job_query(1, PAGE_SIZE, kind), counter=sent)
             jobs = body.get("data") or []
             times = [t for t in (parse_time(j.get("created_at")) for j in jobs) if t is not None]
-            self._watermark = (max(times) if times else None, frozenset(j.get("id") for j in jobs))
+            self._watermark[kind] = (
+                max(times) if times else None,
+                frozenset(j.get("id") for j in jobs),
+            )
 
-    async def _find_job(self, call: BulkCall, sent: Counter) -> dict[str, Any] | None:
+    async def _find_job(
+        self, call: BulkCall, sent: Counter, kind: str = UPDATE_JOB
+    ) -> dict[str, Any] | None:
         """Our job if the carrier created it although we got no answer: one created since this
         provider's watermark (jobs of earlier runs are never adopted) that no other call of
         ours has claimed."""
-        since, seen = self._watermark or (None, frozenset())
+        since, seen = self._watermark.get(kind) or (None, frozenset())
         job = await self._search(
-            call.ids, call.patch, skip=seen | self._claimed, since=since, counter=sent
+            call.ids, call.patch, skip=seen | self._claimed, since=since, counter=sent, kind=kind
         )
         if job is not None:
             log.warning("adopting job %s created by a request that got no answer", job["id"])
@@ -390,13 +405,14 @@ class TelnyxProvider(HttpProvider):
         skip: Collection[str],
         since: datetime | None = None,
         counter: Counter | None = None,
+        kind: str = UPDATE_JOB,
     ) -> dict[str, Any] | None:
-        """The newest update job that ``jobs.matches`` these ids and patch, among the first
-        ``JOB_SEARCH_PAGES`` pages of the jobs list (newest first), not in ``skip`` and created
-        no earlier than ``since``."""
+        """The newest job of type ``kind`` that ``jobs.matches`` these ids and patch, among the
+        first ``JOB_SEARCH_PAGES`` pages of the jobs list (newest first), not in ``skip`` and
+        created no earlier than ``since``."""
         canonical = self.config.carrier.canonical
         for page in range(1, JOB_SEARCH_PAGES + 1):
-            found = await self._get(JOBS, job_query(page, PAGE_SIZE), counter=counter)
+            found = await self._get(JOBS, job_query(page, PAGE_SIZE, kind), counter=counter)
             for job in found.get("data") or []:
                 created = parse_time(job.get("created_at")) if isinstance(job, dict) else None
                 if since is not None and created is not None and created < since:
@@ -410,19 +426,21 @@ class TelnyxProvider(HttpProvider):
 
     # ---- jobs of earlier runs (pending-job awareness, the journal)
     async def pending_work(self, ids: Collection[str] | None) -> list[PendingJob]:
-        """Pending and in-progress ``update_phone_numbers`` jobs (touching ``ids`` when given),
-        every page."""
+        """Pending and in-progress jobs of both types this client creates (update and
+        emergency; touching ``ids`` when given), every page. Messaging orders cannot be listed
+        (the carrier documents no listing): the journal is their only guard."""
         wanted = None if ids is None else set(ids)
         found: list[PendingJob] = []
-        for page in range(1, LIVE_JOB_PAGES + 1):  # at most 20 are live: one page in practice
-            body = await self._get(JOBS, live_job_query(page, PAGE_SIZE))
-            for job in body.get("data") or []:
-                mine = [i for i in job_ids(job) if wanted is None or i in wanted]
-                if mine and job.get("status") in PendingJob.live:
-                    found.append(_pending(job, mine))
-            info = PageInfo.of(body)
-            if info.ends(page, info):
-                break
+        for kind in JOB_TYPES:
+            for page in range(1, LIVE_JOB_PAGES + 1):  # at most 20 live: one page in practice
+                body = await self._get(JOBS, live_job_query(page, PAGE_SIZE, kind))
+                for job in body.get("data") or []:
+                    mine = [i for i in job_ids(job) if wanted is None or i in wanted]
+                    if mine and job.get("status") in PendingJob.live:
+                        found.append(_pending(job, mine, kind))
+                info = PageInfo.of(body)
+                if info.ends(page, info):
+                    break
         return found
 
     async def find_job(
@@ -430,14 +448,40 @@ class TelnyxProvider(HttpProvider):
     ) -> PendingJob | None:
         """By id when the earlier run learnt it; else the newest job ``jobs.matches`` finds for
         these ids and patch (its POST got no answer), not claimed by a call of this run."""
+        kind = self._kind_of(patch)
+        if kind == MESSAGING.name:  # orders: by id only (no listing to search)
+            return await messaging.find(self, ids, job_id) if job_id else None
         if job_id:
             job = (await self._get(f"{JOBS}/{job_id}", missing_ok=True)).get("data")
-            return _pending(job, job_ids(job)) if isinstance(job, dict) else None
-        found = await self._search(ids, patch, skip=self._claimed)
-        return None if found is None else _pending(found, job_ids(found))
+            return _pending(job, job_ids(job), kind) if isinstance(job, dict) else None
+        found = await self._search(ids, patch, skip=self._claimed, kind=kind)
+        return None if found is None else _pending(found, job_ids(found), kind)
+
+    def unsettled(self, number: LiveNumber, fields: Collection[str]) -> tuple[str, bool] | None:
+        """Emergency settings are final once ``emergency_status`` leaves provisioning or
+        deprovisioning (it moves after the job completes); ``provisioning-failed`` is a
+        per-number failure with that reason."""
+        if not any(f in EMERGENCY.fields for f in fields):
+            return None
+        status = number.settings.get(EMERGENCY_STATUS)
+        if status in ("provisioning", "deprovisioning"):
+            return f"emergency_status still {status}", False
+        if status == "provisioning-failed":
+            return "emergency provisioning failed (emergency_status provisioning-failed)", True
+        return None
+
+    def _kind_of(self, patch: Mapping[str, Any]) -> str:
+        """The operation a (journal's) patch was sent by: its fields belong to one."""
+        first = next(iter(patch), None)
+        if first is None:
+            return UPDATE_JOB
+        return self.config.carrier.operation_of(first).name
 
     async def follow(self, call: BulkCall, job_id: str) -> CallResult:
-        """Poll a job an earlier run created until it ends or ``job_timeout_s`` runs out."""
+        """Poll a job (or messaging order) an earlier run created until it ends or
+        ``job_timeout_s`` runs out."""
+        if call.operation == MESSAGING.name:
+            return await messaging.follow(self, call, job_id)
         sent = Counter()
         deadline = self.clock.now() + self.config.job_timeout_s
         self._claimed.add(job_id)
@@ -502,13 +546,27 @@ class TelnyxProvider(HttpProvider):
         return hint
 
 
-def _pending(job: dict[str, Any], ids: list[str]) -> PendingJob:
+def _pending(job: dict[str, Any], ids: list[str], kind: str = UPDATE_JOB) -> PendingJob:
     return PendingJob(
         str(job.get("id")),
         str(job.get("status")),
         tuple(ids),
         flat_parameters(job.get("parameters")),
+        None if kind == UPDATE_JOB else kind,
     )
+
+
+def job_body(call: BulkCall) -> dict[str, Any]:
+    """A job's body besides ``phone_numbers``. Emergency jobs: ``emergency_enabled`` always
+    (the planner sends it: ``Operation.always_sent``), the address only when enabling (the
+    carrier requires it then and wants it null or absent when disabling)."""
+    if call.operation != EMERGENCY.name:
+        return unflatten(call.patch)
+    enabled = call.patch.get("emergency_enabled")
+    body: dict[str, Any] = {"emergency_enabled": enabled}
+    if enabled:
+        body["emergency_address_id"] = call.patch.get("emergency_address_id") or None
+    return body
 
 
 __all__ = [
