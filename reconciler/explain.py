@@ -10,8 +10,8 @@ The desired values are the planner's, by construction: the layers are the resolv
 rules in its order (``matching``: shorter prefix, longer prefix, exact number; see
 ``reconciler.desired``), and what would change and by which call (its operation) comes from
 ``make_plan`` over the one number (what ``plan --target NUMBER`` does), held back by the live
-carrier jobs as ``plan`` holds numbers back (``reconciler.pending``). ``tests/test_explain.py`` checks, on generated
-configs, that the winning layer's value is the resolver's and the plan's.
+carrier jobs as ``plan`` holds numbers back (``reconciler.pending``). ``tests/test_explain.py``
+checks, on generated configs, that the winning layer's value is the resolver's and the plan's.
 
 Two parts: ``explain(...)`` is pure (a desired state, the live number per account, the live jobs
 → an ``Explanation``); ``read(...)`` is the I/O around it (load, open the accounts through the
