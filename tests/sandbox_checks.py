@@ -21,9 +21,9 @@ from reconciler.sandbox.store import SandboxStore
 
 
 def duplicate_jobs(store: SandboxStore) -> list[tuple[str, str, list[str]]]:
-    """Pairs of Telnyx jobs (earlier, later, shared ids) where the later one was created while
-    the earlier was still live, or re-sends the same update for numbers the earlier one already
-    changed."""
+    """Pairs of Telnyx jobs of one type (earlier, later, shared ids) where the later one was
+    created while the earlier was still live, or re-sends the same update for numbers the earlier
+    one already changed."""
     docs = jobs(store)
     found = []
     for i, first in enumerate(docs):
@@ -33,8 +33,8 @@ def duplicate_jobs(store: SandboxStore) -> list[tuple[str, str, list[str]]]:
         same = _update(first)
         for later in docs[i + 1 :]:
             shared = sorted(ids & _targets(later))
-            if not shared:
-                continue
+            if not shared or later.get("type") != first.get("type"):
+                continue  # jobs of different types (update vs emergency) never duplicate
             live = not finished or later["created_at"] < first["updated_at"]
             if live or (_update(later) == same and done & set(shared)):
                 found.append((first["id"], later["id"], shared))
