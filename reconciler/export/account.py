@@ -13,7 +13,6 @@ settings, else left unmanaged with a comment.
 
 from __future__ import annotations
 
-import difflib
 import tempfile
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from ..errors import ConfigError, ReconcilerError
 from ..loader import load
 from ..models import LiveNumber, flatten, unflatten
 from ..planner import freeze
+from ..wording import did_you_mean
 from .document import (
     Entry,
     Profile,
@@ -103,12 +103,7 @@ def choose_fields(carrier: str, spec: str | None) -> list[str]:
             continue
         hits = [p for p in paths if p == name or p.startswith(name + ".")]
         if not hits:
-            hint = difflib.get_close_matches(name, paths, n=1, cutoff=0.6)
-            also = (
-                f"; did you mean {hint[0]!r}?"
-                if hint
-                else f"; {carrier} fields: {', '.join(paths)}"
-            )
+            also = did_you_mean(name, paths) or f"; {carrier} fields: {', '.join(paths)}"
             raise ConfigError(f"--fields: unknown {carrier} field {name!r}{also}")
         chosen.update(hits)
     return [p for p in paths if p in chosen]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from ..loader import load
 from ..models import LiveNumber
 from ..render.common import plural
 from ..runner import fetch_current, open_accounts
+from ..wording import did_you_mean
 from .account import Exported, choose_fields, export_account
 from .document import MARK
 
@@ -88,10 +88,9 @@ def _sources(
         out = {}
         for name in accounts or sorted(state.accounts):
             if name not in state.accounts:
-                hint = difflib.get_close_matches(name, list(state.accounts), n=1)
                 raise ConfigError(
-                    f"--provider {name}: no such account in {path}"
-                    + (f"; did you mean {hint[0]!r}?" if hint else "")
+                    f"--account {name}: no such account in {path}"
+                    + did_you_mean(name, state.accounts)
                 )
             account = state.accounts[name]
             file = account.source.rsplit(":", 1)[0]
@@ -104,7 +103,7 @@ def _sources(
     if carrier not in carriers.names():
         raise ConfigError(f"--type {carrier}: expected one of {', '.join(carriers.names())}")
     if len(accounts) > 1:
-        raise ConfigError("a quick start (--type) exports one account: give --provider once")
+        raise ConfigError("a quick start (--type) exports one account: give --account once")
     raw: dict[str, Any] = {"type": carrier}
     if sandbox:
         raw["sandbox"] = True
