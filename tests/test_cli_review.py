@@ -193,9 +193,15 @@ def test_apply_of_a_plan_file_reads_and_sends_only_the_planned_ids(
             sent.update(("wavix-main", str(i)) for i in json.loads(body)["ids"])
         elif method == "GET" and not path.endswith("/v1/numbers"):  # a per-id re-read
             assert ("wavix-main", path.rsplit("/", 1)[1]) in planned
+    # A messaging order names numbers by E.164, jobs by id (issue 17): map both to ids.
+    e164_ids = {e: i for c in saved.plan.calls for i, e in zip(c.ids, c.e164s, strict=True)}
     for method, _, body in spies["telnyx-main"].requests:
         if method == "POST":
-            sent.update(("telnyx-main", i) for i in json.loads(body)["phone_numbers"])
+            doc = json.loads(body)
+            if "numbers" in doc:
+                sent.update(("telnyx-main", e164_ids.get(e, e)) for e in doc["numbers"])
+            else:
+                sent.update(("telnyx-main", i) for i in doc["phone_numbers"])
     assert sent == planned
 
 

@@ -135,7 +135,7 @@ def test_apply_of_a_plan_file_with_an_account_applies_only_that_account(
     first = cli(db, "apply", saved, "--account", WX)
     assert first.exit_code == 0, first.output
     assert "Left out by --account" in first.output
-    assert f"{TX}: 11 number(s) in 2 call(s)" in first.output
+    assert f"{TX}: 11 number(s) in 4 call(s)" in first.output  # 2 jobs, messaging, emergency
     assert f"reconciler apply {saved} --account {TX}" in first.output
     assert "Apply complete" in first.output
     asked = carriers_asked(db)

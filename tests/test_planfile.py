@@ -66,7 +66,10 @@ def test_saved_plan_round_trip(sandbox: Any, tmp_path: Path) -> None:
     assert back.fingerprints == saved.fingerprints and back.accounts == saved.accounts
     assert back.config_checksum == saved.config_checksum and back.salt == saved.salt
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == planfile.FORMAT_VERSION and doc["kind"] == planfile.KIND
+    # The example's Telnyx account now has messaging and emergency calls (issue 17): format 2.
+    assert any(c.operation is not None for c in saved.plan.calls)
+    assert doc["format_version"] == planfile.format.OPERATIONS_FORMAT == 2
+    assert doc["kind"] == planfile.KIND
     assert doc["accounts"]["wavix-main"] == {
         "carrier": "wavix",
         "base_url": None,

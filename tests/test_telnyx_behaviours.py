@@ -326,7 +326,10 @@ async def test_13_a_multi_job_plan_converges_under_a_low_rate_limit(
     sandbox.store.set_knob("telnyx.rate_limit", 3)
     sandbox.store.set_knob("telnyx.rate_window_s", 10)
     results, left = await converge(make, load(EXAMPLE))
-    assert len(results) == 2 and all(r.status == CallStatus.OK for r in results)
+    # The example's Telnyx calls: 2 update jobs, 1 messaging order, 1 emergency job (issue 17).
+    ops = sorted(str(r.call.operation) for r in results)
+    assert ops == ["None", "None", "messaging_bulk_update", "update_emergency_settings"]
+    assert all(r.status == CallStatus.OK for r in results)
     assert left == 0
     assert sum(clock.slept) > 10  # it did wait for the rate windows (on the fake clock)
 

@@ -106,7 +106,8 @@ class ApplyOutcome:
         return sum(1 for c in self.calls if not c.followed and c.outcome != "not_sent")
 
     def count(self, groups: list[NumberGroup]) -> int:
-        return sum(len(g.e164s) for g in groups)
+        """Distinct numbers: one held by two jobs (two operations) counts once."""
+        return len({(g.account, e) for g in groups for e in g.e164s})
 
     @property
     def line(self) -> str:
@@ -131,7 +132,8 @@ def outcome(report: ApplyReport, plan: Plan) -> ApplyOutcome:
         if kind == "pending" and r.job_id is not None:
             for id_, why in r.failed.items():
                 key = (r.call.account, e164_of.get(id_, id_))
-                if key in not_converged and key not in pending_keys:
+                # A number held by jobs of two operations is listed under each (issue 17).
+                if key in not_converged:
                     group = pending.setdefault(
                         (r.call.account, r.job_id),
                         NumberGroup(r.call.account, scrub(why), job_id=r.job_id),
@@ -258,10 +260,10 @@ def _by_account(calls: list[BulkCall] | tuple[BulkCall, ...], reason: str) -> li
 
 
 def _ordered(groups: Iterable[NumberGroup]) -> list[NumberGroup]:
-    out = sorted(groups, key=lambda g: (g.account, -len(g.e164s), g.reason))
-    for g in out:
-        g.e164s.sort()
-    return out
+    out = list(groups)
+    for g in out:  # a number in calls of several operations is listed once (issue 17)
+        g.e164s[:] = sorted(set(g.e164s))
+    return sorted(out, key=lambda g: (g.account, -len(g.e164s), g.reason))
 
 
 def _scrubber(plan: Plan) -> Callable[[str], str]:
@@ -467,7 +469,7 @@ def _group_lines(
     mine = [g for g in groups if g.account == account]
     if not mine:
         return
-    n = sum(len(g.e164s) for g in mine)
+    n = len({e for g in mine for e in g.e164s})  # a number under two jobs counts once
     lines.append(paint(f"  {title} ({plural(n, 'number')}):", "bold"))
     shown = mine if full else mine[:MAX_GROUPS]
     for g in shown:
