@@ -157,23 +157,25 @@ def look(
         jobs = found[name]
         carrier = plan_carrier(plan, name)
         planned = by_account[name]
-        taken: set[str] = set()
+        # One job per number and operation: a number may be held by an update job and an
+        # emergency job at once (each operation's job is followed and verified).
+        taken: set[tuple[str, str | None]] = set()
         fits: dict[str, list[NumberChange]] = {}
         clash: dict[str, list[NumberChange]] = {}
         by_id = {j.job_id: j for j in jobs}
         for job in jobs:  # an incompatible job wins over a compatible one for the same number
             for id_ in job.ids:
                 wanted = planned.get(id_)
-                if wanted is None or id_ in taken:
+                if wanted is None or (id_, job.operation) in taken:
                     continue
                 if not compatible(job.patch, wanted, observed.get((name, id_)), carrier):
-                    taken.add(id_)
+                    taken.add((id_, job.operation))
                     clash.setdefault(job.job_id, []).append(wanted)
         for job in jobs:
             for id_ in job.ids:
                 covered = planned.get(id_)
-                if covered is not None and id_ not in taken:
-                    taken.add(id_)
+                if covered is not None and (id_, job.operation) not in taken:
+                    taken.add((id_, job.operation))
                     fits.setdefault(job.job_id, []).append(covered)
         holds.waits += [Held(name, carrier, by_id[j], tuple(c)) for j, c in fits.items()]
         holds.conflicts += [Held(name, carrier, by_id[j], tuple(c)) for j, c in clash.items()]
