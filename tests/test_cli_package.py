@@ -82,7 +82,9 @@ def test_drift_all_lists_every_number_and_v_is_a_deprecated_alias(db: Path, conf
     old = cli(db, "drift", config, "-v")
     assert old.exit_code == 2 and old.stdout == every.stdout
     assert old.stderr.count("drift -v is deprecated; use --all") == 1
-    assert "+16505550100" not in cli(db, "drift", config).stdout
+    short = cli(db, "drift", config).stdout
+    assert "+16505550100" not in short
+    assert "Every drifted number and cause: --all." in short  # the hint names the new flag
     logging = cli(db, "-v", "drift", config)  # the group's -v is still logging
     assert logging.exit_code == 2 and "deprecated" not in logging.output
     assert "+16505550100" not in logging.stdout

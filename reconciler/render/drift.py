@@ -41,7 +41,7 @@ def drift_text(plan: Plan, *, verbose: bool = False, color: bool = False) -> str
         lines.append("")
     if plan.has_changes:
         if not verbose:
-            lines.append("Every drifted number and cause: -v.")
+            lines.append("Every drifted number and cause: --all.")
         lines.append(paint(drift_line(plan), "bold"))
     else:
         lines.append(paint(no_drift_line(plan), "bold"))
