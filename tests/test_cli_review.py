@@ -552,3 +552,44 @@ def test_pre_commit_hook_runs_validate(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.exit_code == 0, result.output
     (tmp_path / "desired-state" / "profiles.yaml").write_text("profiles: {x: {sms_enable: true}}\n")
     assert CliRunner().invoke(main, [*args, *hook["args"]]).exit_code == 1
+
+
+def telnyx_portal_profile(db: Path, e164: str, profile_id: str) -> None:
+    """A messaging profile moved in the Telnyx portal, through the simulator's bulk update
+    (settled in its answer: knob ``telnyx.messaging_order_pending_s`` 0)."""
+
+    async def go() -> None:
+        sb = Sandbox.open(db)
+        try:
+            sb.store.set_knob("telnyx.messaging_order_pending_s", 0)
+            transport = httpx.ASGITransport(app=sb.app)
+            headers = {"Authorization": f"Bearer {SIMULATORS['telnyx'].DEFAULT_KEY}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://sb/telnyx/v2", headers=headers
+            ) as client:
+                body = {"messaging_profile_id": profile_id, "numbers": [e164]}
+                done = await client.post("/messaging_numbers_bulk_updates", json=body)
+                assert done.status_code == 200, done.text
+                assert done.json()["data"]["success"] == [e164], done.text
+        finally:
+            sb.close()
+
+    asyncio.run(go())
+
+
+def test_a_messaging_profile_moved_after_the_plan_makes_it_stale(
+    db: Path, config: Path, tmp_path: Path
+) -> None:
+    """The new operations' fields are fingerprinted like every managed field (issue 17)."""
+    plan_file = tmp_path / "plan.json"
+    assert cli(db, "plan", config, "-o", plan_file).exit_code == 0
+    # +13127367206 is planned (tags) and in sync on its messaging profile (support-sms).
+    telnyx_portal_profile(db, "+13127367206", "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b32")  # alerts
+    refused = cli(db, "apply", plan_file)
+    assert refused.exit_code == 3, refused.output
+    support, alerts = "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b21", "4001932a-b9b3-4d5f-8e7a-2f0c6a1d9b32"
+    assert (
+        f'+13127367206 (telnyx-main): messaging_profile_id was "{support}" at plan time, '
+        f'now "{alerts}"' in refused.output
+    )
+    assert "Applying" not in refused.output
