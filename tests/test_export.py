@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from reconciler.carriers import field_paths
 from reconciler.cli import main
 from reconciler.errors import ConfigError
-from reconciler.export import choose_fields, export_account, loader_expands_env
+from reconciler.export import choose_fields, export_account, loader_expands_env, summary
 from reconciler.export.document import profile_names
 from reconciler.export.factoring import factor
 from reconciler.export.table import Table, setting_lines
@@ -509,3 +509,39 @@ def test_profile_names_are_readable_unique_and_avoid_taken_names() -> None:
     assert profile_names(
         [{"destinations": [{"destination": "+12125550000"}]}], ["destinations"]
     ) == ["to-12125550000"]
+
+
+# --------------------------------------------------------------------------------------------
+# Values the carrier could not read (issue 17)
+
+
+@pytest.mark.parametrize("lookup", ["unavailable", True])
+def test_unreadable_messaging_profile_is_left_out_never_written(
+    seeded: Sandbox, tmp_path: Path, lookup: Any
+) -> None:
+    """A messaging profile lookup that failed (the listing reads ``UNAVAILABLE``, or leaves the
+    field out) is not a value: export must not write ``UNAVAILABLE`` as the desired profile
+    (the next plan would then try to assign a profile called UNAVAILABLE once the lookup works)."""
+    assert any(n.settings["messaging_profile_id"] for n in fetch(seeded, "telnyx"))
+    seeded.store.set_knob("telnyx.messaging_profile_error", lookup)
+    live = fetch(seeded, "telnyx")
+    blind = [
+        n.e164 for n in live if n.patchable and n.settings["messaging_profile_id"] == "UNAVAILABLE"
+    ]
+    assert blind
+    result = export(seeded, "telnyx")
+    assert "UNAVAILABLE" not in result.text
+    assert result.unreadable == {"messaging_profile_id": len(blind)}
+    assert f"{len(blind)} numbers: messaging_profile_id unreadable at the carrier, left out" in (
+        "\n".join(summary(result))
+    )
+    assert "# Left out where the carrier could not read the value (not managed there):\n" in (
+        result.text
+    )
+    # No entry that selects a blind number sets its profile; the others still manage it.
+    state_dir = tmp_path / "cfg"
+    plan = assert_round_trip(seeded, result.text, state_dir, result.secret_env)
+    assert not plan.accounts[0].unreadable  # the file never asks for what cannot be read
+    resolver = load(state_dir / "acct.yaml", env=result.secret_env).resolver("acct")
+    for e164 in blind:
+        assert "messaging_profile_id" not in (resolver.desired(e164) or {}), e164

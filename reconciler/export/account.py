@@ -5,8 +5,10 @@ every patchable number the account has with at least one writable managed value,
 to exactly its live value of each managed field that can be written in YAML; it selects no other
 number (not the ones the carrier will not let us change, listed in a comment). A value that cannot
 be written (a null: YAML has no way to say "set to null"; or a value the settings model refuses)
-leaves that field unmanaged on that number, and is counted in a comment. A number the account
-holds under several ids is one entry that manages only the fields its ids agree on. Secret
+leaves that field unmanaged on that number, and is counted in a comment; so does a value the
+carrier could not read (``Carrier.unreadable``, e.g. a Telnyx messaging profile that reads
+``UNAVAILABLE``): it is not a value, never written, and plan never plans from it. A number the
+account holds under several ids is one entry that manages only the fields its ids agree on. Secret
 fields are never written as values: as ``${VAR}`` references when the loader expands them in
 settings, else left unmanaged with a comment.
 """
@@ -72,6 +74,9 @@ class Exported:
     refused: dict[str, int] = field(default_factory=dict)
     """Field → numbers whose live value (not null) the settings model refuses, e.g. out of
     range or not a URL (left unmanaged on them)."""
+    unreadable: dict[str, int] = field(default_factory=dict)
+    """Field → numbers whose live value is the carrier's "could not tell" marker
+    (``Carrier.unreadable``): left unmanaged on them, never written as a value."""
     duplicates: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     """E.164 numbers the account holds under several ids, with the ids. One entry selects
     them all, so only the fields they agree on are managed there (plan does the same: every
@@ -247,6 +252,12 @@ def export_account(
     not_patchable: list[tuple[str, str]] = []
     unwritable: Counter[str] = Counter()
     refused: Counter[str] = Counter()
+    unreadable: Counter[str] = Counter()
+    blind = [
+        (f, marker)
+        for f, path in enumerate(fields)
+        if (marker := carriers.get(carrier).unreadable.get(path, _NO)) is not _NO
+    ]
     ordered = sorted(live, key=lambda n: (n.e164, n.id))
     ids: dict[str, list[str]] = {}
     for n in ordered:
@@ -261,6 +272,10 @@ def export_account(
             for f, v in enumerate(sig):
                 if v == UNSET:
                     (unwritable if get(fields[f]) is None else refused)[fields[f]] += 1
+            unknown = [f for f, marker in blind if get(fields[f]) == marker]
+            if unknown:  # what the carrier could not read is not a value: leave it out
+                sig = tuple(UNSET if f in unknown else v for f, v in enumerate(sig))
+                unreadable.update(fields[f] for f in unknown)
         if numbers and numbers[-1][0] == n.e164:  # another id of the same number
             numbers[-1] = (n.e164, _agreed(numbers[-1][1], sig))
         else:
@@ -306,6 +321,7 @@ def export_account(
         secret_unmanaged=unmanaged_secrets,
         unwritable=dict(sorted(unwritable.items())),
         refused=dict(sorted(refused.items())),
+        unreadable=dict(sorted(unreadable.items())),
         duplicates=duplicates,
         variables=dict(sorted(variables.items())),
         secret_env=dict(values.env),

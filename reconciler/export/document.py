@@ -323,6 +323,9 @@ def document(
     if out.refused:
         tail += ["", "# Left unmanaged where the settings model refuses the live value:"]
         tail += [f"#   {path} on {plural(n, 'number')}" for path, n in out.refused.items()]
+    if out.unreadable:
+        tail += ["", "# Left out where the carrier could not read the value (not managed there):"]
+        tail += [f"#   {path} on {plural(n, 'number')}" for path, n in out.unreadable.items()]
     if out.duplicates:
         tail += ["", "# Held under several ids (only the fields they agree on are managed):"]
         tail += [f"#   {e164}: ids {', '.join(ids)}" for e164, ids in out.duplicates]

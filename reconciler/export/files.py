@@ -223,6 +223,11 @@ def summary(result: Exported) -> list[str]:
             f"  Unmanaged where the settings model refuses the live value (out of range, not a "
             f"URL, …): {listed}"
         )
+    for path, n in result.unreadable.items():
+        lines.append(
+            f"  {plural(n, 'number')}: {path} unreadable at the carrier, left out (not managed "
+            "there; export again once the carrier reads it)"
+        )
     for e164, ids in result.duplicates:
         lines.append(
             f"  Warning: {e164} is held under {len(ids)} ids ({', '.join(ids)}); its entry "
