@@ -12,7 +12,10 @@ embedded sandbox's default database). It holds:
   the run learnt it, else by its content: exactly these ids, parameters that agree) — a job
   still live is then waited for and verified by pending-job awareness (``pending.py``), a
   finished one is reported; an idempotent carrier's numbers are simply re-read by the plan,
-  which shows what is left.
+  which shows what is left. A call of an operation the carrier cannot list
+  (``Operation.adoptable`` false, e.g. a Telnyx messaging order) is looked up by its id only, and
+  nothing holds its numbers even while it is live: the plan re-reads them and the run re-sends
+  what is not applied (such an operation is idempotent).
 * ``locks/<key>.lock`` — ``fcntl.flock`` held for the whole apply of one config, so two applies
   of it from one machine never interleave: the second waits a few seconds, then refuses.
 
@@ -307,12 +310,22 @@ async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Se
 
     Job carriers: the job is looked up; a live one is left to pending-job awareness (this run
     waits for it and verifies its numbers), a finished one is reported. Idempotent carriers:
-    nothing to look up, this run's plan re-reads the numbers and shows what is left."""
+    nothing to look up, this run's plan re-reads the numbers and shows what is left. An
+    operation the carrier cannot list (not ``adoptable``): pending-job awareness never sees its
+    calls, so a live one is not waited for; the plan re-reads its numbers and the run re-sends
+    what is not applied."""
     settled: list[Settled] = []
     for call in journal.open_calls(set(providers)):
         provider = providers[call.account]
+        op = _operation(call)
         if not provider.job_based:
             how = "idempotent call: this run re-read the numbers; the plan shows what is left"
+        elif not op.adoptable:
+            try:
+                how = await _unlisted(provider, call, op)
+            except ProviderError as exc:
+                log.warning("could not settle %s: %s", call.describe(), exc)
+                continue  # stays open: the next run tries again
         else:
             known = {k: v for k, v in call.patch.items() if v != SECRET}
             try:
@@ -329,6 +342,33 @@ async def settle(journal: Journal, providers: Mapping[str, Provider]) -> list[Se
         journal.mark_settled(call.seq, how)
         settled.append(Settled(call, how))
     return settled
+
+
+def _operation(call: OpenCall) -> carriers.Operation:
+    """The operation a journalled call was sent by (its patch's fields belong to one)."""
+    described = carriers.get(call.carrier)
+    first = next(iter(call.patch), None)
+    return described.primary if first is None else described.operation_of(first)
+
+
+async def _unlisted(provider: Provider, call: OpenCall, op: carriers.Operation) -> str:
+    """How an open call of an operation the carrier cannot list settles: looked up by id when
+    the earlier run learnt it, never waited for (nothing holds its numbers), re-sent by the plan
+    where not applied."""
+    resend = (
+        f"{op.name} calls cannot be listed, so this run re-reads the numbers and re-sends what "
+        "is not applied (sending the same value twice is harmless)"
+    )
+    call_id = call.job_id or call.follows
+    if not call_id:
+        return f"the answer was lost before an id was learnt; {resend}"
+    known = {k: v for k, v in call.patch.items() if v != SECRET}
+    job = await provider.find_job(call.ids, known, call_id)
+    if job is None:
+        return f"{op.name} {call_id} not found at the carrier; {resend}"
+    if job.status in PendingJob.live:
+        return f"{op.name} {call_id} still had pending numbers; {resend}"
+    return f"{op.name} {call_id} {job.status}; the plan shows what is left"
 
 
 @contextlib.contextmanager

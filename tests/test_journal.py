@@ -305,3 +305,64 @@ def test_lost_reply_whose_change_landed_counts_as_applied(
     assert [r["settled"] for r in rows] == ["verified by the same run"] * len(rows)
     assert log.open_calls() == []
     log.close()
+
+
+MESSAGING = "messaging_bulk_update"
+
+
+def test_open_messaging_order_is_re_read_and_re_sent_not_waited_for(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """A messaging order an earlier run left open while its numbers were still pending: orders
+    cannot be listed, so no pending-job check holds its numbers and the run cannot wait for it.
+    The journal says so (it said "this run waits for it"), and the run does what it says: the
+    plan re-reads the numbers and re-sends the order's change; the numbers end assigned."""
+    path, log, plan = start(tmp_path, sandbox, clock, 1)
+    sandbox.store.set_knob("telnyx.messaging_order_pending_s", 60)
+    (order,) = [c for c in plan.calls if c.operation == MESSAGING]
+
+    async def post_order() -> str:
+        provider = sandbox_provider(sandbox, "telnyx", clock=clock)
+        try:
+            body = {
+                "messaging_profile_id": order.patch["messaging_profile_id"],
+                "numbers": list(order.e164s),
+                "assign_only": True,
+            }
+            answer = await provider.http.request(
+                "POST", "/messaging_numbers_bulk_updates", json=body
+            )
+            return str(answer.json()["data"]["order_id"])
+        finally:
+            await provider.aclose()
+
+    order_id = asyncio.run(post_order())
+    record = log.recorder(plan, str(path))
+    record.record(CallStarted(0, order))  # the run stopped waiting with the order still pending
+    record.record(CallFinished(0, CallStatus.FAILED, job_id=order_id, outcome_unknown=True))
+
+    async def second_run() -> tuple[Any, Any]:
+        wiring = runner.Wiring(sandbox=sandbox, clock=clock)
+        async with runner.planned(path, wiring=wiring, journal=log) as run:
+            report = await runner.apply(run.plan, run.providers, clock=clock, held=run.held)
+            return run, report
+
+    run, _ = asyncio.run(second_run())
+    (settled,) = run.settled
+    assert settled.how == (
+        f"{MESSAGING} {order_id} still had pending numbers; {MESSAGING} calls cannot be listed, "
+        "so this run re-reads the numbers and re-sends what is not applied (sending the same "
+        "value twice is harmless)"
+    )
+    assert "waits" not in settled.how
+    assert log.open_calls() == []
+    # What the wording says: nothing holds the numbers, the plan re-sends the same change.
+    assert not [h for h in run.held.waits if h.job.job_id == order_id]
+    (again,) = [c for c in run.plan.calls if c.operation == MESSAGING]
+    assert (again.e164s, again.patch) == (order.e164s, order.patch)
+    orders = sandbox.store.conn.execute("SELECT count(*) FROM telnyx_messaging_orders")
+    assert orders.fetchone()[0] == 2
+    clock.advance(120)  # both orders settle; assigning the profile twice left it assigned
+    final, _ = asyncio.run(one_run(path, sandbox, clock))
+    assert not [c for c in final.plan.calls if c.operation == MESSAGING]
+    log.close()
