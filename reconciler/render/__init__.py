@@ -2,8 +2,10 @@
 
 One renderer per form, one shared grouping (``common``): changes are grouped by cause (field,
 old → new) and by bulk call once, then each form lays the groups out, bounded with "… and N
-more" (``full``/``verbose`` lift the bounds). Every output is built as one string and written
-with one ``write``: no per-line console calls, whatever the plan's size. Labels and value
+more" (``full``/``verbose`` lift the bounds). Text and Markdown are built as one string and
+written with one ``write``; JSON, which lists every number, is streamed (``jsonout``: written in
+writes of about 4 MB, never the whole document in memory). No per-line console calls, whatever
+the plan's size. Labels and value
 formatting come from the carrier descriptions (``reconciler.carriers``); secret fields are
 masked in every form.
 
@@ -28,7 +30,7 @@ from . import apply as apply_outcome
 from .apply import ApplyOutcome, apply_text
 from .common import drift_line, summary_line
 from .drift import drift_text
-from .jsonout import FORMAT_VERSION, apply_document, apply_json, document
+from .jsonout import FORMAT_VERSION, apply_document, chunks, plan_chunks, write_json
 from .jsonout import plan_json as _json
 from .markdown import (
     APPLY_MARKER,
@@ -58,10 +60,11 @@ def write_plan(
 ) -> None:
     """Write the plan in ``fmt``: per-number detail up to ``limit`` numbers per account unless
     ``full``; ANSI colour only with ``color`` (text)."""
+    if fmt == "json":
+        write_json(plan_chunks(plan), out)
+        return
     if fmt == "text":
         body = plan_text(plan, full=full, color=color, limit=limit)
-    elif fmt == "json":
-        body = _json(plan)
     elif fmt == "markdown":
         body = markdown_text(plan, limit=limit, full=full)
     else:
@@ -79,10 +82,11 @@ def write_drift(
     marker: str = DRIFT_MARKER,
 ) -> None:
     """Write the drift report (the plan read as "what moved"), grouped by cause."""
+    if fmt == "json":
+        write_json(plan_chunks(plan, kind="drift"), out)
+        return
     if fmt == "text":
         body = drift_text(plan, verbose=verbose, color=color)
-    elif fmt == "json":
-        body = _json(plan, kind="drift")
     elif fmt == "markdown":
         body = markdown_text(plan, drift=True, full=verbose, marker=marker)
     else:
@@ -104,10 +108,11 @@ def write_apply(
     ``apply_outcome.refused/interrupted/nothing_to_do``): calls by outcome, what changed and
     what did not converge grouped by cause (a few numbers each unless ``full``)."""
     o = report if isinstance(report, ApplyOutcome) else apply_outcome.outcome(report, plan)
+    if fmt == "json":
+        write_json(chunks(apply_document(o)), out)
+        return
     if fmt == "text":
         body = apply_text(o, color=color, full=full)
-    elif fmt == "json":
-        body = apply_json(o)
     elif fmt == "markdown":
         body = apply_markdown(o, full=full, marker=marker)
     else:
@@ -141,7 +146,6 @@ __all__ = [
     "apply_document",
     "apply_outcome",
     "apply_parts",
-    "document",
     "drift_line",
     "markdown_parts",
     "part_marker",
