@@ -54,6 +54,19 @@ def example_copy(tmp_path: Path, **account: Any) -> Path:
     return dest
 
 
+def fast_sandbox_db(tmp_path: Path) -> Path:
+    """A sandbox database whose asynchronous carrier work settles in 0.05 s (CLI tests)."""
+    from reconciler.sandbox import Sandbox
+
+    path = tmp_path / "sandbox.sqlite3"
+    sb = Sandbox.open(path)
+    sb.store.set_knob("wavix.async_delay_s", 0.05)
+    sb.store.set_knob("telnyx.job_pending_s", 0.05)
+    sb.store.set_knob("telnyx.job_run_s", 0.05)
+    sb.close()
+    return path
+
+
 def sandbox_transport(sandbox: Any) -> httpx.AsyncBaseTransport:
     """The in-process transport to a sandbox (wrap it to spy on or alter requests)."""
     return httpx.ASGITransport(app=sandbox.app)

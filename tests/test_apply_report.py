@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import EXAMPLE, REPO
-from helpers import cli, example_copy
+from helpers import cli, example_copy, fast_sandbox_db
 from test_render import PIN, e164, make_plan, pin_plan
 
 from reconciler import render, runner
@@ -174,13 +174,7 @@ def test_a_job_given_up_on_says_whole_seconds() -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    sb = Sandbox.open(path)
-    sb.store.set_knob("wavix.async_delay_s", 0.05)
-    sb.store.set_knob("telnyx.job_pending_s", 0.05)
-    sb.store.set_knob("telnyx.job_run_s", 0.05)
-    sb.close()
-    return path
+    return fast_sandbox_db(tmp_path)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE, REPO
-from helpers import cli, example_copy
+from helpers import cli, example_copy, fast_sandbox_db
 
 from reconciler import planfile, runner
 from reconciler.cli import main
@@ -28,13 +28,7 @@ from reconciler.sandbox import SIMULATORS, Sandbox
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    sb = Sandbox.open(path)
-    sb.store.set_knob("wavix.async_delay_s", 0.05)
-    sb.store.set_knob("telnyx.job_pending_s", 0.05)
-    sb.store.set_knob("telnyx.job_run_s", 0.05)
-    sb.close()
-    return path
+    return fast_sandbox_db(tmp_path)
 
 
 @pytest.fixture

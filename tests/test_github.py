@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from conftest import REPO
 from fakegithub import BOT, TOKEN, FakeGitHub
 from fakegithub import REPO as SLUG
-from helpers import cli, example_copy
+from helpers import cli, example_copy, fast_sandbox_db
 from test_cli_review import portal_edit
 
 from reconciler.ci.comments import Meta, fit, upsert
@@ -21,7 +21,6 @@ from reconciler.ci.github import GitHub, GitHubError, RunContext
 from reconciler.ci.review import APPLY_MARKER, PLAN_MARKER, Bot
 from reconciler.cli import main
 from reconciler.render import GITHUB_LIMIT
-from reconciler.sandbox import Sandbox
 
 HEAD = "a" * 40
 MERGE = "b" * 40
@@ -46,13 +45,7 @@ def gh(fake: FakeGitHub) -> Any:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    sb = Sandbox.open(path)
-    sb.store.set_knob("wavix.async_delay_s", 0.05)
-    sb.store.set_knob("telnyx.job_pending_s", 0.05)
-    sb.store.set_knob("telnyx.job_run_s", 0.05)
-    sb.close()
-    return path
+    return fast_sandbox_db(tmp_path)
 
 
 @pytest.fixture
