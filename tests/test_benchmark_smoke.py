@@ -87,3 +87,25 @@ def test_end_to_end_benchmark_prints_a_table(
         assert f"| {row['carrier']} | 5 profiles | 200 | {row['output']} |" in out
         assert row["changed"] == 60 and row["lower_bound"] <= row["calls"]
         assert row["max_rss_mb"] > 0 and row["output_bytes"] > 0
+
+
+STARTUP = RUN.parent / "startup.py"
+
+
+def test_startup_benchmark_prints_import_times(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_startup", STARTUP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(STARTUP.parent))  # it imports e2e beside it
+    spec.loader.exec_module(module)
+    assert module.main(["--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| `reconciler")]
+    assert len(rows) == 3  # --help, validate, plan: each measured
+    for row in rows:
+        median = float(row.split("|")[2].split()[0])
+        assert 0 < median < 30  # a figure was read from -X importtime, not left at zero
+    help_row = next(r for r in rows if "--help" in r)
+    assert "httpx" not in help_row.split("|")[4]  # --help loads no HTTP stack (issue 18)
