@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from . import carriers
@@ -52,6 +53,22 @@ class Changed:
     current: Settings | None = None
     shown: dict[str, Any] | None = None
     """The fields that really change, when ``required`` also carries whole-object siblings."""
+    fields: tuple[FieldChange, ...] = ()
+    """What the plan shows for it (``NumberChange.changes``), shared by numbers alike."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one pair of desired and current settings comes to (``outcome``)."""
+
+    required: dict[str, Any] | None
+    """R after unreadable values are dropped, widened for whole objects; None when in sync."""
+    desired: Settings
+    """D, widened for whole objects."""
+    shown: dict[str, Any] | None
+    blind: tuple[str, ...]
+    """Fields left out of R because the carrier could not tell their live value."""
+    fields: tuple[FieldChange, ...]
 
 
 def diff_number(desired: Settings, current: Settings) -> dict[str, Any] | None:
@@ -69,13 +86,19 @@ def diff_number(desired: Settings, current: Settings) -> dict[str, Any] | None:
     return {k: v for k, v in desired.items() if get(k, _MISSING) != v}
 
 
-def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any, Any]) -> None:
-    """Widen R(n) and D(n) for the carrier's whole objects (``Carrier.whole_objects``, prefix →
-    its subfield paths): D gains the live values of the unmanaged subfields of each whole object
-    it manages part of; R gains every subfield of each whole object it changes. Numbers whose
-    unmanaged subfields differ then never share a call. Live nulls are not sent. Widened D
-    objects are shared between numbers alike (``cache``), as the resolver shares D."""
-    desired, current = n.desired, n.current or {}
+def widen(
+    required: dict[str, Any],
+    desired: Settings,
+    current: Settings,
+    whole: Mapping[str, tuple[str, ...]],
+    cache: dict[Any, Any],
+) -> tuple[dict[str, Any], Settings, dict[str, Any] | None]:
+    """R(n) and D(n) widened for the carrier's whole objects (``Carrier.whole_objects``, prefix →
+    its subfield paths), and the R to show (None: R itself). D gains the live values of the
+    unmanaged subfields of each whole object it manages part of; R gains every subfield of each
+    whole object it changes. Numbers whose unmanaged subfields differ then never share a call.
+    Live nulls are not sent. Widened D objects are shared between numbers alike (``cache``), as
+    the resolver shares D."""
     known = cache.get(id(desired))
     if known is None:  # one D per content (``reconciler.intern``); the cache holds it
         managed = tuple(p for p, paths in whole.items() if any(k in desired for k in paths))
@@ -83,7 +106,7 @@ def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any
     else:
         managed = known[1]
     if not managed:
-        return
+        return required, desired, None
     fill = {
         k: current[k]
         for p in managed
@@ -94,10 +117,66 @@ def send_whole(n: Changed, whole: Mapping[str, tuple[str, ...]], cache: dict[Any
     wide = cache.get(key)
     if wide is None:
         wide = cache[key] = {**desired, **fill}
-    touched = [p for p in managed if any(k in n.required for k in whole[p])]
-    n.shown = n.required
-    n.required = {**n.required, **{k: wide[k] for p in touched for k in whole[p] if k in wide}}
-    n.desired = wide
+    touched = [p for p in managed if any(k in required for k in whole[p])]
+    sent = {**required, **{k: wide[k] for p in touched for k in whole[p] if k in wide}}
+    return sent, wide, required
+
+
+class Outcomes:
+    """What each pair (D, C) of one account comes to, computed once per pair of objects.
+
+    ``outcome`` is the rule; this is its memo. Reads keep equal live settings once
+    (``LiveNumber``) and the resolver hands out one D per content (``reconciler.intern``), so
+    100k numbers make a few hundred pairs, and the numbers of one pair share R, D and the field
+    changes shown. An entry holds both objects, so no ``id`` in a key is reused while the entry
+    exists; the memo is emptied when it reaches ``MAX_PAIRS`` entries (a read that shares
+    nothing), which bounds its memory. Correctness never depends on sharing: only speed does.
+    """
+
+    MAX_PAIRS = 1 << 16
+
+    def __init__(self, carrier: carriers.Carrier, order: Mapping[str, int]) -> None:
+        self.order = order
+        paths = carrier.field_paths
+        self.whole = {
+            prefix: tuple(p for p in paths if p.startswith(prefix))
+            for prefix in carrier.whole_objects
+        }
+        self.unreadable = carrier.unreadable
+        self.widened: dict[Any, Any] = {}
+        self._pairs: dict[tuple[int, int], tuple[Settings, Settings, Outcome]] = {}
+
+    def __call__(self, desired: Settings, current: Settings) -> Outcome:
+        hit = self._pairs.get((id(desired), id(current)))
+        if hit is not None:
+            return hit[2]
+        if len(self._pairs) >= self.MAX_PAIRS:
+            self._pairs.clear()
+        out = self.outcome(desired, current)
+        self._pairs[id(desired), id(current)] = (desired, current, out)
+        return out
+
+    def outcome(self, desired: Settings, current: Settings) -> Outcome:
+        """R, widened D and the changes shown for a number desiring ``desired`` and holding
+        ``current``; ``required`` None when it is in sync."""
+        required = diff_number(desired, current)
+        blind: tuple[str, ...] = ()
+        if required is not None and self.unreadable:
+            required, blind = _readable(required, current, self.unreadable)
+        if required is None:
+            return Outcome(None, desired, None, blind, ())
+        shown = None
+        if self.whole:
+            required, desired, shown = widen(required, desired, current, self.whole, self.widened)
+        order = self.order
+        fields = tuple(
+            FieldChange(k, current.get(k), v)
+            for k, v in sorted(
+                (shown if shown is not None else required).items(),
+                key=lambda kv: order.get(kv[0], 1 << 30),
+            )
+        )
+        return Outcome(required, desired, shown, blind, fields)
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,41 +220,38 @@ def plan_account(
     limit = limit or described.default_max_batch
     resolver = desired.resolver(account)
     order = {p: i for i, p in enumerate(field_paths(carrier))}
-    whole = {
-        prefix: tuple(p for p in field_paths(carrier) if p.startswith(prefix))
-        for prefix in described.whole_objects
-    }
-    widened: dict[Any, Any] = {}
-    unreadable = described.unreadable
+    outcome = Outcomes(described, order)
     blind: dict[str, int] = {}
 
     total = in_sync = unmanaged = 0
-    seen_e164: set[str] = set()
+    exact_rules = resolver.exact
+    seen_exact: set[str] = set()
     not_patchable: list[tuple[str, str]] = []
     changed: list[Changed] = []
     for number in live:
         total += 1
-        seen_e164.add(number.e164)
-        want = resolver.desired(number.e164)
+        e164 = number.e164
+        want = resolver.desired(e164)
         if want is None:
             unmanaged += 1
             continue
-        required = diff_number(want, number.settings)
-        if required is not None and unreadable:
-            required = _readable(required, number.settings, unreadable, blind)
-        if required is None:
+        if exact_rules and e164 in exact_rules:
+            seen_exact.add(e164)
+        o = outcome(want, number.settings)
+        for k in o.blind:
+            blind[k] = blind.get(k, 0) + 1
+        if o.required is None:
             in_sync += 1
             continue
         if not number.patchable:
-            not_patchable.append((number.e164, number.status))
+            not_patchable.append((e164, number.status))
             continue
-        n = Changed(number.id, number.e164, required, want, number.settings)
-        if whole:
-            send_whole(n, whole, widened)
-        changed.append(n)
+        changed.append(
+            Changed(number.id, e164, o.required, o.desired, number.settings, o.shown, o.fields)
+        )
 
-    missing = tuple(sorted(e for e in resolver.exact if e not in seen_e164))
-    changed.sort(key=lambda n: n.e164)
+    missing = tuple(sorted(e for e in exact_rules if e not in seen_exact))
+    changed.sort(key=attrgetter("e164"))
 
     ops = described.ops
     parts = split_operations(changed, described) if len(ops) > 1 else [changed]
@@ -213,21 +289,7 @@ def plan_account(
             )
         )
 
-    changes = [
-        NumberChange(
-            account=account,
-            id=n.id,
-            e164=n.e164,
-            changes=tuple(
-                FieldChange(k, (n.current or {}).get(k), v)
-                for k, v in sorted(
-                    (n.shown if n.shown is not None else n.required).items(),
-                    key=lambda kv: order.get(kv[0], 1 << 30),
-                )
-            ),
-        )
-        for n in changed
-    ]
+    changes = [NumberChange(account, n.id, n.e164, n.fields) for n in changed]
     several = any(r.changed for r in rows[1:])
     summary = AccountSummary(
         account=account,
@@ -250,20 +312,15 @@ def plan_account(
 
 
 def _readable(
-    required: dict[str, Any],
-    current: Settings,
-    unreadable: Mapping[str, Any],
-    blind: dict[str, int],
-) -> dict[str, Any] | None:
-    """R without the fields whose live value the carrier could not tell (counted in
-    ``blind``): an unknown value never differs, so nothing is planned from it."""
-    drop = [k for k in required if k in unreadable and current.get(k) == unreadable[k]]
+    required: dict[str, Any], current: Settings, unreadable: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """R without the fields whose live value the carrier could not tell, and those fields: an
+    unknown value never differs, so nothing is planned from it."""
+    drop = tuple(k for k in required if k in unreadable and current.get(k) == unreadable[k])
     if not drop:
-        return required
-    for k in drop:
-        blind[k] = blind.get(k, 0) + 1
+        return required, drop
     out = {k: v for k, v in required.items() if k not in drop}
-    return out or None
+    return out or None, drop
 
 
 def split_operations(changed: Sequence[Changed], carrier: carriers.Carrier) -> list[list[Changed]]:
