@@ -93,31 +93,69 @@ class Resolver:
     settings are one object for the resolver's lifetime), cached per combination of the rules'
     settings keys, so a million numbers under a handful of profiles, or 100k exact entries with
     100 distinct overrides, cost a few hundred dicts.
+
+    The prefix rules that select a number depend only on its first ``longest`` characters (the
+    longest prefix's length), its *head*: ``desired`` looks the prefix rules up once per head
+    (a few hundred heads per 100k numbers), then adds the number's exact rule if it has one.
+    The head table is emptied when it reaches ``MAX_HEADS`` entries (bounded memory).
     """
+
+    MAX_HEADS = 1 << 16
 
     def __init__(self, rules: list[Rule]) -> None:
         self.exact = {r.selector: r for r in rules if r.exact}
         self.prefixes = {r.selector[:-1]: r for r in rules if not r.exact}
         self.lengths = sorted({len(p) for p in self.prefixes})
+        self.longest = self.lengths[-1] if self.lengths else 0
         self._pool = Pool()
         self._cache: dict[tuple[int | None, ...], Settings] = {}
+        self._heads: dict[str, tuple[tuple[int | None, ...], list[Rule], Settings | None]] = {}
 
-    def desired(self, e164: str) -> Settings | None:
-        """The merged settings of ``e164``, or None when no rule selects it (unmanaged)."""
-        prefixes = self.prefixes
-        matched: list[Rule] = [
-            rule for n in self.lengths if (rule := prefixes.get(e164[:n])) is not None
-        ]
+    def rules_of(self, e164: str) -> list[Rule]:
+        """The rules that select ``e164``, least specific first: shorter prefix → longer
+        prefix → exact."""
+        matched = self.prefix_rules(e164)
         exact = self.exact.get(e164)
         if exact is not None:
             matched.append(exact)
-        if not matched:
+        return matched
+
+    def prefix_rules(self, e164: str) -> list[Rule]:
+        """The prefix rules that select ``e164``, shorter prefix first."""
+        prefixes = self.prefixes
+        return [rule for n in self.lengths if (rule := prefixes.get(e164[:n])) is not None]
+
+    def desired(self, e164: str) -> Settings | None:
+        """The merged settings of ``e164``, or None when no rule selects it (unmanaged)."""
+        head = e164[: self.longest]
+        known = self._heads.get(head)
+        if known is None:
+            if len(self._heads) >= self.MAX_HEADS:
+                self._heads.clear()
+            matched = self.prefix_rules(head)
+            known = self._heads[head] = (self._key(matched), matched, self._merge(matched))
+        exact = self.exact.get(e164)
+        if exact is None:
+            return known[2]
+        key = (*known[0], exact.key)
+        merged = self._cache.get(key)
+        if merged is None:
+            merged = self._merge([*known[1], exact])
+        return merged
+
+    @staticmethod
+    def _key(rules: list[Rule]) -> tuple[int | None, ...]:
+        return tuple([r.key for r in rules])
+
+    def _merge(self, rules: list[Rule]) -> Settings | None:
+        """The shared merge of ``rules`` (least specific first), or None for no rule."""
+        if not rules:
             return None
-        key = tuple([r.key for r in matched])
+        key = self._key(rules)
         merged = self._cache.get(key)
         if merged is None:
             merged = {}
-            for rule in matched:  # shorter prefix → longer prefix → exact
+            for rule in rules:  # shorter prefix → longer prefix → exact
                 merged.update(rule.settings)
             merged = self._cache[key] = self._pool.share(merged).settings
         return merged

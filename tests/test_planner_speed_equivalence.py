@@ -169,3 +169,49 @@ def test_the_telnyx_example_domains_cover_its_special_fields() -> None:
     assert set(telnyx.unreadable) <= fields
     assert telnyx.secret_fields & fields
     assert {telnyx.operation_of(f).name for f in fields} == {op.name for op in telnyx.ops}
+
+
+# ---- the resolver: one look-up of the prefix rules per head, the number's exact rule added
+
+
+def reference_desired(rules: list[Rule], e164: str) -> dict[str, Any] | None:
+    """The precedence rule written out: every selecting rule, shorter prefix → longer → exact."""
+    selecting = [
+        r for r in rules if (r.selector == e164 if r.exact else e164.startswith(r.selector[:-1]))
+    ]
+    if not selecting:
+        return None
+    merged: dict[str, Any] = {}
+    for r in sorted(selecting, key=lambda r: (r.exact, len(r.selector))):
+        merged.update(r.settings)
+    return merged
+
+
+digits = st.text("012", min_size=0, max_size=6).map(lambda d: "+1" + d)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prefixes=st.lists(digits, unique=True, max_size=5),
+    exact=st.lists(digits, unique=True, max_size=5),
+    numbers=st.lists(digits, max_size=30),
+    values=st.lists(st.dictionaries(st.sampled_from("abc"), st.integers(0, 2)), min_size=10),
+    max_heads=st.sampled_from([1, 2, 1 << 16]),
+)
+def test_resolver_agrees_with_the_precedence_rule(
+    prefixes: list[str],
+    exact: list[str],
+    numbers: list[str],
+    values: list[dict[str, Any]],
+    max_heads: int,
+) -> None:
+    """Numbers shorter than the longest prefix, exact selectors equal to another number's head,
+    and a head table emptied at every entry all resolve as the rule says."""
+    rules = [Rule(ACCOUNT, p + "*", False, values[i], ["n.yaml:1"]) for i, p in enumerate(prefixes)]
+    rules += [Rule(ACCOUNT, e, True, values[5 + i], ["n.yaml:2"]) for i, e in enumerate(exact)]
+    config = ProviderConfig(type="wavix", sandbox=True)  # type: ignore[arg-type]
+    state = DesiredState({ACCOUNT: Account(ACCOUNT, config, "p.yaml:1")}, {ACCOUNT: rules}, ())
+    resolver = state.resolver(ACCOUNT)
+    resolver.MAX_HEADS = max_heads
+    for e164 in [*numbers, *exact, *prefixes]:
+        assert resolver.desired(e164) == reference_desired(rules, e164), e164
