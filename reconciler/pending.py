@@ -21,15 +21,19 @@ compares flat settings in the carrier's canonical form.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from . import carriers
 from .models import LiveNumber
 from .plan import BulkCall, NumberChange, Plan, PlanWarning, WarningKind
 from .seam import PendingJob, Provider
 from .wording import plural
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PENDING, CONFLICT = WarningKind.PENDING_JOB, WarningKind.JOB_CONFLICT
 """``PlanWarning.rail`` values: informative, they never make apply refuse."""
@@ -130,10 +134,11 @@ def compatible(
 
 
 async def live_jobs(providers: Mapping[str, Provider]) -> dict[str, list[PendingJob]]:
-    """Every account's unfinished jobs. Asked *before* the accounts are read: a job that ends
-    after this is then either seen live (and followed) or already reflected in the read; asked
-    after the read, a job ending in between would look finished over a stale read. Only jobs
-    whose status is live (``PendingJob.live``) hold numbers: a finished one holds nothing."""
+    """Every account's unfinished jobs. Only jobs whose status is live (``PendingJob.live``)
+    hold numbers: a finished one holds nothing. Asked alone, this must come *before* the read:
+    a job that ends after it is then either seen live (and followed) or already reflected in
+    the read; asked after the read, a job ending in between would look finished over a stale
+    read. ``beside`` asks it at the same time as the read, and closes that gap."""
     names = sorted(providers)
     found = await asyncio.gather(*(providers[n].pending_work(None) for n in names))
     live = {
@@ -141,6 +146,101 @@ async def live_jobs(providers: Mapping[str, Provider]) -> dict[str, list[Pending
         for n, jobs in zip(names, found, strict=True)
     }
     return {n: jobs for n, jobs in live.items() if jobs}
+
+
+@dataclass
+class Beside:
+    """What ``beside`` learnt about the accounts' jobs while the read ran."""
+
+    live: dict[str, list[PendingJob]]
+    """Each account's unfinished jobs (``live_jobs``)."""
+    stale: dict[str, frozenset[str] | None]
+    """Per account, the ids of jobs that ended during the read (their numbers may be stale in
+    it: re-read them); None: the carrier could not tell, re-read the whole account."""
+
+
+async def beside(
+    providers: Mapping[str, Provider], read: Callable[[], Awaitable[T]]
+) -> tuple[T, Beside]:
+    """``read()`` with the jobs list asked at the same time, not a round trip before it.
+
+    A job live when the list is read is held (``look``), as before. The gap an overlap opens
+    is a job that ends after a page was served and before the list was: neither seen live nor
+    surely reflected. So the list is asked for the jobs that ended since the read began
+    (``Provider.ended_jobs``); their numbers are re-read after the read (``stale``). A job
+    ending later than the list answer was seen live. docs/reliability.md has the argument."""
+    names = sorted(providers)
+    started = {n: providers[n].clock.now() for n in names}
+
+    async def jobs() -> Beside:
+        async def ended() -> list[list[PendingJob] | None]:
+            return await asyncio.gather(*(providers[n].ended_jobs(started[n]) for n in names))
+
+        live, ended_ = await asyncio.gather(live_jobs(providers), ended())
+        stale: dict[str, frozenset[str] | None] = {}
+        for name, jobs_ in zip(names, ended_, strict=True):
+            if jobs_ is None:
+                stale[name] = None
+            elif ids := frozenset(i for j in jobs_ for i in j.ids):
+                stale[name] = ids
+                log.info(
+                    "[%s] %s ended while the accounts were read: their %d numbers are read again",
+                    name,
+                    plural(len(jobs_), "job"),
+                    len(ids),
+                )
+        return Beside(live, stale)
+
+    task = asyncio.ensure_future(jobs())
+    try:
+        result = await read()
+    except BaseException:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    return result, await task
+
+
+async def fresh_listing(
+    providers: Mapping[str, Provider],
+    current: dict[str, list[LiveNumber]],
+    stale: Mapping[str, frozenset[str] | None],
+) -> dict[str, list[LiveNumber]]:
+    """``current`` (each account's full read) with the ``stale`` numbers read again: replaced
+    in place, left out when the carrier no longer has them; a whole account read again."""
+    for name, ids in sorted(stale.items()):
+        if name not in current:
+            continue
+        if ids is None:
+            log.warning("[%s] the jobs list did not say when jobs ended: read again", name)
+            current[name] = await providers[name].fetch_all()
+            continue
+        seen = [n.id for n in current[name] if n.id in ids]
+        again = {n.id: n for n in await providers[name].fetch(seen)} if seen else {}
+        current[name] = [
+            again[n.id] if n.id in ids else n
+            for n in current[name]
+            if n.id not in ids or n.id in again
+        ]
+    return current
+
+
+async def fresh_numbers(
+    providers: Mapping[str, Provider],
+    read: dict[tuple[str, str], LiveNumber],
+    wanted: Mapping[str, list[str]],
+    stale: Mapping[str, frozenset[str] | None],
+) -> dict[tuple[str, str], LiveNumber]:
+    """``read`` (the ``wanted`` numbers per account, by (account, id)) with its ``stale``
+    numbers read again (all of an account's ``wanted`` when None)."""
+    for name, ids in sorted(stale.items()):
+        again = [i for i in wanted.get(name, ()) if ids is None or i in ids]
+        if not again:
+            continue
+        for id_ in again:
+            read.pop((name, id_), None)
+        read.update({(name, n.id): n for n in await providers[name].fetch(again)})
+    return read
 
 
 def look(

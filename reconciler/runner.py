@@ -36,7 +36,7 @@ from .loader import load
 from .models import LiveNumber
 from .plan import AccountSummary, Plan, PlanWarning, Scope, Selection
 from .planner import make_plan
-from .seam import Provider
+from .seam import PendingJob, Provider
 from .source import Source
 from .wording import unknown
 
@@ -294,9 +294,10 @@ async def planned(
     wiring = wiring or Wiring()
     async with wiring.open(state, chosen or None) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
-        jobs = await pending.live_jobs(providers)  # before the read (see pending.live_jobs)
         with wiring.reading(providers):
-            plan, observed = await _read_and_plan(state, providers, selected, scope, list_unmanaged)
+            plan, observed, jobs = await _read_and_plan(
+                state, providers, selected, scope, list_unmanaged
+            )
         if plan.missing:
             raise ConfigError(missing_issues(state, plan.missing))
         held = pending.look(plan, jobs, observed)
@@ -329,9 +330,11 @@ async def _read_and_plan(
     selected: Targets,
     scope: Scope,
     list_unmanaged: bool = False,
-) -> tuple[Plan, dict[tuple[str, str], LiveNumber]]:
+) -> tuple[Plan, dict[tuple[str, str], LiveNumber], dict[str, list[PendingJob]]]:
+    """Read the accounts, the jobs list beside them (``pending.beside``), and plan."""
     with gc_paused():
-        current = await fetch_current(providers)
+        current, jobs = await pending.beside(providers, lambda: fetch_current(providers))
+        current = await pending.fresh_listing(providers, current, jobs.stale)
         if selected:
             managed = {}
             read = {name: len(live) for name, live in current.items()}
@@ -361,7 +364,7 @@ async def _read_and_plan(
             for n in live
             if (name, n.id) in wanted
         }
-    return plan, observed
+    return plan, observed, jobs.live
 
 
 def missing_issues(state: DesiredState, missing: Iterable[tuple[str, str]]) -> list[ConfigIssue]:
@@ -480,11 +483,11 @@ async def saved_plan(
     wiring = wiring or Wiring()
     async with wiring.open(state, names) as providers:
         settled = await journal_.settle(journal, providers) if journal is not None else []
-        jobs = await pending.live_jobs(providers)
         with wiring.reading(providers):
-            live = await reread(plan, providers)
+            live, jobs = await pending.beside(providers, lambda: reread(plan, providers))
+            live = await pending.fresh_numbers(providers, live, _planned_ids(plan), jobs.stale)
         moved = planfile.compare(saved, state, live)
-        held = pending.look(plan, jobs, live)
+        held = pending.look(plan, jobs.live, live)
         plan = _rails_again(pending.hold(plan, held), state, providers, overrides)
         yield SavedRun(saved, state, providers, plan, moved, overrides, held, settled, left_out)
 
@@ -493,9 +496,14 @@ async def reread(
     plan: Plan, providers: Mapping[str, Provider]
 ) -> dict[tuple[str, str], LiveNumber]:
     """The plan's numbers, re-read per account (providers choose per-id reads or listings)."""
-    ids: dict[str, list[str]] = {}
-    for change in plan.changes:
-        ids.setdefault(change.account, []).append(change.id)
+    ids = _planned_ids(plan)
     names = sorted(ids)
     lists = await asyncio.gather(*(providers[n].fetch(ids[n]) for n in names))
     return {(name, n.id): n for name, live in zip(names, lists, strict=True) for n in live}
+
+
+def _planned_ids(plan: Plan) -> dict[str, list[str]]:
+    ids: dict[str, list[str]] = {}
+    for change in plan.changes:
+        ids.setdefault(change.account, []).append(change.id)
+    return ids

@@ -186,6 +186,13 @@ class Provider(ABC):
         """The account's unfinished jobs (touching ``ids`` when given; see ``pending.py``)."""
         return []
 
+    async def ended_jobs(self, started: float) -> list[PendingJob] | None:
+        """The account's jobs that ended since ``started`` (``clock.now()`` taken before the
+        read's first request), asked beside the read (``pending.beside``): their numbers may be
+        stale in it. None: the carrier's answer cannot tell (the whole read is re-done).
+        Carriers without jobs: nothing can end."""
+        return []
+
     async def find_job(
         self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None
     ) -> PendingJob | None:

@@ -32,8 +32,9 @@ when, which jobs another call claimed) is the caller's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ...errors import ProviderError
@@ -221,6 +222,56 @@ def parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))  # 3.11 reads the trailing "Z"
     except ValueError:
         return None
+
+
+CLOCK_MARGIN_S = 2.0
+"""How far the clock stamping ``updated_at`` may be behind the one writing ``Date``."""
+JOB_HORIZON_S = 86_400.0
+"""The longest a job is assumed to stay live (none is documented; v1 bulk requests expired
+after 15 minutes unprocessed)."""
+ENDED_PAGES = 40
+"""A bound on the pages of the jobs list read for ``ended_since`` (then: cannot tell)."""
+
+Answer = tuple[dict[str, Any], list[str], float]
+"""A jobs-list page: (body, its ``Date`` header values, our clock when it arrived)."""
+
+
+def carrier_time(dates: list[str]) -> float | None:
+    """The ``Date`` header values of an answer → Unix time (the earliest; a proxy may add its
+    own), or None when there is none or one does not parse."""
+    times = []
+    for value in dates:
+        try:
+            times.append(parsedate_to_datetime(value).timestamp())
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(times) if times else None
+
+
+async def ended_since(
+    get: Callable[[dict[str, Any]], Awaitable[Answer]], kind: str, started: float, size: int
+) -> list[dict[str, Any]] | None:
+    """Jobs of type ``kind`` that ended since our clock read ``started`` (see the module
+    docstring); None when the answers cannot tell (no ``Date``, too many pages)."""
+    since: float | None = None
+    ended: list[dict[str, Any]] = []
+    for page in range(1, ENDED_PAGES + 1):
+        body, dates, arrived = await get(job_query(page, size, kind))
+        if since is None:
+            now = carrier_time(dates)
+            if now is None:
+                return None
+            since = now - max(0.0, arrived - started) - CLOCK_MARGIN_S
+        jobs = [j for j in body.get("data") or [] if isinstance(j, dict)]
+        for job in jobs:
+            done = parse_time(job.get("updated_at"))
+            if job.get("status") in DONE and (done is None or done.timestamp() >= since):
+                ended.append(job)  # no readable updated_at: taken, to be safe
+        created = [parse_time(j.get("created_at")) for j in jobs]
+        old = since - JOB_HORIZON_S
+        if len(jobs) < size or any(c is not None and c.timestamp() < old for c in created):
+            return ended
+    return None
 
 
 def live_job_query(page: int, size: int, kind: str = UPDATE_JOB) -> dict[str, Any]:

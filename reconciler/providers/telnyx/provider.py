@@ -79,6 +79,7 @@ from .jobs import (
     JOBS,
     UPDATE_JOB,
     describe,
+    ended_since,
     flat_parameters,
     job_ids,
     job_query,
@@ -430,8 +431,9 @@ class TelnyxProvider(HttpProvider):
         emergency; touching ``ids`` when given), every page. Messaging orders cannot be listed
         (the carrier documents no listing): the journal is their only guard."""
         wanted = None if ids is None else set(ids)
-        found: list[PendingJob] = []
-        for kind in JOB_TYPES:
+
+        async def live(kind: str) -> list[PendingJob]:
+            found: list[PendingJob] = []
             for page in range(1, LIVE_JOB_PAGES + 1):  # at most 20 live: one page in practice
                 body = await self._get(JOBS, live_job_query(page, PAGE_SIZE, kind))
                 for job in body.get("data") or []:
@@ -441,7 +443,29 @@ class TelnyxProvider(HttpProvider):
                 info = PageInfo.of(body)
                 if info.ends(page, info):
                     break
-        return found
+            return found
+
+        # Both types at once: one round trip, not two, before (or beside) the read.
+        return [j for kind in await asyncio.gather(*map(live, JOB_TYPES)) for j in kind]
+
+    async def ended_jobs(self, started: float) -> list[PendingJob] | None:
+        """Update and emergency jobs that ended since ``started`` (``jobs.ended_since``)."""
+
+        async def get(params: dict[str, Any]) -> tuple[dict[str, Any], list[str], float]:
+            response = await self.http.request("GET", JOBS, params=params)
+            body = self._decode("GET", JOBS, response)
+            return body, response.headers.get_list("date"), self.clock.now()
+
+        found = await asyncio.gather(
+            *(ended_since(get, kind, started, PAGE_SIZE) for kind in JOB_TYPES)
+        )
+        if any(jobs is None for jobs in found):
+            return None
+        return [
+            _pending(job, job_ids(job), kind)
+            for kind, jobs in zip(JOB_TYPES, found, strict=True)
+            for job in jobs or ()
+        ]
 
     async def find_job(
         self, ids: Sequence[str], patch: dict[str, Any], job_id: str | None

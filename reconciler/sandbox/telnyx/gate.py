@@ -4,7 +4,8 @@ In order: due jobs, messaging orders and emergency statuses advance (``advance``
 checked (``DEFAULT_KEY`` or one in knob ``telnyx.keys``; else 401), the request is counted against
 its key's fixed rate window (knob ``telnyx.rate_limit`` requests per ``telnyx.rate_window_s``
 seconds; 0 = no limit; the ``x-ratelimit-*`` headers go on every authenticated response, over the
-limit is a 429), and knob ``telnyx.fail_next`` may inject a failure, before the route runs or
+limit is a 429; ``Date`` on every authenticated response, on the simulated clock that stamps the
+jobs' ``updated_at``), and knob ``telnyx.fail_next`` may inject a failure, before the route runs or
 (``processed``) instead of its response; on writes, knob ``telnyx.write_faults`` may draw one (a
 timeout after commit is a ``processed`` 504). Every request is logged when knob ``request_log`` is
 on."""
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from email.utils import formatdate
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +27,7 @@ from ..store import SandboxStore
 from . import knobs
 from .account import DEFAULT_KEY
 from .errors import AUTH_FAILED, fault_response
+from .number import SIM_EPOCH
 
 WRITES = ("POST", "PATCH")
 """Methods knob ``telnyx.write_faults`` applies to."""
@@ -64,6 +67,7 @@ class Gate:
             await json_response(401, {"errors": [AUTH_FAILED]})(scope, receive, send)
             return
         headers, limited = self.rate(key)
+        headers["date"] = http_date(SIM_EPOCH + self.store.clock.now())  # the carrier's clock
         if limited:
             await fault_response(429, headers)(scope, receive, send)
             return
@@ -116,3 +120,8 @@ class Gate:
             "x-ratelimit-reset": str(max(1, math.ceil(left))),
         }
         return headers, count > limit
+
+
+def http_date(epoch: float) -> str:
+    """An HTTP ``Date`` (IMF-fixdate, whole seconds) for Unix time ``epoch``."""
+    return formatdate(epoch, usegmt=True)
