@@ -49,7 +49,9 @@ class ProviderConfig(BaseModel):
     account may go without ``api_key`` (it then uses the simulator's documented key).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: the validator is built on first use (the base class and PollingConfig are
+    # never validated directly: an account validates with its carrier's subclass).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     type: StrictStr
     api_key: SecretStr | None = None

@@ -9,6 +9,7 @@ answers only for the plain shape and leaves the rest (and every error message) t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import phonenumbers
@@ -136,6 +137,11 @@ def _pattern_for(desc: Any, size: int) -> str | None:
     return desc.national_number_pattern or None
 
 
+_Step = tuple[re.Pattern[str] | None, _Region | None, _Region | None]
+"""One region of a calling code's walk: (leading digits, the metadata the walk tests, the
+region's own verdict)."""
+
+
 class _Code:
     """``is_valid_number`` for the numbers of one country calling code.
 
@@ -143,40 +149,29 @@ class _Code:
     list whose ``leading_digits`` match the start of the number, or (without ``leading_digits``)
     for which the number is valid. The number is then valid for that region when the region's
     calling code is this one (``is_valid_number_for_region``) and the region's patterns match.
+    The walk is built as far as a number needs it: a region's metadata (one module of
+    ``phonenumbers.data`` each, 25 of them behind +1) is loaded when the walk first reaches it.
     """
 
     def __init__(self, code: int) -> None:
         meta = phonenumbers.PhoneMetadata
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+        self.code = code
+        self.regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
         main = meta.metadata_for_region_or_calling_code(
             code, phonenumbers.region_code_for_country_code(code)
         )
         pattern = main.national_prefix_for_parsing if main is not None else None
         self.prefix = re.compile(pattern) if pattern else None
-        self.single = len(regions) == 1
-        # Per region: (leading digits, the metadata the walk tests, the region's own verdict).
-        self.walk: list[tuple[re.Pattern[str] | None, _Region | None, _Region | None]] = []
-        for region in regions:
-            listed = meta.metadata_for_region(region.upper(), None)
-            if listed is None and not self.single:
-                continue  # the walk skips a region without metadata
-            own = meta.metadata_for_region_or_calling_code(code, region.upper())
-            ok = own is not None and (
-                region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
-                or (listed is not None and listed.country_code == code)
-            )
-            verdict = _Region(own) if ok else None
-            tested = None if listed is None else verdict if listed is own else _Region(listed)
-            leading = None
-            if listed is not None and listed.leading_digits is not None:
-                leading = re.compile(listed.leading_digits)
-            self.walk.append((leading, tested, verdict))
+        self.single = len(self.regions) == 1
+        self.walk: list[_Step] = []
+        self._built = 0  # regions of ``self.regions`` looked at so far
 
     def valid(self, nsn: str) -> bool:
         if self.single:
-            verdict = self.walk[0][2] if self.walk else None
+            first = next(self._steps(), None)
+            verdict = first[2] if first is not None else None
             return verdict is not None and verdict.valid(nsn)
-        for leading, tested, verdict in self.walk:
+        for leading, tested, verdict in self._steps():
             if leading is not None:
                 if leading.match(nsn):
                     return verdict is not None and verdict.valid(nsn)
@@ -184,3 +179,34 @@ class _Code:
                 # The same metadata (the usual case) has just said yes.
                 return verdict is not None and (verdict is tested or verdict.valid(nsn))
         return False
+
+    def _steps(self) -> Iterator[_Step]:
+        """The walk in region order, each region's step built the first time it is reached."""
+        i = 0
+        while True:
+            while i == len(self.walk):
+                if self._built == len(self.regions):
+                    return
+                step = self._step(self.regions[self._built])
+                self._built += 1
+                if step is not None:
+                    self.walk.append(step)
+            yield self.walk[i]
+            i += 1
+
+    def _step(self, region: str) -> _Step | None:
+        meta = phonenumbers.PhoneMetadata
+        listed = meta.metadata_for_region(region.upper(), None)
+        if listed is None and not self.single:
+            return None  # the walk skips a region without metadata
+        own = meta.metadata_for_region_or_calling_code(self.code, region.upper())
+        ok = own is not None and (
+            region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+            or (listed is not None and listed.country_code == self.code)
+        )
+        verdict = _Region(own) if ok else None
+        tested = None if listed is None else verdict if listed is own else _Region(listed)
+        leading = None
+        if listed is not None and listed.leading_digits is not None:
+            leading = re.compile(listed.leading_digits)
+        return leading, tested, verdict

@@ -74,7 +74,9 @@ HttpUrlStr = Annotated[StrictStr, AfterValidator(check_url)]
 class StrictSettings(BaseModel):
     """Base for user-facing settings: unknown keys rejected, explicit nulls rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a validator is built on first use; a nested model (Telnyx ``voice``) is
+    # validated inside its parent's and never needs its own (issue 18, startup).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

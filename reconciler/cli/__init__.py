@@ -1,8 +1,10 @@
 """The command line: click wiring only. Config → runner (plan, rails) → render → exit code.
 
 * ``commands``: validate, plan, show, drift, schema; ``apply`` (``ApplyRequest``, ``ApplyOut``);
-  ``export``; ``sandbox`` (the simulators); ``github`` lives in ``reconciler.ci`` and is loaded
-  when it is run (it needs an HTTP client, which ``validate`` never imports).
+  ``export``; ``sandbox`` (the simulators); ``explain``; ``github`` lives in ``reconciler.ci``
+  (it needs an HTTP client, which ``validate`` never imports). Every command but those of
+  ``commands`` is imported when it is run (``LAZY``), not with the CLI: ``--help`` lists it
+  from ``LAZY_HELP`` (issue 18: a command imports only what it uses).
 * ``options``: the options, defined once; ``errors``: the one error handler and the exit codes
   (listed there, and in the README); ``running``: asyncio and SIGTERM.
 
@@ -23,12 +25,9 @@ from typing import Any
 import click
 
 from .. import __version__
-from .apply import ApplyRequest, apply
 from .commands import drift, plan, schema, show, validate
 from .errors import EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_TERMINATED, handle_errors
-from .export import export_cmd
 from .running import Terminate
-from .sandbox import sandbox
 
 _Terminate = Terminate  # the name tests and older callers use
 
@@ -40,13 +39,25 @@ LOG_LEVELS = {
     "error": logging.ERROR,
 }
 
-LAZY = {"github": "reconciler.ci.command:github"}
-"""Commands loaded when run or listed, not when the CLI is imported: name → ``module:attr``."""
-LAZY_HELP = {
-    "github": "The GitHub side of the review loop (used by action.yml; token from GITHUB_TOKEN)."
+LAZY = {
+    "apply": "reconciler.cli.apply:apply",
+    "explain": "reconciler.cli.explain:explain",  # issue 17: one number, explained
+    "export": "reconciler.cli.export:export_cmd",
+    "github": "reconciler.ci.command:github",
+    "sandbox": "reconciler.cli.sandbox:sandbox",
 }
-"""The help line ``--help`` shows for a lazy command without importing it (``github`` needs an
-HTTP client); tests/test_startup.py checks it is the command's own."""
+"""Commands loaded when run, not when the CLI is imported: name → ``module:attr``."""
+LAZY_HELP = {
+    "apply": "Apply a saved plan file exactly, or plan a config, confirm and apply; then verify.",
+    "export": "Write YAML describing live accounts (profiles, prefixes), which plan reads back "
+    "unchanged.",
+    "github": "The GitHub side of the review loop (used by action.yml; token from GITHUB_TOKEN).",
+    "sandbox": "The embedded carrier simulators ('sandbox serve' lists each one's base URL and "
+    "key).",
+}
+"""The first paragraph of a lazy command's help, which ``--help`` shows without importing it;
+tests/test_startup.py checks it is the command's own. A lazy command not listed here is
+imported to be listed."""
 
 
 def _log_level(verbose: int, env: str | None) -> tuple[int, str | None]:
@@ -126,10 +137,16 @@ def main(verbose: int) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-for _command in (validate, plan, show, apply, drift, schema, sandbox):
+for _command in (validate, plan, show, drift, schema):
     main.add_command(_command)
-main.add_command(export_cmd, "export")
-LAZY["explain"] = "reconciler.cli.explain:explain"  # issue 17: one number, explained
+
+
+def __getattr__(name: str) -> Any:
+    """``ApplyRequest``: from ``apply``, imported on first use like the command."""
+    if name == "ApplyRequest":
+        return importlib.import_module(".apply", __name__).ApplyRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EXIT_CHANGES",

@@ -60,6 +60,8 @@ def validate(path: Path) -> None:
 def not_a_plan_file(path: Path) -> None:
     """``plan``/``validate``/``drift`` given a saved plan: one clear message, not the loader's
     "unknown key" for each of its keys."""
+    if not path.is_file():
+        return  # a config directory (or nothing): not a plan file, and no need to load planfile
     from .. import planfile
 
     if planfile.looks_like_plan_file(path):
@@ -156,7 +158,7 @@ def plan(
 
     Rails the plan trips are shown as warnings: apply will refuse them without --force.
     --account limits the run (and a saved plan) to those accounts; the others are not read."""
-    from .. import planfile, runner
+    from .. import runner
 
     not_a_plan_file(path)
 
@@ -169,6 +171,8 @@ def plan(
             wiring=wiring(sandbox_db),
         ) as made:
             if out is not None:
+                from .. import planfile  # only to save the plan (-o)
+
                 planfile.write(
                     planfile.build(made.plan, made.state, made.observed, config_path=path), out
                 )
