@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from typing import Any
 
 import pytest
@@ -19,11 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import carriers, render
+from reconciler.carriers import MASK
 from reconciler.config import ProviderConfig
 from reconciler.desired import Account, DesiredState, Rule
 from reconciler.models import LiveNumber
 from reconciler.plan import Plan
 from reconciler.planner import Outcomes, make_plan, plan_account
+from reconciler.render.common import CausesOf, account_views
 
 ACCOUNT = "acct"
 
@@ -115,6 +118,27 @@ def plan_of(state: DesiredState, numbers: list[LiveNumber]) -> Plan:
     return make_plan(state, {ACCOUNT: numbers})
 
 
+def causes(plan: Plan) -> dict[tuple[str, str, str, str], list[str]]:
+    """The grouping by cause that ``account_views`` made: (account, field, old, new) → numbers."""
+    return {
+        (c.account, c.field, json.dumps(c.old), json.dumps(c.new)): c.e164s
+        for view in account_views(plan)
+        for c in view.causes
+    }
+
+
+def reference_causes(plan: Plan) -> dict[tuple[str, str, str, str], list[str]]:
+    """The same grouping written out, field change by field change (secrets masked)."""
+    out: dict[tuple[str, str, str, str], list[str]] = {}
+    for change in plan.changes:
+        hidden = carriers.get(plan.accounts[0].carrier).secret_fields
+        for f in change.changes:
+            old, new = (MASK, MASK) if f.field in hidden else (f.old, f.new)
+            key = (change.account, f.field, json.dumps(old), json.dumps(new))
+            out.setdefault(key, []).append(change.e164)
+    return out
+
+
 @pytest.mark.parametrize("carrier", sorted(DOMAINS))
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
@@ -126,6 +150,7 @@ def test_shared_and_unshared_settings_plan_and_render_alike(
     alone = plan_of(state, unshared(numbers))
     assert shared.to_dict() == alone.to_dict()
     assert outputs(shared) == outputs(alone)
+    assert causes(shared) == reference_causes(shared)
 
 
 @pytest.mark.parametrize("carrier", sorted(DOMAINS))
@@ -215,3 +240,21 @@ def test_resolver_agrees_with_the_precedence_rule(
     resolver.MAX_HEADS = max_heads
     for e164 in [*numbers, *exact, *prefixes]:
         assert resolver.desired(e164) == reference_desired(rules, e164), e164
+
+
+@pytest.mark.parametrize("carrier", sorted(DOMAINS))
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), sizes=st.sampled_from([(1, 1), (1, 2), (2, 1), (4, 3)]))
+def test_grouping_by_cause_renders_alike_whatever_the_memo_does(
+    carrier: str, data: st.DataObject, sizes: tuple[int, int]
+) -> None:
+    """``CausesOf`` memoising, stopping after its trial, or emptied every few tuples: the same
+    text, Markdown and JSON."""
+    state, numbers = data.draw(cases(carrier))
+    plan = plan_of(state, numbers)
+    usual = outputs(plan)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(CausesOf, "TRIAL", sizes[0])
+        m.setattr(CausesOf, "MAX_TUPLES", sizes[1])
+        assert outputs(plan) == usual
+        assert causes(plan) == reference_causes(plan)

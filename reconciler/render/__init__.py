@@ -25,6 +25,7 @@ import os
 from typing import Any, TextIO
 
 from ..applier import ApplyReport
+from ..gcpause import without_gc
 from ..plan import Plan
 from . import apply as apply_outcome
 from .apply import ApplyOutcome, apply_text
@@ -49,6 +50,7 @@ from .text import plan_text
 FORMATS = ("text", "json", "markdown")
 
 
+@without_gc  # grouping a big plan allocates much and frees nothing cyclic
 def write_plan(
     plan: Plan,
     out: TextIO,
@@ -72,6 +74,7 @@ def write_plan(
     out.write(body)
 
 
+@without_gc  # grouping a big plan allocates much and frees nothing cyclic
 def write_drift(
     plan: Plan,
     out: TextIO,
@@ -94,6 +97,7 @@ def write_drift(
     out.write(body)
 
 
+@without_gc  # grouping a big plan allocates much and frees nothing cyclic
 def write_apply(
     report: ApplyReport | ApplyOutcome,
     plan: Plan,

@@ -18,7 +18,15 @@ import orjson
 
 from .. import carriers
 from ..carriers import MASK
-from ..plan import AccountSummary, BulkCall, NumberChange, Plan, PlanWarning, WarningKind
+from ..plan import (
+    AccountSummary,
+    BulkCall,
+    FieldChange,
+    NumberChange,
+    Plan,
+    PlanWarning,
+    WarningKind,
+)
 from ..wording import plural
 
 EXAMPLES = 3
@@ -235,13 +243,16 @@ class AccountView:
 
 
 def account_views(plan: Plan) -> list[AccountView]:
-    """Per account, in plan order: its changes, causes (most numbers first) and call groups."""
+    """Per account, in plan order: its changes, causes (most numbers first) and call groups.
+
+    Numbers alike share one tuple of field changes (``planner.Outcomes``), so the causes of a
+    tuple are looked up once (``CausesOf``) and each number is appended to them.
+    """
     views = {a.account: AccountView(a) for a in plan.accounts}
     secret = secret_fields(plan)
-    index: dict[tuple[Any, ...], Cause] = {}
     account: str | None = None
     view: AccountView | None = None
-    hidden: frozenset[str] = frozenset()
+    causes_of: CausesOf | None = None
     for change in plan.changes:
         if change.account != account:  # changes come in runs per account
             account = change.account
@@ -249,26 +260,11 @@ def account_views(plan: Plan) -> list[AccountView]:
             if view is None:  # a change of an account without a summary: still shown
                 bare = AccountSummary(account, "", 0, 0, 0, 0, 0, 0, 0, 0, "")
                 view = views[account] = AccountView(bare)
-            index = view.index
-            hidden = secret.get(account, frozenset())
-        assert view is not None
+            causes_of = CausesOf(view, secret.get(account, frozenset()))
+        assert view is not None and causes_of is not None
         view.changes.append(change)
         e164 = change.e164
-        for f in change.changes:
-            # The hot loop. Scalars key themselves (a field holds one type, so True and 1 never
-            # meet); lists and dicts key as sorted JSON bytes; secrets key as the mask.
-            old, new = f.old, f.new
-            if f.field in hidden:
-                old = new = MASK
-                key = (f.field, old, new)
-            elif old.__class__ in _NESTED or new.__class__ in _NESTED:
-                key = (f.field, value_key(old), value_key(new))
-            else:
-                key = (f.field, old, new)
-            cause = index.get(key)
-            if cause is None:
-                cause = index[key] = Cause(account, view.summary.carrier, f.field, old, new)
-                view.causes.append(cause)
+        for cause in causes_of(change.changes):
             cause.e164s.append(e164)
     for view in views.values():
         view.causes.sort(key=lambda c: -len(c.e164s))  # stable: ties keep plan order
@@ -278,6 +274,67 @@ def account_views(plan: Plan) -> list[AccountView]:
         if view is not None:
             view.groups.append(group)
     return list(views.values())
+
+
+class CausesOf:
+    """The causes of one account's field changes, found once per tuple of them.
+
+    A memo by object: an entry holds its tuple, so no ``id`` is reused while it is there. It
+    pays only when tuples are shared: when the first ``TRIAL`` tuples are met fewer than
+    ``TRIAL`` more times (a number per tuple: thousands of profiles, or a saved plan read back),
+    it stops; it is emptied at ``MAX_TUPLES`` entries (bounded memory)."""
+
+    TRIAL = 1 << 10
+    MAX_TUPLES = 1 << 16
+
+    def __init__(self, view: AccountView, hidden: frozenset[str]) -> None:
+        self.view, self.hidden = view, hidden
+        self._known: dict[int, list[Cause]] = {}
+        self._held: list[tuple[FieldChange, ...]] = []  # the tuples whose id is a key
+        self._hits = 0
+        self._memo = True
+
+    def __call__(self, changes: tuple[FieldChange, ...]) -> list[Cause]:
+        known = self._known.get(id(changes))
+        if known is not None:
+            self._hits += 1
+            return known
+        causes = [self.cause(f) for f in changes]
+        if not self._memo:
+            return causes
+        held = self._held
+        if len(held) == self.TRIAL and self._hits < self.TRIAL:
+            self._memo = False  # tuples are not shared: memoising costs more than it saves
+            self._known.clear()
+            held.clear()
+            return causes
+        if len(held) >= self.MAX_TUPLES:
+            self._known.clear()
+            held.clear()
+        self._known[id(changes)] = causes
+        held.append(changes)
+        return causes
+
+    def cause(self, f: FieldChange) -> Cause:
+        """The cause ``f`` belongs to, opened in the view when it is the first of its kind."""
+        # Scalars key themselves (a field holds one type, so True and 1 never meet); lists and
+        # dicts key as sorted JSON bytes; secrets key as the mask.
+        view = self.view
+        old, new = f.old, f.new
+        if f.field in self.hidden:
+            old = new = MASK
+            key = (f.field, old, new)
+        elif old.__class__ in _NESTED or new.__class__ in _NESTED:
+            key = (f.field, value_key(old), value_key(new))
+        else:
+            key = (f.field, old, new)
+        cause = view.index.get(key)
+        if cause is None:
+            cause = view.index[key] = Cause(
+                view.summary.account, view.summary.carrier, f.field, old, new
+            )
+            view.causes.append(cause)
+        return cause
 
 
 _NESTED = frozenset({list, dict})
