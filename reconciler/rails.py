@@ -30,7 +30,6 @@ from .config import ProviderConfig
 from .desired import DesiredState
 from .errors import RailError
 from .plan import Plan, PlanWarning, WarningKind
-from .source import Source
 from .wording import plural
 
 MIN_MANAGED = 10
@@ -87,11 +86,17 @@ def check(
     changed: dict[str, int] = {}
     routing: dict[str, int] = {}
     carrier_of = {a.account: carriers.get(a.carrier) for a in plan.accounts}
+    routes: dict[tuple[str, str], bool] = {}  # (account, field) → a routing field there
     for change in plan.changes:
-        changed[change.account] = changed.get(change.account, 0) + 1
-        desc = carrier_of[change.account]
-        if any(desc.is_routing(f.field) for f in change.changes):
-            routing[change.account] = routing.get(change.account, 0) + 1
+        account = change.account
+        changed[account] = changed.get(account, 0) + 1
+        for f in change.changes:
+            route = routes.get((account, f.field))
+            if route is None:
+                route = routes[account, f.field] = carrier_of[account].is_routing(f.field)
+            if route:
+                routing[account] = routing.get(account, 0) + 1
+                break
     managed = managed_counts(plan)
     out: list[PlanWarning] = []
     for summary in plan.accounts:
@@ -155,9 +160,7 @@ def enforce(plan: Plan, *, force: bool = False) -> None:
 def config_warnings(state: DesiredState) -> list[PlanWarning]:
     """Offline: declared accounts without selectors, empty files, empty ``numbers:`` lists."""
     out: list[PlanWarning] = []
-    with_entries = {
-        Source.parse(src).file for rules in state.rules.values() for r in rules for src in r.sources
-    }
+    with_entries = any(r.sources for rules in state.rules.values() for r in rules)
     # -- D (loader split): the loader records empty files and empty numbers: lists
     empty, no_entries = set(state.empty_files), set(state.empty_numbers)
     for file in state.files:
