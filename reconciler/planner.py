@@ -327,33 +327,52 @@ def split_operations(changed: Sequence[Changed], carrier: carriers.Carrier) -> l
     """Per operation of ``carrier`` (primary first), each changed number's share: R(n) and D(n)
     restricted to the operation's fields (plus its ``always_sent`` fields from D), for the
     numbers whose R touches it. Restricted D objects are shared per D (``reconciler.intern``:
-    one D per content), so packing groups them as it groups D."""
+    one D per content), so packing groups them as it groups D. The split is made once per pair
+    of R and D objects (numbers alike share them: ``Outcomes``), bounded like ``Outcomes``."""
     ops = carrier.ops
     index = {op.name: i for i, op in enumerate(ops)}
     of = {p: index[carrier.operation_of(p).name] for p in carrier.field_paths}
-    cache: dict[int, tuple[Settings, list[Settings]]] = {}
-    out: list[list[Changed]] = [[] for _ in ops]
-    for n in changed:
-        entry = cache.get(id(n.desired))
+    restricted: dict[int, tuple[Settings, list[Settings]]] = {}
+
+    def shares_of(desired: Settings) -> list[Settings]:
+        entry = restricted.get(id(desired))
         if entry is None:
             shares: list[Settings] = [{} for _ in ops]
-            for k, v in n.desired.items():
+            for k, v in desired.items():
                 shares[of.get(k, 0)][k] = v
-            entry = cache[id(n.desired)] = (n.desired, shares)
-        shares = entry[1]
-        required: list[dict[str, Any]] = [{} for _ in ops]
-        for k, v in n.required.items():
-            required[of.get(k, 0)][k] = v
-        for i, r in enumerate(required):
+            entry = restricted[id(desired)] = (desired, shares)
+        return entry[1]
+
+    def split(
+        required: dict[str, Any], desired: Settings
+    ) -> list[tuple[int, dict[str, Any] | None, Settings]]:
+        """(operation index, R's share, D's share) of every operation R touches; R's share None
+        for the usual case: the primary operation's share is R itself, the number goes as is."""
+        shares = shares_of(desired)
+        parts: list[dict[str, Any]] = [{} for _ in ops]
+        for k, v in required.items():
+            parts[of.get(k, 0)][k] = v
+        out: list[tuple[int, dict[str, Any] | None, Settings]] = []
+        for i, r in enumerate(parts):
             if not r:
                 continue
             for k in ops[i].always_sent:
                 if k in shares[i] and k not in r:
                     r[k] = shares[i][k]
-            if i == 0 and len(r) == len(n.required):
-                out[0].append(n)  # the usual case: the primary operation only
-                continue
-            out[i].append(Changed(n.id, n.e164, r, shares[i], n.current))
+            out.append((i, None if i == 0 and len(r) == len(required) else r, shares[i]))
+        return out
+
+    known: dict[tuple[int, int], tuple[dict[str, Any], Settings, list[Any]]] = {}
+    out: list[list[Changed]] = [[] for _ in ops]
+    for n in changed:
+        entry = known.get((id(n.required), id(n.desired)))
+        if entry is None:
+            if len(known) >= Outcomes.MAX_PAIRS:
+                known.clear()
+            parts = split(n.required, n.desired)
+            entry = known[id(n.required), id(n.desired)] = (n.required, n.desired, parts)
+        for i, r, share in entry[2]:
+            out[i].append(n if r is None else Changed(n.id, n.e164, r, share, n.current))
     return out
 
 
