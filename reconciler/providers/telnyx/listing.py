@@ -29,6 +29,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from ...errors import ProviderError
@@ -93,6 +94,7 @@ def _in_model_order(numbers: tuple[Any, ...], voice: tuple[Any, ...]) -> tuple[A
 
 SETTING_PATHS: tuple[str, ...] = _in_model_order(NUMBER_PATHS, VOICE_PATHS)
 _EMPTY: dict[str, Any] = {}
+_by_e164 = attrgetter("e164")
 
 
 def number_values(item: dict[str, Any]) -> tuple[Any, ...]:
@@ -144,58 +146,153 @@ def voice_values(item: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-class Join:
-    """Both listings, decoded page by page as they arrive, one entry per id, joined on id at the
-    end.
+_NUMBER_IDENT = itemgetter("id", "phone_number", "status", "tags")
+_NUMBER_RAW = itemgetter(*(p.removeprefix("voice.") for p in NUMBER_PATHS[1:]), "emergency_status")
+"""A ``GET /phone_numbers`` item's raw settings but tags, in one C call (``KeyError`` when one
+is absent): with the tags, the key of the row ``number_values`` makes of them."""
+MAX_MEMO = 1 << 16
+"""Raw-value memos are emptied at this many entries (a read that shares nothing)."""
 
-    Memory is what bounds a big read, so each page keeps only values, and equal values are held
-    once: a row of settings (a listing item's values) and a status are shared by value within
-    the read (accounts are configured by the hundred, not number by number), and numbers with
-    equal settings share one settings dict. Nothing else of a page outlives it, so the pages'
-    memory is reused by the next ones instead of being held by a few survivors each.
+
+class Join:
+    """Both listings, decoded page by page as they arrive, one entry per id, joined on id as
+    soon as both halves of a number are read.
+
+    Memory is what bounds a big read, so a number is held once, as its final ``LiveNumber``,
+    from the moment its second half arrives: ``numbers`` maps each id (in the order the
+    numbers listing first showed it) to that ``LiveNumber``, or to its numbers half while the
+    voice half is not read yet; ``voice`` holds voice halves whose numbers half is not read
+    yet. The two listings are read side by side, so the halves waiting are a few pages' worth.
+    Equal values are held once: a row of settings (a listing item's values) and a status are
+    shared by value within the read (accounts are configured by the hundred, not number by
+    number), and numbers with equal rows share one settings dict. Nothing else of a page
+    outlives it.
+
+    Decoding ``GET /phone_numbers`` has a fast path: an item with every field present whose
+    raw values were seen before in this read takes the row made from them then
+    (``number_values`` is a pure function of them); any other item is decoded in full.
     """
 
     def __init__(self) -> None:
-        self.numbers: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
+        self.numbers: dict[str, LiveNumber | tuple[str, str, bool, tuple[Any, ...]]] = {}
         self.voice: dict[str, tuple[Any, ...]] = {}
         self.repeats = 0
         """Items seen twice (a listing shifted under the read: a number was bought)."""
         self._same: dict[Any, Any] = {}  # value → the one instance this read keeps
+        self._rows: dict[Any, tuple[Any, ...]] = {}  # raw values → their shared row
+        self._statuses: dict[Any, tuple[str, bool]] = {}  # raw status → (status, patchable)
+        # (id(row), id(voice)) → (settings, row, voice): the rows are kept in the entry so that
+        # no id is reused by another object while the read runs (an unshared row may be freed).
+        self._pairs: dict[tuple[int, int], tuple[dict[str, Any], Any, Any]] = {}
+        self._halves: dict[int, tuple[Any, Any]] = {}  # id(settings) → (row, voice)
 
     @without_gc
     def numbers_page(self, body: dict[str, Any]) -> int:
         """Decode a ``GET /phone_numbers`` page → how many ids it added (``Unusable`` when an
         item cannot be read)."""
         data = _data(body)
-        before = len(self.numbers)
-        same = self._shared
-        try:
-            self.numbers.update(
-                (
-                    item["id"],
-                    (item["phone_number"], same(item.get("status")), same(number_values(item))),
-                )
-                for item in data
-            )
-        except (KeyError, TypeError, AttributeError):
-            raise Unusable(_culprit(data, number_values, "phone_number")) from None
-        added = len(self.numbers) - before
+        numbers, waiting, rows, statuses = self.numbers, self.voice, self._rows, self._statuses
+        ident, raw, joined = _NUMBER_IDENT, _NUMBER_RAW, self._joined
+        added = 0
+        for item in data:
+            try:
+                id_, e164, status, tags = ident(item)
+                row = rows[raw(item), tuple(tags)]
+                status, patchable = statuses[status]
+            except (KeyError, TypeError):  # a field absent, a value unhashable, or new
+                id_, e164, status, patchable, row = self._number(item, data)
+            if type(id_) is not str or type(e164) is not str or not _is_e164(e164):
+                raise Unusable(f"the item with id {_shown(id_)} has phone_number {_shown(e164)}")
+            entry = numbers.get(id_)
+            if entry is None:
+                added += 1
+                voice = waiting.pop(id_, None)
+                if voice is None:
+                    numbers[id_] = (e164, status, patchable, row)
+                else:
+                    numbers[id_] = joined(id_, e164, status, patchable, row, voice)
+            elif type(entry) is tuple:  # seen again, still waiting for its voice half
+                numbers[id_] = (e164, status, patchable, row)
+            else:  # seen again once joined: its voice half stays
+                voice = self._halves[id(entry.settings)][1]
+                numbers[id_] = joined(id_, e164, status, patchable, row, voice)
         self.repeats += len(data) - added
         return added
+
+    def _number(self, item: Any, data: Any) -> tuple[Any, Any, str, bool, tuple[Any, ...]]:
+        """One ``GET /phone_numbers`` item decoded in full (and its raw values remembered)."""
+        try:
+            id_, e164, status = item["id"], item["phone_number"], item.get("status")
+            row = self._shared(number_values(item))
+        except (KeyError, TypeError, AttributeError):
+            raise Unusable(_culprit(data, number_values, "phone_number")) from None
+        shown = status if type(status) is str else ""
+        try:
+            _remember(self._statuses, status, (shown, shown == "active"))
+            _remember(self._rows, (_NUMBER_RAW(item), tuple(item["tags"])), row)
+        except (KeyError, TypeError):
+            pass  # not remembered: the next item alike is decoded in full too
+        return id_, e164, shown, shown == "active", row
 
     @without_gc
     def voice_page(self, body: dict[str, Any]) -> int:
         """Decode a ``GET /phone_numbers/voice`` page → how many ids it added."""
         data = _data(body)
-        before = len(self.voice)
-        same = self._shared
-        try:
-            self.voice.update((item["id"], same(voice_values(item))) for item in data)
-        except (KeyError, TypeError, AttributeError):
-            raise Unusable(_culprit(data, voice_values, None)) from None
-        added = len(self.voice) - before
+        numbers, waiting, pairs, same = self.numbers, self.voice, self._pairs, self._same
+        added = 0
+        for item in data:
+            try:
+                id_ = item["id"]
+                voice = same.setdefault(row := voice_values(item), row)
+                entry = numbers.get(id_)
+            except (KeyError, TypeError, AttributeError):  # malformed, or a value unhashable
+                id_, voice, entry = self._voice(item, data)
+            if entry is None:
+                added += id_ not in waiting
+                waiting[id_] = voice
+            elif type(entry) is tuple:  # the usual case: joined as its second half arrives
+                added += 1
+                e164, status, patchable, row = entry
+                pair = pairs.get((id(row), id(voice))) or self._pair(row, voice)
+                numbers[id_] = LiveNumber(id_, e164, status, pair[0], patchable)
+            else:  # seen again once joined: its numbers half stays
+                row = self._halves[id(entry.settings)][0]
+                numbers[id_] = self._joined(
+                    id_, entry.e164, entry.status, entry.patchable, row, voice
+                )
         self.repeats += len(data) - added
         return added
+
+    def _voice(self, item: Any, data: Any) -> tuple[Any, tuple[Any, ...], Any]:
+        """One ``GET /phone_numbers/voice`` item the fast path could not take: its id, its row
+        (kept as it came when unhashable) and its entry in ``numbers``."""
+        try:
+            id_, voice = item["id"], self._shared(voice_values(item))
+            return id_, voice, self.numbers.get(id_)
+        except (KeyError, TypeError, AttributeError):
+            raise Unusable(_culprit(data, voice_values, None)) from None
+
+    def _joined(
+        self,
+        id_: str,
+        e164: str,
+        status: str,
+        patchable: bool,
+        row: tuple[Any, ...],
+        voice: tuple[Any, ...],
+    ) -> LiveNumber:
+        """The number from its two halves; numbers whose rows are the same objects share one
+        settings dict (rows are shared, so identity says equality)."""
+        pair = self._pairs.get((id(row), id(voice))) or self._pair(row, voice)
+        return LiveNumber(id_, e164, status, pair[0], patchable)
+
+    def _pair(
+        self, row: tuple[Any, ...], voice: tuple[Any, ...]
+    ) -> tuple[dict[str, Any], Any, Any]:
+        """The settings of a pair of rows not joined before in this read."""
+        pair = self._pairs[id(row), id(voice)] = (_settings(row, voice), row, voice)
+        self._halves[id(pair[0])] = (row, voice)
+        return pair
 
     def _shared(self, value: T) -> T:
         """The instance of ``value`` this read keeps (``value`` itself when unhashable: a
@@ -207,41 +304,35 @@ class Join:
 
     def orphans(self) -> tuple[list[str], list[str]]:
         """(ids without a voice row, ids with only a voice row), to be read one by one."""
-        numbers, voice = self.numbers, self.voice
-        return [i for i in numbers if i not in voice], [i for i in voice if i not in numbers]
+        return [i for i, e in self.numbers.items() if type(e) is tuple], list(self.voice)
 
     def forget(self, id_: str) -> None:
         """The number is gone (released while the listings were read)."""
         self.numbers.pop(id_, None)
         self.voice.pop(id_, None)
 
-    @without_gc
     def result(self) -> list[LiveNumber]:
         """Sorted by e164. Only numbers read from both listings: half a number is never built
-        (``orphans`` must be settled first; any left are dropped with a warning). Numbers with
-        equal settings share one settings dict (rows are shared, so identity says equality)."""
-        pop = self.voice.pop
-        # By identity: equal rows are one object. The rows are kept in the entry so that no
-        # id is reused by another object while the loop runs (an unshared row may be freed).
-        shared: dict[tuple[int, int], tuple[dict[str, Any], tuple[Any, ...], tuple[Any, ...]]]
-        shared = {}
-        out = []
-        for id_, (e164, status, values) in self.numbers.items():
-            if type(id_) is not str or type(e164) is not str or not _is_e164(e164):
-                raise Unusable(f"the item with id {_shown(id_)} has phone_number {_shown(e164)}")
-            voice = pop(id_, None)
-            if voice is None:
-                log.warning("%s (%s) has no voice settings; left out of this read", e164, id_)
-                continue
-            key = (id(values), id(voice))
-            entry = shared.get(key)
-            if entry is None:
-                entry = shared[key] = (_settings(values, voice), values, voice)
-            status = status if type(status) is str else ""
-            out.append(LiveNumber(id_, e164, status, entry[0], status == "active"))
-        self._same.clear()
+        (``orphans`` must be settled first; any left are dropped with a warning)."""
+        out = [e for e in self.numbers.values() if type(e) is not tuple]
+        if len(out) < len(self.numbers):
+            for id_, entry in self.numbers.items():
+                if type(entry) is tuple:
+                    log.warning(
+                        "%s (%s) has no voice settings; left out of this read", entry[0], id_
+                    )
+        for memo in (self._same, self._rows, self._statuses, self._pairs):
+            memo.clear()
+        self._halves.clear()
         out.sort(key=_by_e164)
         return out
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """``memo[key] = value``, the memo emptied first when full (``TypeError``: unhashable)."""
+    if len(memo) >= MAX_MEMO:
+        memo.clear()
+    memo[key] = value
 
 
 EMERGENCY_STATUS = "emergency_status"
@@ -259,10 +350,6 @@ def _settings(values: tuple[Any, ...], voice: tuple[Any, ...]) -> dict[str, Any]
         settings[EMERGENCY_STATUS] = status
     settings["tags"] = list(settings["tags"])
     return settings
-
-
-def _by_e164(number: LiveNumber) -> str:
-    return number.e164
 
 
 def _data(body: dict[str, Any]) -> Any:

@@ -22,6 +22,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import httpx
@@ -33,7 +34,7 @@ from ...plan import BulkCall
 from ..base import AccountFatal, CallResult, CallStatus, HttpProvider
 from ..http import Counter, parse_retry_after, reset_epoch
 from .bisect import budget_for, is_refusal, isolate, reason
-from .decode import BadData, Interned, live, page_items, paging
+from .decode import BadData, Interned, live, live_all, page_items, paging
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ T = TypeVar("T")
 
 PAGE_SIZE = 100
 """Wavix's documented maximum ``per_page``."""
+_E164 = attrgetter("e164")
 NUMBERS = "/v1/numbers"
 
 
@@ -78,7 +80,7 @@ class WavixProvider(HttpProvider):
             return self._decoded(lambda: live(body, interned), path)
 
         found = await asyncio.gather(*(one(i) for i in sorted(wanted)))
-        return sorted((n for n in found if n is not None), key=lambda n: n.e164)
+        return sorted((n for n in found if n is not None), key=_E164)
 
     async def _fetch_all(self, first: dict[str, Any] | None = None) -> list[LiveNumber]:
         """Every page, ``config.concurrency`` requests in flight, judged in page order.
@@ -151,7 +153,7 @@ class WavixProvider(HttpProvider):
                     break  # shorter than announced: every later page is empty too
                 self._page_read(total)
                 before = len(by_id)
-                for number in self._decoded(partial(_live_all, items, interned), NUMBERS):
+                for number in self._decoded(partial(live_all, items, interned), NUMBERS):
                     by_id[number.id] = number  # a number seen on two pages (it moved) counts once
                 if n > 1 and len(items) >= size and len(by_id) == before:
                     raise CarrierDataError(
@@ -171,7 +173,7 @@ class WavixProvider(HttpProvider):
                     for task in flying:
                         task.cancel()
                 await asyncio.gather(*flying, return_exceptions=True)
-        return sorted(by_id.values(), key=lambda n: n.e164)
+        return sorted(by_id.values(), key=_E164)
 
     async def apply(self, call: BulkCall) -> CallResult:
         """One bulk PATCH (idempotent, so the HTTP policy retries it). Wavix applies all or
@@ -293,10 +295,6 @@ class WavixProvider(HttpProvider):
 
 
 # ---- wire
-
-
-def _live_all(items: list[Any], interned: Interned) -> list[LiveNumber]:
-    return [live(item, interned) for item in items]
 
 
 def _is_id(id_: str) -> bool:
