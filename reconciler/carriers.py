@@ -23,8 +23,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import pkgutil
-import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +37,8 @@ from pydantic import BaseModel
 from .errors import ReconcilerError
 
 if TYPE_CHECKING:
+    import random
+
     from .config import ProviderConfig
     from .seam import Provider
 
@@ -306,6 +306,8 @@ def _entry_points() -> list[tuple[str, str]]:
     found = sorted({(ep.name, ep.value) for ep in entry_points(group=GROUP)})
     builtin = f"{__package__}.providers."
     if not any(value.startswith(builtin) for _, value in found):
+        import pkgutil  # only for a source tree without metadata
+
         here = Path(__file__).parent / "providers"
         declared = {name for name, _ in found}
         found += [
