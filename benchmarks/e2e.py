@@ -82,6 +82,7 @@ class Reconciler:
     """Runs the ``reconciler`` CLI of one checkout as separate processes."""
 
     def __init__(self, src: Path) -> None:
+        compiled(src)
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *_pythonpath()])}
         self.env.pop("RECONCILER_SANDBOX_DB", None)
         # What the console script does (``reconciler`` is this under another name); -P: the
@@ -132,6 +133,14 @@ class Reconciler:
         if "--format" in help_text and "markdown" in help_text:
             out.append(("markdown", ["--format", "markdown"]))
         return [(name, flags) for name, flags in out if name in wanted or name == "json"]
+
+
+def compiled(src: Path) -> None:
+    """Write the bytecode of ``src``'s package, as ``pip install`` does: without it (e.g. under
+    ``PYTHONDONTWRITEBYTECODE=1``) every command would compile every module it imports again."""
+    package = src / "reconciler"
+    argv = [sys.executable, "-m", "compileall", "-q", str(package)]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
 
 
 def _pythonpath() -> list[str]:
