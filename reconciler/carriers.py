@@ -149,6 +149,12 @@ class Carrier:
     simulator: str | None = None
     """Dotted module path of the carrier's sandbox simulator package, if it has one (imported on
     first use by ``simulator_module``; docs/architecture.md lists what it offers)."""
+    sandbox_key: str | None = None
+    """The simulator's full-access API key, and ``sandbox_mount`` the path it is served under
+    (``sandbox serve``): what an account with ``sandbox: true`` and a ``base_url`` needs, known
+    without importing the simulator (its web framework) into a client talking to a served
+    sandbox. None: read from the simulator package (``DEFAULT_KEY``, ``MOUNT``)."""
+    sandbox_mount: str | None = None
     job_based: bool = False
     """Calls are carrier jobs that outlive the request (created, then polled): the applier looks
     for a job an interrupted run created before sending again (``Provider.find_job``)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from conftest import EXAMPLE
@@ -117,3 +118,54 @@ def test_lazy_help_lines_are_the_commands_own() -> None:
 def test_option_constants_match_their_sources() -> None:
     assert options.FORMATS == render.FORMATS
     assert options.STATE_DIR_ENV == journal.STATE_DIR_ENV
+
+
+_OPEN_SERVED = """
+import asyncio, json, sys
+from reconciler import runner
+from reconciler.loader import load
+
+async def go():
+    async with runner.open_accounts(load(sys.argv[1])) as providers:
+        urls = {n: p.http.base_url for n, p in providers.items()}
+    return urls
+
+urls = asyncio.run(go())
+print(json.dumps({"urls": urls, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_served_sandbox_account_opens_without_importing_the_simulator(tmp_path: Path) -> None:
+    """``sandbox: true`` with a ``base_url`` (``sandbox serve``): the key and the mount come from
+    the carrier record, so the client loads no simulator nor its web framework."""
+    from sandbox_checks import served_config
+
+    config = served_config(EXAMPLE, tmp_path / "config", "http://127.0.0.1:9")
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_SERVED, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["urls"] == {
+        "wavix-main": "http://127.0.0.1:9/wavix",
+        "telnyx-main": "http://127.0.0.1:9/telnyx/v2",
+    }
+    loaded = [m for m in report["modules"] if m.startswith(("reconciler.sandbox", "starlette"))]
+    assert loaded == []
+
+
+def test_the_carrier_records_name_their_simulators_key_and_mount() -> None:
+    from reconciler import carriers
+
+    checked = 0
+    for carrier in carriers.registry().values():
+        if carrier.simulator is None:
+            continue
+        module = carrier.simulator_module
+        assert carrier.sandbox_key == module.DEFAULT_KEY
+        assert carrier.sandbox_mount == module.MOUNT
+        checked += 1
+    assert checked >= 2  # wavix and telnyx

@@ -1,7 +1,8 @@
 """Opening a configured account: the key (only a ``sandbox: true`` account may go without one),
 the base URL, for the embedded sandbox the in-process transport, and a request budget shared by
 accounts using the same key. ``HttpProvider.open`` (what ``carriers.open_account`` calls) comes
-here; a real account never imports the simulator.
+here; a real account never imports the simulator, nor does one talking to a served sandbox
+(``base_url``): the carrier record names its key and mount.
 
 ``open_provider`` builds a provider from explicit connection facts (tests and embedders pass a
 ``transport=``, e.g. ``httpx.MockTransport``).
@@ -22,6 +23,7 @@ from ..errors import ConfigError, ConfigIssue
 from .http import Budget, check_key
 
 if TYPE_CHECKING:
+    from ..carriers import Carrier
     from .base import HttpProvider
 
 SANDBOX_ORIGIN = "http://sandbox.invalid"
@@ -75,13 +77,11 @@ def open_account(
     def problem(message: str) -> ConfigError:
         return ConfigError(ConfigIssue(file, int(line) if line.isdigit() else None, message))
 
-    simulator = None
-    if config.sandbox:
-        if carrier.simulator is None:
-            raise problem(
-                f"providers.{name}: sandbox: true, but carrier {carrier.name} has no simulator"
-            )
-        simulator = carrier.simulator_module
+    simulated = bool(config.sandbox)
+    if simulated and carrier.simulator is None:
+        raise problem(
+            f"providers.{name}: sandbox: true, but carrier {carrier.name} has no simulator"
+        )
     if config.api_key is not None:
         key = config.api_key.get_secret_value()
         why = check_key(key)
@@ -90,8 +90,8 @@ def open_account(
                 f"providers.{name}.api_key: {why}; export the variable its ${{...}} names "
                 "with the key exactly as the carrier issued it"
             )
-    elif simulator is not None:
-        key = simulator.DEFAULT_KEY
+    elif simulated:
+        key = carrier.sandbox_key or _simulator(carrier).DEFAULT_KEY
     else:
         raise problem(
             f"providers.{name}: no api_key; add api_key: ${{{carrier.key_env}}} and export "
@@ -100,18 +100,18 @@ def open_account(
     if config.base_url:
         base_url = config.base_url
         example = (
-            f"http://127.0.0.1:8765{simulator.MOUNT}"  # a served sandbox
-            if simulator is not None
+            f"http://127.0.0.1:8765{_mount(carrier)}"  # a served sandbox
+            if simulated
             else carrier.default_base_url
         )
         why = _url_problem(base_url, example)
         if why:
             raise problem(f"providers.{name}.base_url: {why}")
-    elif simulator is not None:
+    elif simulated:
         if sandbox is None:
             raise problem(f"providers.{name}: sandbox requested but none is open")
         transport = transport or httpx.ASGITransport(app=sandbox.app)
-        base_url = SANDBOX_ORIGIN + simulator.MOUNT
+        base_url = SANDBOX_ORIGIN + _mount(carrier)
     else:
         base_url = carrier.default_base_url
     budget = None
@@ -146,3 +146,14 @@ def _url_problem(url: str, example: str) -> str | None:
     if port is not None and not 0 < port < 65536:  # pragma: no cover - urlsplit checks this
         return f"{shown!r}: port out of range"
     return None
+
+
+def _mount(carrier: Carrier) -> str:
+    """Where ``sandbox serve`` mounts the simulator (the record says, else its package)."""
+    return carrier.sandbox_mount or str(_simulator(carrier).MOUNT)
+
+
+def _simulator(carrier: Carrier) -> Any:
+    module = carrier.simulator_module
+    assert module is not None  # checked by the caller: sandbox: true needs a simulator
+    return module

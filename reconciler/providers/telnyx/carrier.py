@@ -73,6 +73,8 @@ CARRIER = Carrier(
     ),
     whole_objects=WHOLE_OBJECTS,
     simulator="reconciler.sandbox.telnyx",
+    sandbox_key="KEYsandbox_telnyx_0000",
+    sandbox_mount="/telnyx/v2",
     job_based=True,  # update_phone_numbers jobs: created, then polled
     max_concurrent_calls=20,  # the account's cap on pending/in-progress jobs
     order=1,  # listed second (the sandbox, `sandbox seed`'s default)
