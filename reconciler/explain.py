@@ -354,14 +354,7 @@ def _src(rule: Rule, path: str) -> Source:
 def matching(state: DesiredState, account: str, e164: str) -> list[Rule]:
     """The rules of ``account`` that select ``e164``, least specific first: the resolver's own
     tables walked in its order (shorter prefix, longer prefix, exact number)."""
-    resolver = state.resolver(account)
-    found = [
-        rule for n in resolver.lengths if (rule := resolver.prefixes.get(e164[:n])) is not None
-    ]
-    exact = resolver.exact.get(e164)
-    if exact is not None:
-        found.append(exact)
-    return found
+    return state.resolver(account).rules_of(e164)
 
 
 def operation_of(carrier: str, path: str) -> str:

@@ -22,9 +22,8 @@ masked in every form.
 from __future__ import annotations
 
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..applier import ApplyReport
 from ..gcpause import without_gc
 from ..plan import Plan
 from . import apply as apply_outcome
@@ -46,6 +45,9 @@ from .markdown import (
 from .mdlayout import part_marker
 from .progress import progress
 from .text import plan_text
+
+if TYPE_CHECKING:
+    from ..applier import ApplyReport
 
 FORMATS = ("text", "json", "markdown")
 

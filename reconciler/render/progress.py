@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @contextmanager
@@ -17,6 +17,9 @@ def progress(console: Console, providers: Mapping[str, Any], calls: int = 0) -> 
     if not console.is_terminal:
         yield lambda result: None
         return
+    # Loaded only for a terminal: a pipe or a file shows no progress (~17 ms of imports).
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
