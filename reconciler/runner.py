@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import journal as journal_
-from . import pending, planfile, rails
-from .applier import ApplyReport, apply_plan
+from . import pending, rails
 from .carriers import open_account
 from .clock import Clock
 from .desired import DesiredState
@@ -41,7 +40,8 @@ from .source import Source
 from .wording import unknown
 
 if TYPE_CHECKING:  # the CLI↔runner seam is typed; these are only names for it
-    from .applier import CallJournal, CallResult
+    from . import planfile
+    from .applier import ApplyReport, CallJournal, CallResult
 
 Progress = Callable[[Mapping[str, Provider]], AbstractContextManager[object]]
 """Wraps the reads with a display (the CLI's ``render.progress``)."""
@@ -141,6 +141,8 @@ async def apply(
     held: pending.Holds | None = None,
 ) -> ApplyReport:
     """Apply ``plan``; ``held`` jobs (pending at the carrier) are waited for and verified too."""
+    from .applier import apply_plan  # apply only: plan, drift and export never load it
+
     held = held or pending.Holds()
     return await apply_plan(
         replace(plan, changes=(*plan.changes, *held.changes())),
@@ -477,6 +479,8 @@ async def saved_plan(
     keeps only those accounts of the plan: the others are not opened (``SavedRun.left_out``)."""
     saved, left_out = narrowed(saved, accounts)
     state = load(config if config is not None else saved.config_path)
+    from . import planfile  # a saved plan only
+
     planfile.check_config(saved, state)
     plan = planfile.restore_secrets(saved, state)
     names = sorted({c.account for c in plan.changes})

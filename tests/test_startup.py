@@ -5,6 +5,7 @@ fresh interpreter by what is in ``sys.modules`` afterwards (behaviour, not timin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,20 @@ def test_the_carrier_records_name_their_simulators_key_and_mount() -> None:
         assert carrier.sandbox_mount == module.MOUNT
         checked += 1
     assert checked >= 2  # wavix and telnyx
+
+
+def test_plan_loads_neither_the_applier_nor_the_plan_file_format(tmp_path: Path) -> None:
+    """``plan`` (no ``-o``) against the embedded sandbox: the applier and its stages, and the
+    saved-plan format, are apply's and ``-o``'s; a plan never loads them."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "plan", str(EXAMPLE), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RECONCILER_SANDBOX_DB": str(tmp_path / "db.sqlite3")},
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, 2), done.stderr  # 2 with --detailed-exitcode
+    assert json.loads(done.stdout)["summary"]["changed"] > 0
+    never = ("reconciler.applier", "reconciler.apply.stages", "reconciler.planfile")
+    assert [m for m in report["modules"] if m.startswith(never)] == []

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..applier import ApplyInterrupted, ApplyReport
 from ..carriers import MASK
 from ..plan import BulkCall, Plan
 from ..seam import CallResult, CallStatus
@@ -37,6 +37,9 @@ from .common import (
     more,
     plural,
 )
+
+if TYPE_CHECKING:  # names only: a plan's render never loads the applier
+    from ..applier import ApplyInterrupted, ApplyReport
 
 STATUSES = ("applied", "partial", "refused", "interrupted", "nothing_to_do")
 OUTCOMES = ("ok", "partial", "failed", "pending", "unknown", "in_flight", "not_sent")
