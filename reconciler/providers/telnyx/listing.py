@@ -211,7 +211,7 @@ class Join:
                     numbers[id_] = (e164, status, patchable, row)
                 else:
                     numbers[id_] = joined(id_, e164, status, patchable, row, voice)
-            elif type(entry) is tuple:  # seen again, still waiting for its voice half
+            elif isinstance(entry, tuple):  # seen again, still waiting for its voice half
                 numbers[id_] = (e164, status, patchable, row)
             else:  # seen again once joined: its voice half stays
                 voice = self._halves[id(entry.settings)][1]
@@ -250,7 +250,7 @@ class Join:
             if entry is None:
                 added += id_ not in waiting
                 waiting[id_] = voice
-            elif type(entry) is tuple:  # the usual case: joined as its second half arrives
+            elif isinstance(entry, tuple):  # the usual case: joined as its second half arrives
                 added += 1
                 e164, status, patchable, row = entry
                 pair = pairs.get((id(row), id(voice))) or self._pair(row, voice)
@@ -304,7 +304,7 @@ class Join:
 
     def orphans(self) -> tuple[list[str], list[str]]:
         """(ids without a voice row, ids with only a voice row), to be read one by one."""
-        return [i for i, e in self.numbers.items() if type(e) is tuple], list(self.voice)
+        return [i for i, e in self.numbers.items() if isinstance(e, tuple)], list(self.voice)
 
     def forget(self, id_: str) -> None:
         """The number is gone (released while the listings were read)."""
@@ -314,10 +314,10 @@ class Join:
     def result(self) -> list[LiveNumber]:
         """Sorted by e164. Only numbers read from both listings: half a number is never built
         (``orphans`` must be settled first; any left are dropped with a warning)."""
-        out = [e for e in self.numbers.values() if type(e) is not tuple]
+        out = [e for e in self.numbers.values() if not isinstance(e, tuple)]
         if len(out) < len(self.numbers):
             for id_, entry in self.numbers.items():
-                if type(entry) is tuple:
+                if isinstance(entry, tuple):
                     log.warning(
                         "%s (%s) has no voice settings; left out of this read", entry[0], id_
                     )

@@ -175,7 +175,10 @@ def live_all(items: list[Any], interned: Interned) -> list[LiveNumber]:
             if trunk is not None and type(trunk) is not int:
                 break
         else:
-            destinations = known_destinations.get(key)
+            try:
+                destinations = known_destinations.get(key)
+            except TypeError:  # a destination that is unhashable: not the usual shape
+                destinations = None
             if destinations is not None:
                 settings = known_settings.get(
                     (sms, id(destinations), relay, recording, transcription, threshold, url)
