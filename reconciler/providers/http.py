@@ -4,6 +4,11 @@ A provider says only what is carrier-specific (how its error bodies read, which 
 a rate window resets); this module does the rest, the same way for every carrier:
 
 * **the client**: one ``httpx.AsyncClient`` per account, the key in one header and nowhere else;
+  GETs (listing pages, job polls) go through ``wire.Wire`` (``http.client`` in a thread pool, a
+  fifth of httpx's CPU per request) unless a transport was injected (tests, the embedded
+  sandbox), a proxy variable applies to the base URL, or ``RECONCILER_HTTP=httpx``
+  (``wire_refused``); both senders answer ``httpx.Response``/``httpx.TransportError``, and
+  everything below is the same for both;
 * **retries**: idempotent requests (GET, and writes a provider declares idempotent, like Wavix's
   bulk PATCH) are retried on 408, 409, 429, any 5xx and transport errors, with exponential
   backoff and full jitter on the injected clock, honouring the carrier's hint (``Retry-After`` in
@@ -25,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import random
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -48,6 +55,9 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from .wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +104,46 @@ def reset_epoch(value: str | None, wall_now: float) -> float | None:
     except ValueError:
         return None
     return max(0.0, when - wall_now) if when is not None and when == when else None
+
+
+SENDER_ENV = "RECONCILER_HTTP"
+"""``httpx``: every request through httpx (the escape hatch); unset or ``auto``: GETs through
+the wire when ``wire_refused`` finds no reason against it."""
+
+
+def wire_refused(
+    base_url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    environ: Any = os.environ,
+) -> str | None:
+    """Why GETs to ``base_url`` must go through httpx rather than the wire, or None.
+
+    A proxy applies when ``HTTP_PROXY``/``HTTPS_PROXY`` (the URL's scheme) or ``ALL_PROXY`` is
+    set, unless ``NO_PROXY`` is ``*``, as httpx reads them; httpx then honours them (and any
+    other ``NO_PROXY`` entry) itself. ``environ`` is for tests; proxies are read from
+    ``os.environ`` by ``urllib.request.getproxies`` as httpx does."""
+    choice = environ.get(SENDER_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "httpx"):
+        raise ConfigError(
+            f"{SENDER_ENV}={environ.get(SENDER_ENV)!r}: expected httpx (every request through "
+            "httpx) or auto (the default); unset it or fix the value"
+        )
+    if choice == "httpx":
+        return f"{SENDER_ENV}=httpx"
+    if transport is not None:
+        return "a transport was given"
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    if parts.username is not None or parts.query or parts.fragment:
+        return "the base URL has user info, a query or a fragment"
+    proxies = urllib.request.getproxies()
+    no_proxy = [h.strip() for h in proxies.get("no", "").split(",")]
+    if "*" not in no_proxy:
+        for scheme in (parts.scheme, "all"):
+            if proxies.get(scheme):
+                return f"a proxy is configured for {scheme}:// ({scheme.upper()}_PROXY)"
+    return None
 
 
 RetryHint = Callable[[httpx.Response, float], float | None]
@@ -343,20 +393,30 @@ class Http:
     rng: random.Random = field(default_factory=random.Random)
     requests_sent: int = 0
     _client: httpx.AsyncClient | None = None
+    _wire: Wire | None = None
+    _wire_refused: str | None = None
+    _headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every request carries: the key (checked first), Accept, User-Agent."""
+        if self._headers is None:
+            why = check_key(self.api_key)
+            if why:  # never let an HTTP library echo a key it cannot encode
+                raise ConfigError(f"[{self.account}] {why}; the key was not sent")
+            self._headers = {
+                "Authorization": f"Bearer {self.api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"reconciler/{__version__}",
+            }
+        return self._headers
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            why = check_key(self.api_key)
-            if why:  # never let an HTTP library echo a key it cannot encode
-                raise ConfigError(f"[{self.account}] {why}; the key was not sent")
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
-                headers={
-                    "Authorization": f"Bearer {self.api_key}",
-                    "Accept": "application/json",
-                    "User-Agent": f"reconciler/{__version__}",
-                },
+                headers=self.headers,
                 transport=self.transport,
                 timeout=DEFAULT_TIMEOUT,
                 limits=httpx.Limits(
@@ -364,6 +424,37 @@ class Http:
                 ),
             )
         return self._client
+
+    @property
+    def wire(self) -> Wire | None:
+        """The GET sender on ``http.client``, or None when ``wire_refused`` says httpx."""
+        if self._wire is None and self._wire_refused is None:
+            why = wire_refused(self.base_url, self.transport)
+            if why is not None:
+                self._wire_refused = why
+                log.debug("[%s] every request through httpx: %s", self.account, why)
+            else:
+                from .wire import Wire  # only where a GET goes out on the network
+
+                self._wire = Wire(
+                    self.base_url, connections=self.connections, timeout=DEFAULT_TIMEOUT
+                )
+                log.debug("[%s] GETs through http.client, the rest through httpx", self.account)
+        return self._wire
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, Any] | None, json: Any
+    ) -> httpx.Response:
+        """One attempt through the wire (GETs it takes) or httpx (the rest): the answer, or an
+        ``httpx.TransportError``."""
+        if method == "GET" and json is None:
+            headers = self.headers  # the key is checked before any sender sees it
+            wire = self.wire
+            if wire is not None:
+                target = wire.target(path, params)
+                if target is not None:
+                    return await wire.send(method, target, headers)
+        return await self.client.request(method, path, params=params, json=json)
 
     async def request(
         self,
@@ -396,7 +487,7 @@ class Http:
             try:
                 async with self.budget as ticket:
                     started = self.clock.now()
-                    response = await self.client.request(method, path, params=params, json=json)
+                    response = await self._send(method, path, params, json)
             except httpx.TransportError as exc:
                 why = type(exc).__name__
                 if retry_all:
@@ -481,8 +572,12 @@ class Http:
         return scrub(text, self.api_key)
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        if self._client is not None or self._wire is not None:
             log.info("[%s] read with %s", self.account, self.budget.describe())
+        if self._wire is not None:
+            await self._wire.aclose()
+            self._wire = None
+        if self._client is not None:
             await self._client.aclose()
             self._client = None
 

@@ -55,17 +55,40 @@ SEED_VERSION = "4"  # 3-4: Telnyx messaging profiles and emergency settings (iss
 
 class LatencyMiddleware:
     """Knob ``latency_ms``: every HTTP request waits that long (on the store's clock) before it
-    is handled, so fetch/apply wall time can be measured as if the carrier were far away."""
+    is handled, so fetch/apply wall time can be measured as if the carrier were far away.
+    Knob ``connection_close_every`` (N): every Nth answer says ``Connection: close``, so a served
+    sandbox closes keep-alive connections as a harsher carrier (or its load balancer) does."""
 
     def __init__(self, app: ASGIApp, store: SandboxStore) -> None:
         self.app, self.store = app, store
+        self.answered = 0  # requests counted for connection_close_every (issue 18, wire)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            latency = self.store.knob("latency_ms", 0)
+            knobs = self.store.knobs()
+            latency = knobs.get("latency_ms", 0)
             if latency:
                 await self.store.clock.sleep(latency / 1000)
+            # ---- connection_close_every (issue 18, the wire): a delimited addition
+            every = knobs.get("connection_close_every", 0)
+            if isinstance(every, int) and not isinstance(every, bool) and every > 0:
+                self.answered += 1
+                if self.answered % every == 0:
+                    send = _closing(send)
+            # ---- end connection_close_every
         await self.app(scope, receive, send)
+
+
+def _closing(send: Send) -> Send:
+    """``send`` with ``Connection: close`` added to the response start."""
+
+    async def closing(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (b"connection", b"close")]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return closing
 
 
 class Mounts:

@@ -144,6 +144,13 @@ SHARED: tuple[Knob, ...] = (
         0,
     ),
     Knob(
+        "connection_close_every",
+        "N > 0: every Nth HTTP answer says Connection: close (a served sandbox then closes that "
+        "keep-alive connection, as some carriers' load balancers do); 0: never.",
+        integer(),
+        0,
+    ),
+    Knob(
         "request_log",
         "true: every request is logged in table sandbox_requests (method, path, status, ids "
         "written, job created, fault injected) for tests (sandbox/requestlog.py).",
