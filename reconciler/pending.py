@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from . import carriers
 from .models import LiveNumber
-from .plan import BulkCall, NumberChange, Plan, PlanWarning, WarningKind
+from .plan import BulkCall, Narrowed, NumberChange, Plan, PlanWarning, WarningKind
 from .seam import PendingJob, Provider
 from .wording import plural
 
@@ -287,8 +287,45 @@ def plan_carrier(plan: Plan, account: str) -> str:
 
 
 def hold(plan: Plan, holds: Holds) -> Plan:
-    """The plan without the held numbers, saying why in its warnings."""
+    """The plan without what the held numbers' jobs cover, saying why in its warnings.
+
+    A compatible job (waited for) holds a number for its own operation only: a number whose
+    change also has fields of another operation (an emergency address beside a connection an
+    earlier run's update job is setting) stays in that operation's calls, its change narrowed
+    to those fields; a number with nothing left is taken out. A number in a conflicting job
+    (someone else is changing it) is left out of the run whole."""
     if not holds.waits and not holds.conflicts:
         return plan
-    reduced = plan.without(holds.numbers())
+    whole = {(h.account, c.id) for h in holds.conflicts for c in h.changes}
+    ops: dict[tuple[str, str], set[str | None]] = {}
+    for h in holds.waits:
+        for c in h.changes:
+            ops.setdefault((h.account, c.id), set()).add(h.job.operation)
+    parts: dict[tuple[str, str], Narrowed] = {}
+    for change in plan.changes:
+        key = (change.account, change.id)
+        held = ops.get(key)
+        if held is None or key in whole:
+            continue
+        described = carriers.get(plan_carrier(plan, change.account))
+        left = tuple(f for f in change.changes if _operation(described, f.field) not in held)
+        if left:
+            parts[key] = Narrowed(frozenset(held), replace(change, changes=left))
+        else:
+            whole.add(key)
+    reduced = plan.without(whole, parts)
     return replace(reduced, warnings=(*reduced.warnings, *holds.warnings()))
+
+
+def _operation(carrier: carriers.Carrier, path: str) -> str | None:
+    """The operation name of ``path`` as calls and jobs name it (None: the primary one)."""
+    op = carrier.operation_of(path)
+    return None if op.name == carrier.primary.name else op.name
+
+
+def to_verify(plan: Plan, holds: Holds) -> tuple[NumberChange, ...]:
+    """What apply verifies: the plan's changes, a held number's whole planned change in place
+    of the part this run sends (its job sets the rest)."""
+    held = holds.changes()
+    keys = {(c.account, c.id) for c in held}
+    return (*(c for c in plan.changes if (c.account, c.id) not in keys), *held)

@@ -33,6 +33,15 @@ class NumberChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Narrowed:
+    """A number ``Plan.without`` takes out of the calls of ``operations`` only (None: the
+    carrier's primary one); ``left`` is its change with the fields of the other operations."""
+
+    operations: frozenset[str | None]
+    left: NumberChange
+
+
+@dataclass(frozen=True, slots=True)
 class BulkCall:
     """One carrier call: the same flat ``patch`` for every id in ``ids`` (≤ the carrier's limit)."""
 
@@ -224,18 +233,34 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.calls)
 
-    def without(self, numbers: set[tuple[str, str]]) -> Plan:
+    def without(
+        self,
+        numbers: set[tuple[str, str]],
+        parts: Mapping[tuple[str, str], Narrowed] | None = None,
+    ) -> Plan:
         """This plan with the (account, id) ``numbers`` taken out of its changes and calls
-        (calls left empty are dropped; each account's figures follow).
+        (calls left empty are dropped; each account's figures follow). ``parts`` takes a number
+        out of the calls of some operations only (``Narrowed``: an earlier job of that operation
+        is making it): it stays in its other calls, its change narrowed to their fields.
 
         An account's lower bound stays the planner's less the calls that held a removed number:
         those calls, cut down to the removed numbers, are still valid, so a packing of the rest
         in fewer calls would pack the whole in fewer than the planner's bound."""
-        changes = tuple(c for c in self.changes if (c.account, c.id) not in numbers)
+        parts = parts or {}
+
+        def gone(b: BulkCall, id_: str) -> bool:
+            key = (b.account, id_)
+            return key in numbers or (key in parts and b.operation in parts[key].operations)
+
+        changes = tuple(
+            parts[(c.account, c.id)].left if (c.account, c.id) in parts else c
+            for c in self.changes
+            if (c.account, c.id) not in numbers
+        )
         calls = []
         touched: dict[str, int] = {}
         for b in self.calls:
-            keep = [i for i, id_ in enumerate(b.ids) if (b.account, id_) not in numbers]
+            keep = [i for i, id_ in enumerate(b.ids) if not gone(b, id_)]
             if len(keep) == len(b.ids):
                 calls.append(b)
                 continue
@@ -252,7 +277,7 @@ class Plan:
             n_calls[b.account] = n_calls.get(b.account, 0) + 1
         touched_op: dict[tuple[str, str | None], int] = {}
         for b in self.calls:
-            if any((b.account, i) in numbers for i in b.ids):
+            if any(gone(b, i) for i in b.ids):
                 key = (b.account, b.operation)
                 touched_op[key] = touched_op.get(key, 0) + 1
         accounts = tuple(

@@ -145,7 +145,7 @@ async def apply(
 
     held = held or pending.Holds()
     return await apply_plan(
-        replace(plan, changes=(*plan.changes, *held.changes())),
+        replace(plan, changes=pending.to_verify(plan, held)),
         providers,
         clock=clock,
         record=record,

@@ -224,3 +224,48 @@ def test_pending_work_reads_only_live_update_jobs(sandbox: Sandbox, clock: FakeC
     ] * 2
     for url in listed:
         assert url.params.get_list("filter[status][]") == ["pending", "in_progress"]
+
+
+def test_a_pending_update_job_holds_its_own_operation_only(
+    tmp_path: Path, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """An earlier run's update job is pending over a number that also needs an emergency change
+    (the earlier run was stopped between its two POSTs): the re-run waits for the update job
+    and still sends the emergency job for that number, then verifies every field of it. The old
+    code held the whole number, so its emergency fields were never sent."""
+    path = example(tmp_path)
+    sandbox.store.set_knob("telnyx.job_pending_s", 2)
+
+    async def earlier_run_stopped_after_the_update_job() -> str:
+        async with runner.planned(path, wiring=runner.Wiring(sandbox=sandbox, clock=clock)) as run:
+            both = next(
+                c
+                for c in run.plan.changes
+                if {f.field for f in c.changes} >= {"hd_voice_enabled", "emergency_address_id"}
+            )
+            new = next(f.new for f in both.changes if f.field == "hd_voice_enabled")
+        provider = sandbox_provider(sandbox, "telnyx", clock=clock)
+        try:
+            await provider.http.request(
+                "POST",
+                "/phone_numbers/jobs/update_phone_numbers",
+                json={"phone_numbers": [both.id], "hd_voice_enabled": new},
+            )
+        finally:
+            await provider.aclose()
+        return both.id
+
+    number = asyncio.run(earlier_run_stopped_after_the_update_job())
+    run, report = asyncio.run(one_run(path, sandbox, clock))
+
+    assert number in {c.id for h in run.held.waits for c in h.changes}
+    by_op = {c.operation: set(c.ids) for c in run.plan.calls if c.carrier == "telnyx"}
+    assert number in by_op.get("update_emergency_settings", set())  # sent, not held
+    assert all(number not in ids for op, ids in by_op.items() if op is None)  # the job's part
+    (left,) = [c for c in run.plan.changes if c.id == number]
+    assert {f.field for f in left.changes} >= {"emergency_address_id"}
+    assert "hd_voice_enabled" not in {f.field for f in left.changes}
+    assert report.exit_code == 0, report  # every field of the number verified
+
+    final, _ = asyncio.run(one_run(path, sandbox, clock))
+    assert number not in {c.id for c in final.plan.changes}
