@@ -24,13 +24,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import carriers
 from .config import ProviderConfig
 from .desired import DesiredState
 from .errors import RailError
-from .plan import Plan, PlanWarning, WarningKind
+from .warning import PlanWarning, WarningKind
 from .wording import plural
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 MIN_MANAGED = 10
 """The share rail applies to accounts managing at least this many numbers."""

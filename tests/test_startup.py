@@ -91,6 +91,8 @@ def test_validate_imports_no_client_server_journal_or_provider() -> None:
     # Nor another command, nor the plan file format (a config directory is never a plan file).
     loaded = [m for m in (*OTHER_COMMANDS, "reconciler.planfile") if m in modules]
     assert loaded == []
+    # Its config warnings are plan warnings (reconciler.warning), not the plan's types.
+    assert "reconciler.warning" in modules and "reconciler.plan" not in modules
 
 
 def test_validate_loads_the_metadata_of_the_regions_its_numbers_need() -> None:
