@@ -545,3 +545,17 @@ def test_unreadable_messaging_profile_is_left_out_never_written(
     resolver = load(state_dir / "acct.yaml", env=result.secret_env).resolver("acct")
     for e164 in blind:
         assert "messaging_profile_id" not in (resolver.desired(e164) or {}), e164
+
+
+def test_a_live_state_the_config_rule_refuses_is_left_out(seeded: Sandbox) -> None:
+    """The carrier shows a number with E911 disabled and an address still set (found by the
+    generated-answers test): a config may not declare that (``Carrier.check``), so export must
+    not write it; the address is left unmanaged on that number and reported, the file loads."""
+    live = fetch(seeded, "telnyx")
+    odd = next(n for n in live if n.patchable)
+    odd.settings = {**odd.settings, "emergency_enabled": False, "emergency_address_id": "0"}
+    fields = field_paths("telnyx")
+    result = export_account("acct", "telnyx", {"type": "telnyx", "sandbox": True}, live, fields)
+    assert result.refused.get("emergency_address_id") == 1
+    assert "E911 disabled" in "\n".join(summary(result))
+    assert "emergency_address_id: '0'" not in result.text

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -258,6 +258,7 @@ def export_account(
         for f, path in enumerate(fields)
         if (marker := carriers.get(carrier).unreadable.get(path, _NO)) is not _NO
     ]
+    rule = carriers.get(carrier).check
     ordered = sorted(live, key=lambda n: (n.e164, n.id))
     ids: dict[str, list[str]] = {}
     for n in ordered:
@@ -276,6 +277,8 @@ def export_account(
             if unknown:  # what the carrier could not read is not a value: leave it out
                 sig = tuple(UNSET if f in unknown else v for f, v in enumerate(sig))
                 unreadable.update(fields[f] for f in unknown)
+            if rule is not None:  # a live state the config's own rule refuses: leave it out
+                sig = _within_rule(rule, fields, sig, get, refused)
         if numbers and numbers[-1][0] == n.e164:  # another id of the same number
             numbers[-1] = (n.e164, _agreed(numbers[-1][1], sig))
         else:
@@ -412,3 +415,24 @@ def check(
             raise ReconcilerError(
                 f"export of {account}: {e164} would not resolve to its live settings (a bug)"
             )
+
+
+def _within_rule(
+    rule: Callable[[Mapping[str, Any]], list[tuple[str, str]]],
+    fields: Sequence[str],
+    sig: tuple[int, ...],
+    get: Callable[[str], Any],
+    refused: Counter[str],
+) -> tuple[int, ...]:
+    """``sig`` without the fields the carrier's rule on one number's settings blames
+    (``Carrier.check``; e.g. a Telnyx number the carrier shows with E911 disabled and an address
+    still set, which a config may not declare): the YAML export writes must load. Each field
+    left out counts in ``refused`` (reported, not managed on that number)."""
+    for _ in fields:  # each round leaves at least one field out, or ends
+        written = {path: get(path) for f, path in enumerate(fields) if sig[f] != UNSET}
+        blamed = {path for path, _ in rule(written)} & written.keys()
+        if not blamed:
+            return sig
+        refused.update(blamed)
+        sig = tuple(UNSET if fields[f] in blamed else v for f, v in enumerate(sig))
+    return sig

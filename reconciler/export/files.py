@@ -221,7 +221,7 @@ def summary(result: Exported) -> list[str]:
         listed = ", ".join(f"{p} ({plural(n, 'number')})" for p, n in result.refused.items())
         lines.append(
             f"  Unmanaged where the settings model refuses the live value (out of range, not a "
-            f"URL, …): {listed}"
+            f"URL, an E911 address on a number with E911 disabled, …): {listed}"
         )
     for path, n in result.unreadable.items():
         lines.append(
