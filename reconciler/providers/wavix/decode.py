@@ -180,9 +180,10 @@ def live_all(items: list[Any], interned: Interned) -> list[LiveNumber]:
             except TypeError:  # a destination that is unhashable: not the usual shape
                 destinations = None
             if destinations is not None:
-                settings = known_settings.get(
-                    (sms, id(destinations), relay, recording, transcription, threshold, url)
+                alike = _settings_key(
+                    sms, destinations, relay, recording, transcription, threshold, url
                 )
+                settings = known_settings.get(alike)
                 if settings is not None:
                     append(LiveNumber(str(id_), "+" + number, status, settings))
                     continue
@@ -204,30 +205,6 @@ def live(item: Any, interned: Interned) -> LiveNumber:
     e164 = number if number.startswith("+") else "+" + number
     status = get("status")
     status = status if type(status) is str else ""
-    if (
-        type(sms) is bool
-        and type(recording) is bool
-        and type(transcription) is bool
-        and type(threshold) is int
-        and destinations is not None
-        and type(relay) in (str, type(None))
-        and type(status_url) in (str, type(None))
-    ):
-        # The types are exact here (bool is not int), so equal keys mean equal content; the
-        # destination list is interned, so its id stands for its content during the read.
-        key = (sms, id(destinations), relay, recording, transcription, threshold, status_url)
-        settings = interned.settings.get(key)
-        if settings is None:
-            settings = interned.settings[key] = {
-                "sms_enabled": sms,
-                "destinations": destinations,
-                "sms_relay_url": relay,
-                "call_recording_enabled": recording,
-                "transcription_enabled": transcription,
-                "transcription_threshold": threshold,
-                "call_status_url": status_url,
-            }
-        return LiveNumber(id=id_, e164=e164, status=status, settings=settings)
     settings = {
         "sms_enabled": sms,
         "destinations": destinations,
@@ -237,6 +214,20 @@ def live(item: Any, interned: Interned) -> LiveNumber:
         "transcription_threshold": threshold,
         "call_status_url": status_url,
     }
+    if (
+        type(sms) is bool
+        and type(recording) is bool
+        and type(transcription) is bool
+        and type(threshold) is int
+        and destinations is not None
+        and type(relay) in (str, type(None))
+        and type(status_url) in (str, type(None))
+    ):
+        key = _settings_key(
+            sms, destinations, relay, recording, transcription, threshold, status_url
+        )
+        shared = interned.settings.setdefault(key, settings)
+        return LiveNumber(id=id_, e164=e164, status=status, settings=shared)
     problems = _problems(item)
     for field in (*FLAGS, "transcription_threshold", *NULLABLE_URLS):
         if any(p.startswith(field + " ") for p in problems):
@@ -248,6 +239,22 @@ def live(item: Any, interned: Interned) -> LiveNumber:
         settings=settings,
         patchable=False,
     )
+
+
+def _settings_key(
+    sms: bool,
+    destinations: list[dict[str, Any]],
+    relay: str | None,
+    recording: bool,
+    transcription: bool,
+    threshold: int,
+    status_url: str | None,
+) -> tuple[Any, ...]:
+    """The key equal settings share within a read (``Interned.settings``), written once for the
+    inline path and the careful one. Only for values of their exact types (bool is not int), so
+    equal keys mean equal content; the destination list is interned, so its id stands for its
+    content while the read runs."""
+    return (sms, id(destinations), relay, recording, transcription, threshold, status_url)
 
 
 def _id(item: Any) -> str:
